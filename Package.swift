@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "WatchCache",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "WatchCache", targets: ["WatchCache"]),
+        .executable(name: "watchcache", targets: ["watchcache"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        // libnghttp2 (HTTP/2 framing) as a system library. Only the transport uses it.
+        .systemLibrary(
+            name: "CNghttp2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"]), .brew(["nghttp2"])]
+        ),
+        // The core: event log, store, selectors, watch semantics, fan-out. No I/O, no NIO.
+        .target(
+            name: "WatchCache",
+            dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // The command-line tool. Thin: logic lives in the libraries.
+        .executableTarget(
+            name: "watchcache",
+            dependencies: [
+                "WatchCache",
+                "CNghttp2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The README's embedding example, compiled so it cannot rot.
+        .executableTarget(
+            name: "EmbeddingExample",
+            dependencies: ["WatchCache"],
+            path: "Examples/Embedding"
+        ),
+        .testTarget(
+            name: "WatchCacheTests",
+            dependencies: ["WatchCache"]
+        ),
+    ]
+)

@@ -1,0 +1,42 @@
+/// Settings of a resource cache. Every field has Kubernetes' default.
+public struct CacheConfiguration: Sendable, Hashable {
+    /// How much history is kept for watches to resume from.
+    public var history: HistoryWindow
+    /// How often a bookmark-enabled watcher gets a bookmark (`defaultBookmarkFrequency`).
+    public var bookmarkInterval: Duration
+    /// How long before a watch's deadline the last bookmark is sent.
+    public var bookmarkLead: Duration
+    /// How long a read at a version the cache has not reached waits before 504 (`blockTimeout`).
+    public var versionWaitTimeout: Duration
+    /// The most time the dispatcher tolerates watchers with full queues (slow-watcher budget).
+    public var slowWatcherBudget: Duration
+    /// How fast that budget refills, per second.
+    public var slowWatcherBudgetRefill: Duration
+    /// A fixed queue length per watcher; `nil` sizes it as Kubernetes does (10 to 1,000 by history size and indexing).
+    public var watcherQueueLimit: Int?
+    /// How many log events a resuming watcher copies per lock acquisition.
+    public var replayChunk: Int
+
+    public init(history: HistoryWindow = HistoryWindow(), bookmarkInterval: Duration = .seconds(60),
+                bookmarkLead: Duration = .seconds(2), versionWaitTimeout: Duration = .seconds(3),
+                slowWatcherBudget: Duration = .milliseconds(100), slowWatcherBudgetRefill: Duration = .milliseconds(50),
+                watcherQueueLimit: Int? = nil, replayChunk: Int = 100) {
+        self.history = history
+        self.bookmarkInterval = bookmarkInterval
+        self.bookmarkLead = bookmarkLead
+        self.versionWaitTimeout = versionWaitTimeout
+        self.slowWatcherBudget = slowWatcherBudget
+        self.slowWatcherBudgetRefill = slowWatcherBudgetRefill
+        self.watcherQueueLimit = watcherQueueLimit
+        self.replayChunk = replayChunk
+    }
+
+    /// Kubernetes' `suggestedWatchChannelSize`: `ceil(capacity / 75)` within 10 and a maximum of
+    /// 10 for watchers reached through the index, 1,000 when the resource is indexed but the
+    /// watcher is not, and 100 otherwise.
+    func queueLimit(historyCapacity: Int, resourceIndexed: Bool, watcherIndexed: Bool) -> Int {
+        if let watcherQueueLimit { return watcherQueueLimit }
+        let upper = watcherIndexed ? 10 : (resourceIndexed ? 1000 : 100)
+        return min(max((historyCapacity + 74) / 75, 10), upper)
+    }
+}

@@ -1,0 +1,134 @@
+extension ResourceCache {
+    /// Starts a watch with Kubernetes' semantics for `options`.
+    ///
+    /// Invalid options throw a 400 BadRequest or 422 Invalid `Status` (an HTTP error, before the
+    /// stream starts). A `resourceVersion` older than the history window is not thrown: the watcher
+    /// delivers one ERROR event with the 410 Expired status and ends, as kube-apiserver's stream does.
+    ///
+    /// - Parameter onReady: called (never under a lock) when the watcher has events again after a
+    ///   pending ``Watcher/next(maxEvents:)``, or when it ends.
+    public func watch(_ options: WatchOptions, onReady: @escaping @Sendable () -> Void) throws(Status) -> Watcher {
+        try options.validate()
+        let filter = try WatchFilter(resource: resource, namespace: options.namespace,
+                                     labelSelector: options.labelSelector, fieldSelector: options.fieldSelector)
+        let rvText = options.resourceVersion ?? ""
+        let requested: ResourceVersion? = (rvText.isEmpty || rvText == "0") ? nil : try parseResourceVersion(rvText)
+        let now = clock.now()
+        let deadline = options.timeoutSeconds.flatMap { $0 > 0 ? now + .seconds($0) : nil }
+
+        return state.withLock { cs in
+            let id = cs.nextWatcherID
+            cs.nextWatcherID += 1
+            let queueLimit = configuration.queueLimit(historyCapacity: cs.log.capacity, resourceIndexed: resource.indexedField != nil,
+                                                      watcherIndexed: filter.indexValue != nil)
+            var initial = WatcherState(phase: .live, lastVersion: cs.version, sendEndBookmark: false)
+            var waitFor: ResourceVersion?
+            var snapshot = false
+
+            if cs.closed {
+                initial.phase = .finished(.cacheClosed)
+            } else if let sendInitialEvents = options.sendInitialEvents {
+                if sendInitialEvents {
+                    // Watch-list: the state at (at least) the requested version, then the end marker.
+                    initial.sendEndBookmark = options.allowWatchBookmarks
+                    if let requested, requested > cs.version { waitFor = requested } else { snapshot = true }
+                } else if let requested {
+                    initial = resumeState(after: requested, in: &cs)
+                }
+            } else if let requested {
+                initial = resumeState(after: requested, in: &cs)
+            } else {
+                // Unset or "0": synthetic ADDED for the current state, then changes.
+                snapshot = true
+            }
+            if let waitFor {
+                initial.phase = .waitingForVersion(waitFor, deadline: now + configuration.versionWaitTimeout)
+            }
+
+            let w = Watcher(id: id, filter: filter, allowBookmarks: options.allowWatchBookmarks, queueLimit: queueLimit,
+                            deadline: deadline, cache: self, state: initial, onReady: onReady)
+            if case .finished = initial.phase { return w }
+
+            metrics.watchersStarted.add(1, ordering: .relaxed)
+            metrics.currentWatchers.add(1, ordering: .relaxed)
+            if snapshot { startSnapshot(w, in: &cs) }
+            if case .live = initial.phase, !snapshot { cs.watchers.insert(w) }
+            if let waitFor {
+                cs.waiters.append(VersionWaiter(target: waitFor, deadline: now + configuration.versionWaitTimeout, kind: .watch(w)))
+            }
+            if options.allowWatchBookmarks, let next = nextBookmarkTime(for: w, now: now) { cs.bookmarks.schedule(w, at: next) }
+            if let deadline { cs.deadlines.schedule(w, at: deadline) }
+            return w
+        }
+    }
+
+    /// The state of a watcher resuming after `rv`: replay from the log, live if there is nothing to
+    /// replay, or a 410 ERROR if the log no longer reaches back to `rv`.
+    private func resumeState(after rv: ResourceVersion, in cs: inout CacheState) -> WatcherState {
+        let oldest = cs.log.resumableFrom
+        if rv < oldest {
+            metrics.watchesExpired.add(1, ordering: .relaxed)
+            let status = Status.tooOldResourceVersion(rv, oldest: oldest)
+            var s = WatcherState(phase: .finished(.error(status)), lastVersion: rv, sendEndBookmark: false)
+            s.queue.append(WatchEvent(error: status))
+            return s
+        }
+        let position = cs.log.firstPosition(after: rv)
+        // A version ahead of the cache is not an error: the watch just waits for newer events.
+        let phase: WatcherState.Phase = position == cs.log.end ? .live : .replay(position: position)
+        return WatcherState(phase: phase, lastVersion: rv, sendEndBookmark: false)
+    }
+
+    /// Puts `w` in the snapshot phase: the objects it may select, in key order, as of now.
+    func startSnapshot(_ w: Watcher, in cs: inout CacheState) {
+        let objects = candidateObjects(for: w.filter, in: &cs)
+        let version = cs.version
+        let resumeAt = cs.log.end
+        w.state.withLock { ws in
+            ws.phase = .snapshot(objects: objects, next: 0, resumeAt: resumeAt, version: version)
+        }
+    }
+
+    /// The objects a filter can select, narrowed by the index, the name or the namespace.
+    func candidateObjects(for filter: WatchFilter, in cs: inout CacheState) -> [KubeObject] {
+        candidateKeys(for: filter, in: &cs).compactMap { cs.store[$0] }
+    }
+
+    func candidateKeys(for filter: WatchFilter, in cs: inout CacheState) -> [String] {
+        if let value = filter.indexValue { return cs.store.keys(indexedBy: value) }
+        if let key = filter.key { return cs.store[key] == nil ? [] : [key] }
+        if let namespace = filter.namespace, resource.namespaced { return cs.store.keys(inNamespace: namespace) }
+        return cs.store.orderedKeys()
+    }
+
+    /// Copies the next chunk of `w`'s replay from the log (every event scanned is an init event),
+    /// and registers it for live dispatch once the replay reaches the newest event.
+    func replay(_ w: Watcher, from position: Int) {
+        var effects = DeferredEffects()
+        state.withLock { cs in
+            guard position >= cs.log.start else {
+                // The events it still had to see were dropped; the client resumes and gets its 410.
+                finishLocked(w, in: &cs, reason: .historyLost, keepQueued: true, effects: &effects)
+                return
+            }
+            let scanned: Int = w.state.withLock { ws in
+                guard case .replay(let current) = ws.phase, current == position else { return 0 }
+                var p = position
+                let stop = min(cs.log.end, position + configuration.replayChunk)
+                while p < stop, ws.queue.count < w.queueLimit {
+                    _ = ws.enqueue(cs.log[p], filter: w.filter)
+                    p += 1
+                }
+                if p == cs.log.end {
+                    ws.phase = .live
+                    cs.watchers.insert(w)
+                } else {
+                    ws.phase = .replay(position: p)
+                }
+                return p - position
+            }
+            metrics.initEvents.add(UInt64(scanned), ordering: .relaxed)
+        }
+        effects.run(logger: logger)
+    }
+}

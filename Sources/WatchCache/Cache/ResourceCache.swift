@@ -1,0 +1,314 @@
+import Synchronization
+
+/// One change fed to a cache by its storage.
+public enum Change: Sendable {
+    /// The object was created or replaced; it carries its new `metadata.resourceVersion`.
+    case put(KubeObject)
+    /// The object was deleted; it is the last state, carrying the deletion's resource version.
+    case delete(KubeObject)
+}
+
+/// The watch cache of one resource: the current objects, a window of recent changes, and the
+/// watchers they fan out to — Kubernetes' `Cacher` and `watchCache` for one resource.
+///
+/// Feed it ordered changes (``apply(_:)``) and progress (``advance(to:)``), drive its time with
+/// ``tick()`` (about every 100 ms), and serve ``list(_:)`` and ``watch(_:onReady:)``. All methods are
+/// thread-safe. State changes on one lock; consumers are woken after it is released.
+public final class ResourceCache: Sendable {
+    public let resource: ResourceDescriptor
+    public let configuration: CacheConfiguration
+    let clock: any WatchClock
+    let metrics = CacheMetrics()
+    let logger: CacheLogger?
+    let state: Mutex<CacheState>
+
+    /// A cache holding `objects` as of `version` (its initial LIST), with no history before it.
+    public init(resource: ResourceDescriptor, configuration: CacheConfiguration = CacheConfiguration(),
+                clock: any WatchClock = SystemClock(), version: ResourceVersion = .zero,
+                objects: [KubeObject] = [], logger: CacheLogger? = nil) {
+        self.resource = resource
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        var store = ObjectStore(resource: resource)
+        for o in objects { store.put(o) }
+        let now = clock.now()
+        state = Mutex(CacheState(
+            store: store,
+            log: EventLog(window: configuration.history, initialVersion: version),
+            version: version,
+            budget: TimeBudget(maximum: configuration.slowWatcherBudget, refillPerSecond: configuration.slowWatcherBudgetRefill, now: now)))
+    }
+
+    /// The newest version the cache has processed.
+    public var currentVersion: ResourceVersion { state.withLock { $0.version } }
+
+    /// The current object with this namespace and name.
+    public func get(namespace: String?, name: String) -> KubeObject? {
+        let key = resource.namespaced ? "\(namespace ?? "")/\(name)" : name
+        return state.withLock { $0.store[key] }
+    }
+
+    /// Records a change and fans it out. Changes must come in strictly increasing version order;
+    /// an older one is refused with a 500 InternalError and changes nothing.
+    public func apply(_ change: Change) throws(Status) {
+        var effects = DeferredEffects()
+        try apply(change, effects: &effects)
+        effects.run(logger: logger)
+    }
+
+    /// ``apply(_:)`` leaving the wake-ups to the caller, to run once its own lock is released.
+    func apply(_ change: Change, effects: inout DeferredEffects) throws(Status) {
+        let now = clock.now()
+        try state.withLock { (cs: inout CacheState) throws(Status) in
+            let object: KubeObject
+            switch change { case .put(let o), .delete(let o): object = o }
+            guard object.resourceVersion > cs.version else {
+                throw Status.internalError("change to \(resource.qualifiedPlural) \"\(object.key)\" at resource version \(object.resourceVersion) is not newer than the cache's \(cs.version)")
+            }
+            let event: CacheEvent
+            switch change {
+            case .put(let o):
+                let previous = cs.store.put(o)
+                event = CacheEvent(type: previous == nil ? .added : .modified, object: o, previous: previous, recordedAt: now)
+            case .delete(let o):
+                guard let previous = cs.store.remove(o.key) else {
+                    cs.version = o.resourceVersion  // nothing to delete: only progress
+                    resolveWaiters(&cs, now: now, effects: &effects)
+                    return
+                }
+                event = CacheEvent(type: .deleted, object: o, previous: previous, recordedAt: now)
+            }
+            cs.log.append(event)
+            cs.version = event.resourceVersion
+            metrics.eventsRecorded.add(1, ordering: .relaxed)
+            dispatch(event, in: &cs, now: now, effects: &effects)
+            resolveWaiters(&cs, now: now, effects: &effects)
+        }
+    }
+
+    /// Moves the cache's version forward without a change to this resource (a write elsewhere, or
+    /// a storage progress notification), so bookmarks carry it and waiting reads can proceed.
+    public func advance(to version: ResourceVersion) {
+        var effects = DeferredEffects()
+        advance(to: version, effects: &effects)
+        effects.run(logger: logger)
+    }
+
+    func advance(to version: ResourceVersion, effects: inout DeferredEffects) {
+        let now = clock.now()
+        state.withLock { cs in
+            guard version > cs.version else { return }
+            cs.version = version
+            resolveWaiters(&cs, now: now, effects: &effects)
+        }
+    }
+
+    /// Does the time-driven work due now: watch deadlines, bookmarks, the slow-watcher window and
+    /// reads that waited too long for a version. Call it every 100 ms or so.
+    public func tick() {
+        let now = clock.now()
+        var effects = DeferredEffects()
+        state.withLock { cs in
+            cs.budget.refill(now: now)
+            reviewBlocked(&cs, now: now, effects: &effects)
+            expireDeadlines(&cs, now: now, effects: &effects)
+            sendBookmarks(&cs, now: now, effects: &effects)
+            expireWaiters(&cs, now: now, effects: &effects)
+        }
+        effects.run(logger: logger)
+    }
+
+    /// Ends every watch (``WatchEndReason/cacheClosed``) and refuses new ones.
+    public func close() {
+        var effects = DeferredEffects()
+        state.withLock { cs in
+            cs.closed = true
+            var all: [Watcher] = []
+            cs.watchers.forEach { all.append($0) }
+            for w in all { finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects) }
+            for waiter in cs.waiters {
+                switch waiter.kind {
+                case .list(_, _, let completion): effects.completions.append { completion(.failure(Self.closedStatus)) }
+                case .watch(let w): finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects)
+                }
+            }
+            cs.waiters.removeAll()
+        }
+        effects.run(logger: logger)
+    }
+
+    static let closedStatus = Status(code: 503, reason: .serviceUnavailable, message: "the watch cache is shutting down")
+
+    /// Counters and sizes now.
+    public func statistics() -> CacheStatistics {
+        let (windowEvents, windowCapacity, objects, version) = state.withLock { ($0.log.count, $0.log.capacity, $0.store.count, $0.version) }
+        return CacheStatistics(
+            resource: resource,
+            initEvents: metrics.initEvents.load(ordering: .relaxed),
+            eventsRecorded: metrics.eventsRecorded.load(ordering: .relaxed),
+            eventsDelivered: metrics.eventsDelivered.load(ordering: .relaxed),
+            bookmarksDelivered: metrics.bookmarksDelivered.load(ordering: .relaxed),
+            watchersStarted: metrics.watchersStarted.load(ordering: .relaxed),
+            watchersTerminated: metrics.watchersTerminated.load(ordering: .relaxed),
+            watchesExpired: metrics.watchesExpired.load(ordering: .relaxed),
+            currentWatchers: metrics.currentWatchers.load(ordering: .relaxed),
+            windowEvents: windowEvents, windowCapacity: windowCapacity, objects: objects, resourceVersion: version)
+    }
+
+    // MARK: - Fan-out
+
+    private func dispatch(_ event: CacheEvent, in cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
+        var newlyBlocked: [Watcher] = []
+        cs.watchers.forEachCandidate(for: event) { w in
+            w.state.withLock { ws in
+                guard ws.isLive, ws.enqueue(event, filter: w.filter) else { return }
+                if ws.takeWaiting() { effects.ready.append(w) }
+                if ws.queue.count > w.queueLimit { newlyBlocked.append(w) }
+            }
+        }
+        if !newlyBlocked.isEmpty {
+            for w in newlyBlocked where !cs.blocked.contains(where: { $0 === w }) { cs.blocked.append(w) }
+            if cs.blockedWindowEnd == nil {
+                cs.blockedWindowEnd = now + cs.budget.takeAvailable(now: now)
+            }
+        }
+        reviewBlocked(&cs, now: now, effects: &effects)
+    }
+
+    /// Lets watchers that drained their queues off the blocked list (returning unused budget when
+    /// all have) and terminates those still blocked when the window has ended or whose queue grew
+    /// past twice its limit.
+    private func reviewBlocked(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
+        guard let windowEnd = cs.blockedWindowEnd else { return }
+        var stillBlocked: [Watcher] = []
+        var toTerminate: [(Watcher, Int)] = []
+        for w in cs.blocked {
+            let queued = w.state.withLock { $0.isFinished ? -1 : $0.queue.count }
+            if queued < 0 || queued <= w.queueLimit { continue }
+            if now >= windowEnd || queued > 2 * w.queueLimit + 100 { toTerminate.append((w, queued)) } else { stillBlocked.append(w) }
+        }
+        for (w, queued) in toTerminate {
+            let graceful = w.state.withLock { $0.queue.contains { $0.isInitialEventsEnd } }
+            finishLocked(w, in: &cs, reason: .terminatedSlow, keepQueued: graceful, effects: &effects)
+            metrics.watchersTerminated.add(1, ordering: .relaxed)
+            effects.terminated.append((w, queued))
+        }
+        cs.blocked = stillBlocked
+        if stillBlocked.isEmpty {
+            if now < windowEnd { cs.budget.returnUnused(windowEnd - now) }
+            cs.blockedWindowEnd = nil
+        }
+    }
+
+    private func expireDeadlines(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
+        let due = cs.imminentDeadlines + cs.deadlines.popDue(now: now)
+        cs.imminentDeadlines.removeAll()
+        for w in due {
+            guard let deadline = w.deadline else { continue }
+            if deadline <= now {
+                finishLocked(w, in: &cs, reason: .timeout, keepQueued: true, effects: &effects)
+            } else if !w.state.withLock({ $0.isFinished }) {
+                cs.imminentDeadlines.append(w)
+            }
+        }
+    }
+
+    private func sendBookmarks(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
+        let due = cs.bookmarks.popDue(now: now)
+        guard !due.isEmpty else { return }
+        let version = cs.version
+        // One bookmark body per tick, shared by every watcher that gets it.
+        let bookmark = version > .zero ? WatchEvent.bookmark(for: resource, at: version) : nil
+        for w in due {
+            let reschedule: Bool = w.state.withLock { ws in
+                if ws.isFinished { return false }
+                if let bookmark, ws.isLive, version > ws.lastVersion, ws.queue.count < w.queueLimit {
+                    ws.queue.append(bookmark)
+                    ws.lastVersion = version
+                    if ws.takeWaiting() { effects.ready.append(w) }
+                }
+                return true
+            }
+            if reschedule, let next = nextBookmarkTime(for: w, now: now) { cs.bookmarks.schedule(w, at: next) }
+        }
+    }
+
+    /// Kubernetes' `nextBookmarkTime`: a bookmark period from now, but no later than the bookmark
+    /// lead before the deadline; none once that moment has passed.
+    func nextBookmarkTime(for w: Watcher, now: Timestamp) -> Timestamp? {
+        var next = now + configuration.bookmarkInterval
+        if let deadline = w.deadline {
+            next = min(next, deadline - configuration.bookmarkLead)
+            if next < now { return nil }
+        }
+        return next
+    }
+
+    private func expireWaiters(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
+        guard !cs.waiters.isEmpty else { return }
+        var remaining: [VersionWaiter] = []
+        for waiter in cs.waiters {
+            guard now >= waiter.deadline else { remaining.append(waiter); continue }
+            let status = Status.tooLargeResourceVersion(waiter.target, current: cs.version)
+            switch waiter.kind {
+            case .list(_, _, let completion):
+                effects.completions.append { completion(.failure(status)) }
+            case .watch(let w):
+                w.state.withLock { ws in
+                    ws.queue.append(WatchEvent(error: status))
+                }
+                finishLocked(w, in: &cs, reason: .error(status), keepQueued: true, effects: &effects)
+            }
+        }
+        cs.waiters = remaining
+    }
+
+    /// Serves reads and watch-lists that were waiting for a version the cache has now reached.
+    func resolveWaiters(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
+        guard !cs.waiters.isEmpty else { return }
+        var remaining: [VersionWaiter] = []
+        for waiter in cs.waiters {
+            guard waiter.target <= cs.version else { remaining.append(waiter); continue }
+            switch waiter.kind {
+            case .list(let options, let filter, let completion):
+                let result: Result<ListResult, Status>
+                do throws(Status) {
+                    switch try listLocked(options, filter: filter, in: &cs) {
+                    case .done(let r): result = .success(r)
+                    case .wait: result = .failure(.internalError("list still waiting at \(cs.version)"))
+                    }
+                } catch {
+                    result = .failure(error)
+                }
+                effects.completions.append { completion(result) }
+            case .watch(let w):
+                startSnapshot(w, in: &cs)
+                if w.state.withLock({ $0.takeWaiting() }) { effects.ready.append(w) }
+            }
+        }
+        cs.waiters = remaining
+    }
+
+    /// Ends `w` and unregisters it. Safe to call more than once.
+    func finishLocked(_ w: Watcher, in cs: inout CacheState, reason: WatchEndReason, keepQueued: Bool, effects: inout DeferredEffects) {
+        let (changed, wasLive, notify) = w.state.withLock { ws in
+            let wasLive = ws.isLive
+            let changed = ws.finish(reason, keepQueued: keepQueued)
+            return (changed, wasLive, ws.takeWaiting())
+        }
+        guard changed else { return }
+        if wasLive { cs.watchers.remove(w) }
+        metrics.currentWatchers.subtract(1, ordering: .relaxed)
+        if notify { effects.ready.append(w) }
+    }
+
+    func finish(_ w: Watcher, reason: WatchEndReason, keepQueued: Bool) {
+        var effects = DeferredEffects()
+        state.withLock { cs in
+            finishLocked(w, in: &cs, reason: reason, keepQueued: keepQueued, effects: &effects)
+            cs.waiters.removeAll { if case .watch(let other) = $0.kind { other === w } else { false } }
+        }
+        effects.run(logger: logger)
+    }
+}

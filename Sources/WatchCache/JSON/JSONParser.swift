@@ -1,0 +1,241 @@
+/// Parses JSON text (RFC 8259) into a ``JSONValue``.
+///
+/// Strict: no comments, no trailing commas, no leading zeros, no lone surrogates, and nesting
+/// deeper than ``maximumDepth`` is refused so that hostile input cannot exhaust the stack.
+public struct JSONParser {
+    /// The deepest nesting of arrays and objects accepted.
+    public static let maximumDepth = 256
+
+    /// Parses a whole document; anything but whitespace after the value is an error.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONError) -> JSONValue {
+        let array = Array(bytes)
+        do {
+            return try array.withUnsafeBufferPointer { buffer in
+                var parser = Cursor(buffer: buffer)
+                parser.skipWhitespace()
+                let value = try parser.parseValue(depth: 0)
+                parser.skipWhitespace()
+                guard parser.index == buffer.count else { throw parser.error("unexpected data after the document") }
+                return value
+            }
+        } catch let error as JSONError {
+            throw error
+        } catch {
+            throw JSONError(offset: 0, reason: "\(error)")
+        }
+    }
+
+    /// Parses a document given as a string.
+    public static func parse(_ text: String) throws(JSONError) -> JSONValue {
+        try parse(Array(text.utf8))
+    }
+
+    private struct Cursor {
+        let buffer: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        func error(_ reason: String) -> JSONError { JSONError(offset: index, reason: reason) }
+
+        mutating func skipWhitespace() {
+            while index < buffer.count {
+                switch buffer[index] {
+                case 0x20, 0x0A, 0x0D, 0x09: index += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
+            guard index < buffer.count else { throw error("unexpected end of input") }
+            switch buffer[index] {
+            case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
+            case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
+            case UInt8(ascii: "\""): return .string(try parseString())
+            case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+            case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+            case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+            default: throw error("unexpected character '\(Unicode.Scalar(buffer[index]))'")
+            }
+        }
+
+        mutating func expectLiteral(_ literal: StaticString) throws(JSONError) {
+            let count = literal.utf8CodeUnitCount
+            guard index + count <= buffer.count else { throw error("unexpected end of input") }
+            for i in 0..<count where buffer[index + i] != literal.utf8Start[i] {
+                throw error("invalid literal")
+            }
+            index += count
+        }
+
+        mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
+            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+            index += 1
+            var object = JSONObject()
+            skipWhitespace()
+            if index < buffer.count, buffer[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(object)
+            }
+            while true {
+                skipWhitespace()
+                guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                let key = try parseString()
+                skipWhitespace()
+                guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                skipWhitespace()
+                object[key] = try parseValue(depth: depth)
+                skipWhitespace()
+                guard index < buffer.count else { throw error("unexpected end of input") }
+                if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
+                if buffer[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+                throw error("expected ',' or '}'")
+            }
+        }
+
+        mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
+            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+            index += 1
+            var elements: [JSONValue] = []
+            skipWhitespace()
+            if index < buffer.count, buffer[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(elements)
+            }
+            while true {
+                skipWhitespace()
+                elements.append(try parseValue(depth: depth))
+                skipWhitespace()
+                guard index < buffer.count else { throw error("unexpected end of input") }
+                if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
+                if buffer[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+                throw error("expected ',' or ']'")
+            }
+        }
+
+        mutating func parseNumber() throws(JSONError) -> String {
+            let start = index
+            if buffer[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < buffer.count, isDigit(buffer[index]) else { throw error("invalid number") }
+            if buffer[index] == UInt8(ascii: "0") {
+                index += 1
+                if index < buffer.count, isDigit(buffer[index]) { throw error("leading zero in number") }
+            } else {
+                while index < buffer.count, isDigit(buffer[index]) { index += 1 }
+            }
+            if index < buffer.count, buffer[index] == UInt8(ascii: ".") {
+                index += 1
+                guard index < buffer.count, isDigit(buffer[index]) else { throw error("invalid fraction") }
+                while index < buffer.count, isDigit(buffer[index]) { index += 1 }
+            }
+            if index < buffer.count, buffer[index] == UInt8(ascii: "e") || buffer[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < buffer.count, buffer[index] == UInt8(ascii: "+") || buffer[index] == UInt8(ascii: "-") { index += 1 }
+                guard index < buffer.count, isDigit(buffer[index]) else { throw error("invalid exponent") }
+                while index < buffer.count, isDigit(buffer[index]) { index += 1 }
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+        }
+
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+        mutating func parseString() throws(JSONError) -> String {
+            index += 1  // opening quote
+            let start = index
+            // Fast path: no escapes.
+            while index < buffer.count {
+                let byte = buffer[index]
+                if byte == UInt8(ascii: "\"") {
+                    let slice = UnsafeBufferPointer(rebasing: buffer[start..<index])
+                    index += 1
+                    return try validatedUTF8(slice, at: start)
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                if byte < 0x20 { throw error("control character in string") }
+                index += 1
+            }
+            var bytes = Array(UnsafeBufferPointer(rebasing: buffer[start..<index]))
+            while index < buffer.count {
+                let byte = buffer[index]
+                switch byte {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    return try bytes.withUnsafeBufferPointer { b throws(JSONError) in try validatedUTF8(b, at: start) }
+                case UInt8(ascii: "\\"):
+                    index += 1
+                    guard index < buffer.count else { throw error("unexpected end of input") }
+                    let escaped = buffer[index]
+                    index += 1
+                    switch escaped {
+                    case UInt8(ascii: "\""): bytes.append(0x22)
+                    case UInt8(ascii: "\\"): bytes.append(0x5C)
+                    case UInt8(ascii: "/"): bytes.append(0x2F)
+                    case UInt8(ascii: "b"): bytes.append(0x08)
+                    case UInt8(ascii: "f"): bytes.append(0x0C)
+                    case UInt8(ascii: "n"): bytes.append(0x0A)
+                    case UInt8(ascii: "r"): bytes.append(0x0D)
+                    case UInt8(ascii: "t"): bytes.append(0x09)
+                    case UInt8(ascii: "u"):
+                        var scalar = try parseHex4()
+                        if (0xD800..<0xDC00).contains(scalar) {
+                            guard index + 1 < buffer.count, buffer[index] == UInt8(ascii: "\\"), buffer[index + 1] == UInt8(ascii: "u") else {
+                                throw error("lone surrogate in string")
+                            }
+                            index += 2
+                            let low = try parseHex4()
+                            guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else if (0xDC00..<0xE000).contains(scalar) {
+                            throw error("lone surrogate in string")
+                        }
+                        guard let unicode = Unicode.Scalar(scalar) else { throw error("invalid unicode escape") }
+                        bytes.append(contentsOf: String(Character(unicode)).utf8)
+                    default:
+                        throw error("invalid escape")
+                    }
+                default:
+                    if byte < 0x20 { throw error("control character in string") }
+                    bytes.append(byte)
+                    index += 1
+                }
+            }
+            throw error("unterminated string")
+        }
+
+        mutating func parseHex4() throws(JSONError) -> UInt32 {
+            guard index + 4 <= buffer.count else { throw error("unexpected end of input") }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let b = buffer[index]
+                let digit: UInt32
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(b - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(b - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(b - UInt8(ascii: "A") + 10)
+                default: throw error("invalid unicode escape")
+                }
+                value = value << 4 | digit
+                index += 1
+            }
+            return value
+        }
+
+        func validatedUTF8(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONError) -> String {
+            guard let s = String(validating: bytes, as: UTF8.self) else {
+                throw JSONError(offset: offset, reason: "string is not valid UTF-8")
+            }
+            return s
+        }
+    }
+}
+
+extension JSONObject {
+    /// Parses text that must be a JSON object.
+    public init(parsing text: String) throws(JSONError) {
+        guard case .object(let object) = try JSONParser.parse(text) else {
+            throw JSONError(offset: 0, reason: "expected a JSON object")
+        }
+        self = object
+    }
+}

@@ -1,0 +1,104 @@
+/// One stored object: its JSON, its compact encoding, and the metadata and field values that
+/// selectors, indexes and the store need, parsed once.
+///
+/// Immutable and shared: the store, the event log and every watcher hold the same instance.
+public final class KubeObject: Sendable {
+    /// The resource this object belongs to.
+    public let resource: ResourceDescriptor
+    /// The whole object.
+    public let json: JSONObject
+    /// ``json`` encoded compactly, once.
+    public let encoded: [UInt8]
+    public let name: String
+    /// Empty for cluster-scoped objects.
+    public let namespace: String
+    public let uid: String?
+    public let resourceVersion: ResourceVersion
+    public let labels: [String: String]
+    public let generation: Int64?
+    public let deletionTimestamp: String?
+    /// The store key: `namespace/name`, or `name` when cluster-scoped. Lists are sorted by it.
+    public let key: String
+    /// Values of ``ResourceDescriptor/allSelectableFields``, in that order; "" when absent.
+    let fieldValues: [String]
+
+    /// Parses `json` as an object of `resource`. The object must have `metadata.name`; its
+    /// `metadata.resourceVersion`, if any, must be a valid version.
+    public init(json: JSONObject, resource: ResourceDescriptor) throws(Status) {
+        guard case .object(let metadata)? = json["metadata"] else {
+            throw Status.badRequest("Object '\(resource.kind)' is missing 'metadata'")
+        }
+        guard case .string(let name)? = metadata["name"], !name.isEmpty else {
+            throw Status.invalid(kind: resource.kind, group: resource.group, name: "",
+                                 errors: [FieldError(field: "metadata.name", type: .required, detail: "name or generateName is required")])
+        }
+        let namespace = metadata["namespace"]?.stringValue ?? ""
+        var labels: [String: String] = [:]
+        if let labelValue = metadata["labels"], labelValue != .null {
+            guard case .object(let labelObject) = labelValue else {
+                throw Status.badRequest("metadata.labels must be a map of strings in \(resource.kind) \"\(name)\"")
+            }
+            for (k, v) in labelObject.members {
+                guard case .string(let s) = v else {
+                    throw Status.badRequest("metadata.labels must be a map of strings in \(resource.kind) \"\(name)\"")
+                }
+                labels[k] = s
+            }
+        }
+        var rv = ResourceVersion.zero
+        if let rvValue = metadata["resourceVersion"]?.stringValue, !rvValue.isEmpty {
+            guard let parsed = ResourceVersion(wire: rvValue) else {
+                throw Status.badRequest("invalid resourceVersion \"\(rvValue)\" in \(resource.kind) \"\(name)\"")
+            }
+            rv = parsed
+        }
+        self.resource = resource
+        self.json = json
+        self.encoded = JSONWriter.encode(.object(json))
+        self.name = name
+        self.namespace = namespace
+        self.uid = metadata["uid"]?.stringValue
+        self.resourceVersion = rv
+        self.labels = labels
+        if case .number(let g)? = metadata["generation"] { self.generation = Int64(g) } else { self.generation = nil }
+        self.deletionTimestamp = metadata["deletionTimestamp"]?.stringValue
+        self.key = namespace.isEmpty ? name : "\(namespace)/\(name)"
+        let root = JSONValue.object(json)
+        self.fieldValues = resource.allSelectableFields.map { root.value(atPath: $0)?.fieldText ?? "" }
+    }
+
+    /// Parses JSON bytes as an object of `resource`.
+    public convenience init(bytes: some Collection<UInt8>, resource: ResourceDescriptor) throws(Status) {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes)
+        } catch {
+            throw Status.badRequest("the body of the request was in an unknown format: \(error)")
+        }
+        guard case .object(let object) = value else {
+            throw Status.badRequest("the body of the request must be a JSON object")
+        }
+        try self.init(json: object, resource: resource)
+    }
+
+    /// A copy with `metadata.resourceVersion` set to `rv` (and re-encoded).
+    public func withResourceVersion(_ rv: ResourceVersion) -> KubeObject {
+        var copy = json
+        var metadata = copy["metadata"]?.objectValue ?? JSONObject()
+        metadata["resourceVersion"] = .string(rv.description)
+        copy["metadata"] = .object(metadata)
+        // The metadata is already validated; only the version changed.
+        return try! KubeObject(json: copy, resource: resource)
+    }
+
+    /// The value of a selectable field, or `nil` if the resource does not support selecting on it.
+    public func fieldValue(_ path: String) -> String? {
+        guard let i = resource.allSelectableFields.firstIndex(of: path) else { return nil }
+        return fieldValues[i]
+    }
+
+    /// The value of the resource's indexed field, if it has one.
+    var indexedValue: String? {
+        resource.indexedFieldPosition.map { fieldValues[$0] }
+    }
+}

@@ -1,0 +1,75 @@
+/// What the cache knows about one resource (a group/version/resource such as `v1 pods`).
+///
+/// Objects are stored as the client sent them; the descriptor only says how to address them and
+/// which fields field selectors may use and which one (if any) indexes watchers and LISTs.
+public struct ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
+    /// API group; empty for the core group (`/api/v1`).
+    public let group: String
+    public let version: String
+    /// The plural resource name used in paths (`pods`).
+    public let plural: String
+    /// The object kind (`Pod`); lists are `<kind>List`.
+    public let kind: String
+    /// Whether objects live in namespaces.
+    public let namespaced: Bool
+    /// Field-selector paths this resource supports beyond `metadata.name` and `metadata.namespace`.
+    public let selectableFields: [String]
+    /// The field whose exact value indexes watchers (dispatch) and LISTs, e.g. `spec.nodeName` for pods.
+    /// It must also be selectable.
+    public let indexedField: String?
+
+    public init(group: String = "", version: String = "v1", plural: String, kind: String, namespaced: Bool = true,
+                selectableFields: [String] = [], indexedField: String? = nil) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.kind = kind
+        self.namespaced = namespaced
+        var fields = selectableFields
+        if let indexedField, !fields.contains(indexedField) { fields.append(indexedField) }
+        self.selectableFields = fields
+        self.indexedField = indexedField
+        let all = ["metadata.name", "metadata.namespace"] + fields
+        self.allSelectableFields = all
+        self.indexedFieldPosition = indexedField.flatMap { all.firstIndex(of: $0) }
+    }
+
+    /// `v1` or `apps/v1`.
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// `pods` or `deployments.apps`, as kube-apiserver names resources in messages.
+    public var qualifiedPlural: String { group.isEmpty ? plural : "\(plural).\(group)" }
+
+    public var description: String { "\(apiVersion) \(plural)" }
+
+    /// Every field a field selector may name, in the order objects store their values.
+    let allSelectableFields: [String]
+    /// Where ``indexedField`` is in ``allSelectableFields``.
+    let indexedFieldPosition: Int?
+}
+
+extension ResourceDescriptor {
+    public static let pods = ResourceDescriptor(
+        plural: "pods", kind: "Pod",
+        selectableFields: ["spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
+                           "status.phase", "status.podIP", "status.nominatedNodeName"],
+        indexedField: "spec.nodeName")
+    public static let configMaps = ResourceDescriptor(plural: "configmaps", kind: "ConfigMap")
+    public static let secrets = ResourceDescriptor(plural: "secrets", kind: "Secret", selectableFields: ["type"])
+    public static let services = ResourceDescriptor(plural: "services", kind: "Service")
+    public static let endpoints = ResourceDescriptor(plural: "endpoints", kind: "Endpoints")
+    public static let events = ResourceDescriptor(
+        plural: "events", kind: "Event",
+        selectableFields: ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+                           "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+                           "reason", "reportingComponent", "source", "type"])
+    public static let nodes = ResourceDescriptor(plural: "nodes", kind: "Node", namespaced: false, selectableFields: ["spec.unschedulable"])
+    public static let namespaces = ResourceDescriptor(plural: "namespaces", kind: "Namespace", namespaced: false, selectableFields: ["status.phase"])
+    public static let deployments = ResourceDescriptor(group: "apps", plural: "deployments", kind: "Deployment")
+    public static let replicaSets = ResourceDescriptor(group: "apps", plural: "replicasets", kind: "ReplicaSet")
+
+    /// The resources a server offers by default.
+    public static let builtIn: [ResourceDescriptor] = [
+        .pods, .configMaps, .secrets, .services, .endpoints, .events, .nodes, .namespaces, .deployments, .replicaSets,
+    ]
+}

@@ -1,0 +1,116 @@
+/// A Kubernetes field selector (`spec.nodeName=node-1,status.phase!=Running`), parsed as
+/// `fields.ParseSelector` does: terms split on unescaped commas, operators `=`, `==`, `!=`, and
+/// `\,` `\=` `\\` escapes in values.
+public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
+    /// One term; all must hold.
+    public struct Requirement: Hashable, Sendable {
+        public var field: String
+        /// `true` for `=`/`==`, `false` for `!=`.
+        public var equals: Bool
+        public var value: String
+    }
+
+    public let requirements: [Requirement]
+
+    /// The selector that matches everything.
+    public static let everything = FieldSelector(requirements: [])
+
+    init(requirements: [Requirement]) { self.requirements = requirements }
+
+    public var isEverything: Bool { requirements.isEmpty }
+
+    public var description: String {
+        requirements.map { "\($0.field)\($0.equals ? "=" : "!=")\($0.value)" }.joined(separator: ",")
+    }
+
+    /// The value an exact (`=`) requirement pins `field` to, if there is one.
+    public func exactValue(for field: String) -> String? {
+        requirements.first { $0.field == field && $0.equals }?.value
+    }
+
+    /// Parses selector text (400 BadRequest on bad syntax) and checks every field is selectable
+    /// for `resource` (400 `field label not supported: F`).
+    public init(parsing text: String, for resource: ResourceDescriptor) throws(Status) {
+        var requirements: [Requirement] = []
+        for term in try Self.split(text, on: ",") where !term.isEmpty {
+            requirements.append(try Self.parseTerm(term))
+        }
+        for r in requirements where !resource.allSelectableFields.contains(r.field) {
+            throw Status.badRequest("field label not supported: \(r.field)")
+        }
+        self.requirements = requirements
+    }
+
+    /// Whether `object` satisfies every term.
+    public func matches(_ object: KubeObject) -> Bool {
+        for r in requirements {
+            guard let value = object.fieldValue(r.field) else { return false }
+            if (value == r.value) != r.equals { return false }
+        }
+        return true
+    }
+
+    private static func split(_ text: String, on separator: Character) throws(Status) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        var escaped = false
+        for c in text {
+            if escaped {
+                current.append("\\")
+                current.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if c == separator {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(c)
+            }
+        }
+        if escaped { current.append("\\") }
+        parts.append(current)
+        return parts
+    }
+
+    private static func parseTerm(_ term: String) throws(Status) -> Requirement {
+        // Find the first unescaped operator, preferring "!=" and "==" over "=".
+        let chars = Array(term)
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "\\" { i += 2; continue }
+            for (op, equals) in [("!=", false), ("==", true), ("=", true)] {
+                let opChars = Array(op)
+                if i + opChars.count <= chars.count, Array(chars[i..<(i + opChars.count)]) == opChars {
+                    let field = String(chars[0..<i])
+                    let value = try unescape(String(chars[(i + opChars.count)...]))
+                    return Requirement(field: field, equals: equals, value: value)
+                }
+            }
+            i += 1
+        }
+        throw Status.badRequest("invalid selector: '\(term)'; can't understand '\(term)'")
+    }
+
+    private static func unescape(_ value: String) throws(Status) -> String {
+        var out = ""
+        var escaped = false
+        for c in value {
+            if escaped {
+                guard c == "\\" || c == "," || c == "=" else {
+                    throw Status.badRequest("invalid field selector: invalid escape sequence: \\\(c)")
+                }
+                out.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if c == "," || c == "=" {
+                throw Status.badRequest("invalid field selector: unescaped \(c) in value: \(value)")
+            } else {
+                out.append(c)
+            }
+        }
+        if escaped { throw Status.badRequest("invalid field selector: trailing backslash in value: \(value)") }
+        return out
+    }
+}

@@ -1,0 +1,15 @@
+/// Why a watch stream ended.
+public enum WatchEndReason: Sendable, Hashable {
+    /// `timeoutSeconds` (or the server's default) passed.
+    case timeout
+    /// The consumer cancelled it.
+    case cancelled
+    /// Its queue stayed full past the slow-watcher budget; the client should resume from its last version.
+    case terminatedSlow
+    /// It could not start or continue; the last event was an ERROR with this status.
+    case error(Status)
+    /// The events it still had to replay left the history window; resuming gives a 410.
+    case historyLost
+    /// The cache shut down.
+    case cacheClosed
+}

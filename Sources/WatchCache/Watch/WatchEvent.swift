@@ -1,0 +1,80 @@
+/// One event as a watcher receives it: the type, the object (or bookmark version, or error), and
+/// the wire line, whose object bytes are shared with every other receiver.
+public struct WatchEvent: Sendable {
+    public let type: EventType
+    /// The object for ADDED/MODIFIED/DELETED; the minimal bookmark object for BOOKMARK.
+    public let object: KubeObject?
+    /// The event's version: the object's for changes, the bookmark's for bookmarks.
+    public let resourceVersion: ResourceVersion
+    /// The error for ERROR events.
+    public let status: Status?
+    /// The encoded `object` member: shared, never copied per watcher.
+    public let body: [UInt8]
+
+    init(type: EventType, object: KubeObject) {
+        self.type = type
+        self.object = object
+        self.resourceVersion = object.resourceVersion
+        self.status = nil
+        self.body = object.encoded
+    }
+
+    init(bookmark body: [UInt8], resourceVersion: ResourceVersion) {
+        self.type = .bookmark
+        self.object = nil
+        self.resourceVersion = resourceVersion
+        self.status = nil
+        self.body = body
+    }
+
+    init(error: Status) {
+        self.type = .error
+        self.object = nil
+        self.resourceVersion = .zero
+        self.status = error
+        self.body = error.encoded
+    }
+
+    /// Whether this is the watch-list end marker (`k8s.io/initial-events-end` bookmark).
+    public var isInitialEventsEnd: Bool {
+        type == .bookmark && body.count > Self.initialEventsEndMarker.count
+            && body.firstRange(of: Self.initialEventsEndMarker) != nil
+    }
+
+    static let initialEventsEndMarker = Array("\"k8s.io/initial-events-end\":\"true\"".utf8)
+
+    /// `{"type":"<TYPE>","object":` — the bytes before ``body`` on the wire.
+    public var linePrefix: [UInt8] { Self.prefixes[type]! }
+
+    /// `}` and a newline — the bytes after ``body`` on the wire.
+    public static let lineSuffix: [UInt8] = Array("}\n".utf8)
+
+    /// The whole newline-terminated JSON line (`{"type":…,"object":…}\n`).
+    ///
+    /// Concatenates; transports that can write the three parts separately should, to avoid the copy.
+    public var line: [UInt8] {
+        var out = linePrefix
+        out.reserveCapacity(out.count + body.count + 2)
+        out.append(contentsOf: body)
+        out.append(contentsOf: Self.lineSuffix)
+        return out
+    }
+
+    private static let prefixes: [EventType: [UInt8]] = Dictionary(uniqueKeysWithValues:
+        [EventType.added, .modified, .deleted, .bookmark, .error].map { ($0, Array("{\"type\":\"\($0.rawValue)\",\"object\":".utf8)) })
+}
+
+extension WatchEvent {
+    /// A BOOKMARK for `resource` at `version`: an object with only `kind`, `apiVersion` and
+    /// `metadata.resourceVersion` (plus the `k8s.io/initial-events-end` annotation for the
+    /// watch-list end marker).
+    static func bookmark(for resource: ResourceDescriptor, at version: ResourceVersion, initialEventsEnd: Bool = false) -> WatchEvent {
+        var metadata = JSONObject()
+        metadata["resourceVersion"] = .string(version.description)
+        if initialEventsEnd {
+            metadata["annotations"] = .object(JSONObject([("k8s.io/initial-events-end", .string("true"))]))
+        }
+        let object = JSONObject([("kind", .string(resource.kind)), ("apiVersion", .string(resource.apiVersion)), ("metadata", .object(metadata))])
+        return WatchEvent(bookmark: JSONWriter.encode(.object(object)), resourceVersion: version)
+    }
+}

@@ -1,0 +1,37 @@
+/// What one watcher (or LIST) selects: a namespace scope, a label selector and a field selector,
+/// plus the exact values that let the dispatcher index it.
+struct WatchFilter: Sendable {
+    let labels: LabelSelector
+    let fields: FieldSelector
+    /// Objects outside this namespace never match (from the path or `metadata.namespace=`).
+    let namespace: String?
+    /// `metadata.name=` pins the watcher to one object.
+    let name: String?
+    /// The exact value the selector pins the resource's indexed field to (`spec.nodeName=X`).
+    let indexValue: String?
+    /// The store key of the single object this filter can match, when it names one.
+    let key: String?
+
+    init(resource: ResourceDescriptor, namespace: String?, labelSelector: String?, fieldSelector: String?) throws(Status) {
+        let labels = try labelSelector.map { (s: String) throws(Status) in try LabelSelector(parsing: s) } ?? .everything
+        let fields = try fieldSelector.map { (s: String) throws(Status) in try FieldSelector(parsing: s, for: resource) } ?? .everything
+        let scope = namespace.flatMap { $0.isEmpty ? nil : $0 } ?? fields.exactValue(for: "metadata.namespace")
+        let name = fields.exactValue(for: "metadata.name")
+        self.labels = labels
+        self.fields = fields
+        self.namespace = scope
+        self.name = name
+        self.indexValue = resource.indexedField.flatMap { fields.exactValue(for: $0) }
+        if let name {
+            key = resource.namespaced ? scope.map { "\($0)/\(name)" } : name
+        } else {
+            key = nil
+        }
+    }
+
+    func matches(_ object: KubeObject) -> Bool {
+        if let namespace, object.namespace != namespace { return false }
+        if let name, object.name != name { return false }
+        return labels.matches(object.labels) && fields.matches(object)
+    }
+}

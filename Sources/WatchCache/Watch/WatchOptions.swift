@@ -1,0 +1,123 @@
+/// How a LIST's `resourceVersion` is to be matched (`resourceVersionMatch`).
+public enum ResourceVersionMatch: String, Sendable, Hashable {
+    case exact = "Exact"
+    case notOlderThan = "NotOlderThan"
+}
+
+/// The options of a WATCH request, as kube-apiserver takes them from the query string.
+public struct WatchOptions: Sendable, Hashable {
+    /// `nil` = unset (start at the most recent state with synthetic ADDED events), `"0"` (any
+    /// state, with synthetic ADDED events), or a version to resume after (no synthetic events).
+    public var resourceVersion: String?
+    public var resourceVersionMatch: String?
+    /// Watch-list: stream the current state as ADDED events first, then a bookmark marking its end.
+    public var sendInitialEvents: Bool?
+    public var allowWatchBookmarks: Bool
+    /// When the server ends the watch. `nil`: never (library) — servers fill in their default.
+    public var timeoutSeconds: Int?
+    public var labelSelector: String?
+    public var fieldSelector: String?
+    /// The namespace from the request path; `nil` for all namespaces.
+    public var namespace: String?
+
+    public init(resourceVersion: String? = nil, resourceVersionMatch: String? = nil, sendInitialEvents: Bool? = nil,
+                allowWatchBookmarks: Bool = false, timeoutSeconds: Int? = nil, labelSelector: String? = nil,
+                fieldSelector: String? = nil, namespace: String? = nil) {
+        self.resourceVersion = resourceVersion
+        self.resourceVersionMatch = resourceVersionMatch
+        self.sendInitialEvents = sendInitialEvents
+        self.allowWatchBookmarks = allowWatchBookmarks
+        self.timeoutSeconds = timeoutSeconds
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.namespace = namespace
+    }
+
+    /// Kubernetes' watch validation (`validateWatchOptions`): a 422 Invalid `ListOptions` Status.
+    func validate() throws(Status) {
+        var errors: [FieldError] = []
+        let match = resourceVersionMatch ?? ""
+        if sendInitialEvents != nil, match != ResourceVersionMatch.notOlderThan.rawValue {
+            errors.append(FieldError(field: "resourceVersionMatch", type: .forbidden,
+                                     detail: "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+        }
+        if !match.isEmpty {
+            if sendInitialEvents == nil {
+                errors.append(FieldError(field: "resourceVersionMatch", type: .forbidden,
+                                         detail: "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+            }
+            if match != ResourceVersionMatch.notOlderThan.rawValue {
+                errors.append(FieldError(field: "resourceVersionMatch", type: .notSupported(value: match, supported: ["NotOlderThan"]), detail: ""))
+            }
+        }
+        if let timeoutSeconds, timeoutSeconds < 0 {
+            errors.append(FieldError(field: "timeoutSeconds", type: .invalid(value: String(timeoutSeconds)), detail: "must be non-negative"))
+        }
+        if !errors.isEmpty { throw Status.invalid(kind: "ListOptions", group: "meta.k8s.io", name: "", errors: errors) }
+    }
+}
+
+/// The options of a LIST request.
+public struct ListOptions: Sendable, Hashable {
+    /// `nil` = most recent; `"0"` = any; otherwise a version (see ``resourceVersionMatch``).
+    public var resourceVersion: String?
+    public var resourceVersionMatch: String?
+    /// The most items to return; more pages follow through ``continueToken``.
+    public var limit: Int?
+    /// The token from a previous page's `metadata.continue`.
+    public var continueToken: String?
+    public var labelSelector: String?
+    public var fieldSelector: String?
+    /// The namespace from the request path; `nil` for all namespaces.
+    public var namespace: String?
+
+    public init(resourceVersion: String? = nil, resourceVersionMatch: String? = nil, limit: Int? = nil,
+                continueToken: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+                namespace: String? = nil) {
+        self.resourceVersion = resourceVersion
+        self.resourceVersionMatch = resourceVersionMatch
+        self.limit = limit
+        self.continueToken = continueToken
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.namespace = namespace
+    }
+
+    /// Kubernetes' list validation (`ValidateListOptions`): a 422 Invalid `ListOptions` Status.
+    func validate() throws(Status) {
+        var errors: [FieldError] = []
+        if let match = resourceVersionMatch, !match.isEmpty {
+            if (resourceVersion ?? "").isEmpty {
+                errors.append(FieldError(field: "resourceVersionMatch", type: .forbidden,
+                                         detail: "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+            }
+            if !(continueToken ?? "").isEmpty {
+                errors.append(FieldError(field: "resourceVersionMatch", type: .forbidden,
+                                         detail: "resourceVersionMatch is forbidden when continue is provided"))
+            }
+            if ResourceVersionMatch(rawValue: match) == nil {
+                errors.append(FieldError(field: "resourceVersionMatch",
+                                         type: .notSupported(value: match, supported: ["Exact", "NotOlderThan", ""]), detail: ""))
+            }
+            if match == ResourceVersionMatch.exact.rawValue, resourceVersion == "0" {
+                errors.append(FieldError(field: "resourceVersionMatch", type: .forbidden,
+                                         detail: "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""))
+            }
+        }
+        if let limit, limit < 0 {
+            errors.append(FieldError(field: "limit", type: .invalid(value: String(limit)), detail: "must be non-negative"))
+        }
+        if !errors.isEmpty { throw Status.invalid(kind: "ListOptions", group: "meta.k8s.io", name: "", errors: errors) }
+        if !(continueToken ?? "").isEmpty, let rv = resourceVersion, !rv.isEmpty, rv != "0" {
+            throw Status.badRequest("specifying resource version is not allowed when using continue")
+        }
+    }
+}
+
+/// Parses a request `resourceVersion` parameter.
+func parseResourceVersion(_ text: String) throws(Status) -> ResourceVersion {
+    guard let rv = ResourceVersion(wire: text) else {
+        throw Status.badRequest("resourceVersion: Invalid value: \"\(text)\": strconv.ParseUint: parsing \"\(text)\": invalid syntax")
+    }
+    return rv
+}

@@ -1,0 +1,121 @@
+import Synchronization
+
+/// What ``Watcher/next(maxEvents:)`` returns.
+public struct WatchBatch: Sendable {
+    /// Events to deliver, in order.
+    public var events: [WatchEvent]
+    /// Set when the stream is over: `events` are its last.
+    public var end: WatchEndReason?
+
+    /// Nothing now and not over: the watcher's `onReady` will be called when there is.
+    public var isPending: Bool { events.isEmpty && end == nil }
+}
+
+/// The server side of one watch stream.
+///
+/// A watcher is consumed by pulling: call ``next(maxEvents:)`` until it returns a pending batch,
+/// then wait for the `onReady` callback given at creation, and pull again. A watcher has exactly one
+/// consumer. Call ``cancel()`` when the client goes away.
+public final class Watcher: Sendable, CustomStringConvertible {
+    /// Unique within its cache.
+    public let id: UInt64
+    let filter: WatchFilter
+    let allowBookmarks: Bool
+    /// How many events may wait in the queue before the watcher counts as blocked.
+    let queueLimit: Int
+    /// When the watch ends (timeoutSeconds), if ever.
+    let deadline: Timestamp?
+    let cache: ResourceCache
+    private let onReady: @Sendable () -> Void
+    let state: Mutex<WatcherState>
+
+    init(id: UInt64, filter: WatchFilter, allowBookmarks: Bool, queueLimit: Int, deadline: Timestamp?,
+         cache: ResourceCache, state: WatcherState, onReady: @escaping @Sendable () -> Void) {
+        self.id = id
+        self.filter = filter
+        self.allowBookmarks = allowBookmarks
+        self.queueLimit = queueLimit
+        self.deadline = deadline
+        self.cache = cache
+        self.state = Mutex(state)
+        self.onReady = onReady
+    }
+
+    public var description: String { "watcher \(id) of \(cache.resource.qualifiedPlural) (\(filter.labels), \(filter.fields))" }
+
+    /// Up to `maxEvents` events, in order. An empty batch without ``WatchBatch/end`` means "nothing
+    /// yet": `onReady` will be called once more is available or the watch ends.
+    public func next(maxEvents: Int = 64) -> WatchBatch {
+        precondition(maxEvents > 0)
+        while true {
+            var scanned = 0
+            let step: Step = state.withLock { s in
+                Self.take(&s, max: maxEvents, filter: filter, resource: cache.resource, scanned: &scanned)
+            }
+            if scanned > 0 { cache.metrics.initEvents.add(UInt64(scanned), ordering: .relaxed) }
+            switch step {
+            case .batch(let batch):
+                if !batch.events.isEmpty { cache.metrics.countDelivered(batch.events) }
+                return batch
+            case .replay(let position):
+                cache.replay(self, from: position)
+            }
+        }
+    }
+
+    /// Ends the watch from the consumer's side.
+    public func cancel() {
+        cache.finish(self, reason: .cancelled, keepQueued: false)
+    }
+
+    /// Whether the watch has ended (its queue may still hold its last events).
+    public var isFinished: Bool { state.withLock { $0.isFinished } }
+
+    func notifyReady() { onReady() }
+
+    private enum Step {
+        case batch(WatchBatch)
+        case replay(position: Int)
+    }
+
+    private static func take(_ s: inout WatcherState, max: Int, filter: WatchFilter, resource: ResourceDescriptor,
+                             scanned: inout Int) -> Step {
+        while true {
+            if !s.queue.isEmpty {
+                var events: [WatchEvent] = []
+                events.reserveCapacity(min(max, s.queue.count))
+                while events.count < max, let e = s.queue.popFirst() { events.append(e) }
+                var end: WatchEndReason?
+                if s.queue.isEmpty, case .finished(let reason) = s.phase { end = reason }
+                return .batch(WatchBatch(events: events, end: end))
+            }
+            switch s.phase {
+            case .finished(let reason):
+                return .batch(WatchBatch(events: [], end: reason))
+            case .live, .waitingForVersion:
+                s.consumerWaiting = true
+                return .batch(WatchBatch(events: [], end: nil))
+            case .replay(let position):
+                return .replay(position: position)
+            case .snapshot(let objects, var next, let resumeAt, let version):
+                // Synthetic ADDED events; every object scanned is an init event.
+                while next < objects.count, s.queue.count < max {
+                    let object = objects[next]
+                    next += 1
+                    scanned += 1
+                    if filter.matches(object) { s.queue.append(WatchEvent(type: .added, object: object)) }
+                }
+                if next < objects.count {
+                    s.phase = .snapshot(objects: objects, next: next, resumeAt: resumeAt, version: version)
+                } else {
+                    s.lastVersion = Swift.max(s.lastVersion, version)
+                    if s.sendEndBookmark {
+                        s.queue.append(WatchEvent.bookmark(for: resource, at: version, initialEventsEnd: true))
+                        s.sendEndBookmark = false
+                    }
+                    s.phase = .replay(position: resumeAt)
+                }
+            }
+        }
+    }
+}

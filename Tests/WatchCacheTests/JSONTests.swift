@@ -1,0 +1,61 @@
+import Testing
+@testable import WatchCache
+
+@Suite struct JSONTests {
+    @Test func roundTripKeepsMemberOrderAndNumberText() throws {
+        let source = #"{"b":1,"a":[true,false,null,-0.5e+10,"x"],"c":{"z":{},"y":[]},"n":12345678901234567890}"#
+        let value = try JSONParser.parse(source)
+        #expect(text(JSONWriter.encode(value)) == source)
+    }
+
+    @Test func whitespaceIsInsignificant() throws {
+        let value = try JSONParser.parse(" { \"a\" :\n[ 1 , 2 ] }\t")
+        #expect(text(JSONWriter.encode(value)) == #"{"a":[1,2]}"#)
+    }
+
+    @Test func escapesAreDecodedAndReencoded() throws {
+        let value = try JSONParser.parse(#""a\"b\\c\/d\n\u00e9\ud83d\ude00\u0001""#)
+        #expect(value == .string("a\"b\\c/d\né😀\u{1}"))
+        #expect(text(JSONWriter.encode(value)) == #""a\"b\\c/d\né😀\u0001""#)
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input"), ("{", "expected a member name"), ("[1,]", "unexpected character ']'"),
+        ("01", "leading zero in number"), ("{\"a\" 1}", "expected ':'"), ("\"\\ud800\"", "lone surrogate in string"),
+        ("tru", "unexpected end of input"), ("1 2", "unexpected data after the document"), ("\"a\nb\"", "control character in string"),
+        ("\"\\x\"", "invalid escape"), ("-", "invalid number"), ("1.", "invalid fraction"), ("1e", "invalid exponent"),
+    ])
+    func malformedInputIsRefusedWithAReason(input: String, reason: String) {
+        #expect(throws: JSONError.self) { try JSONParser.parse(input) }
+        do { _ = try JSONParser.parse(input) } catch { #expect(error.reason == reason) }
+    }
+
+    @Test func deepNestingIsRefusedNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONError.self) { try JSONParser.parse(deep) }
+        let ok = String(repeating: "[", count: JSONParser.maximumDepth) + String(repeating: "]", count: JSONParser.maximumDepth)
+        #expect(throws: Never.self) { try JSONParser.parse(ok) }
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        #expect(throws: JSONError.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
+    }
+
+    @Test func pathsAndFieldText() throws {
+        let value = try JSONParser.parse(#"{"spec":{"nodeName":"n1","hostNetwork":true,"n":3},"status":{"phase":null}}"#)
+        #expect(value.value(atPath: "spec.nodeName")?.fieldText == "n1")
+        #expect(value.value(atPath: "spec.hostNetwork")?.fieldText == "true")
+        #expect(value.value(atPath: "spec.n")?.fieldText == "3")
+        #expect(value.value(atPath: "status.phase")?.fieldText == "")
+        #expect(value.value(atPath: "spec.missing") == nil)
+    }
+
+    @Test func objectMembersReplaceAppendAndRemove() {
+        var o = JSONObject([("a", .number("1")), ("b", .number("2"))])
+        o["a"] = .number("3")
+        o["c"] = .null
+        o["b"] = nil
+        #expect(o.keys == ["a", "c"])
+        #expect(text(JSONWriter.encode(.object(o))) == #"{"a":3,"c":null}"#)
+    }
+}

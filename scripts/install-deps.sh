@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages WatchCache needs to build and test on a fresh Debian machine:
+# libnghttp2-dev (the HTTP/2 framing library the server links). Idempotent; needs root.
+set -euo pipefail
+packages=(libnghttp2-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
