@@ -122,6 +122,11 @@ extension ResourceCache {
                 if p == cs.log.end {
                     ws.phase = .live
                     cs.watchers.insert(w)
+                    if let due = ws.pendingBookmark, due > ws.lastVersion {
+                        ws.queue.append(WatchEvent.bookmark(for: resource, at: due))
+                        ws.lastVersion = due
+                    }
+                    ws.pendingBookmark = nil
                 } else {
                     ws.phase = .replay(position: p)
                 }

@@ -176,6 +176,15 @@ public final class ResourceCache: Sendable {
         reviewBlocked(&cs, now: now, effects: &effects)
     }
 
+    /// Called by a consumer whose queue went back under its limit, so the budget it did not need is
+    /// returned now rather than at the next tick.
+    func watcherDrained() {
+        let now = clock.now()
+        var effects = DeferredEffects()
+        state.withLock { cs in reviewBlocked(&cs, now: now, effects: &effects) }
+        effects.run(logger: logger)
+    }
+
     /// Lets watchers that drained their queues off the blocked list (returning unused budget when
     /// all have) and terminates those still blocked when the window has ended or whose queue grew
     /// past twice its limit.
@@ -223,7 +232,10 @@ public final class ResourceCache: Sendable {
         for w in due {
             let reschedule: Bool = w.state.withLock { ws in
                 if ws.isFinished { return false }
-                if let bookmark, ws.isLive, version > ws.lastVersion, ws.queue.count < w.queueLimit {
+                guard let bookmark, version > ws.lastVersion else { return true }
+                if !ws.isLive {
+                    ws.pendingBookmark = version  // delivered once the replay has caught up
+                } else if ws.queue.count < w.queueLimit {
                     ws.queue.append(bookmark)
                     ws.lastVersion = version
                     if ws.takeWaiting() { effects.ready.append(w) }

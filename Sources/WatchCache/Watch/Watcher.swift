@@ -49,10 +49,15 @@ public final class Watcher: Sendable, CustomStringConvertible {
         precondition(maxEvents > 0)
         while true {
             var scanned = 0
+            var drained = false
             let step: Step = state.withLock { s in
-                Self.take(&s, max: maxEvents, filter: filter, resource: cache.resource, scanned: &scanned)
+                let wasOver = s.queue.count > queueLimit
+                let step = Self.take(&s, max: maxEvents, filter: filter, resource: cache.resource, scanned: &scanned)
+                drained = wasOver && s.queue.count <= queueLimit
+                return step
             }
             if scanned > 0 { cache.metrics.initEvents.add(UInt64(scanned), ordering: .relaxed) }
+            if drained { cache.watcherDrained() }
             switch step {
             case .batch(let batch):
                 if !batch.events.isEmpty { cache.metrics.countDelivered(batch.events) }

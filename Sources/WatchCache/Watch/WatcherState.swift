@@ -31,6 +31,8 @@ struct WatcherState {
     var sendEndBookmark: Bool
     /// The consumer found nothing and expects `onReady`.
     var consumerWaiting = false
+    /// A bookmark came due while the watcher was still catching up: sent when it goes live.
+    var pendingBookmark: ResourceVersion?
 
     var isLive: Bool { if case .live = phase { true } else { false } }
     var isFinished: Bool { if case .finished = phase { true } else { false } }

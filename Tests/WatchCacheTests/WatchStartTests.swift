@@ -1,0 +1,199 @@
+import Testing
+@testable import WatchCache
+
+@Suite struct WatchStartTests {
+    @Test(arguments: [nil, "0"] as [String?])
+    func unsetOrZeroSendsTheCurrentStateAsAddedInKeyOrderThenChanges(rv: String?) throws {
+        let f = Fixture()
+        f.createPod("b")
+        f.createPod("a")
+        f.createPod("c", namespace: "a-ns")
+        let w = try f.watchPods(WatchOptions(resourceVersion: rv))
+        f.createPod("d")
+        #expect(summary(drain(w).events) == ["ADDED c@3", "ADDED a@2", "ADDED b@1", "ADDED d@4"])
+    }
+
+    @Test func anExplicitVersionReplaysOnlyLaterChanges() throws {
+        let f = Fixture()
+        f.createPod("a")
+        f.createPod("b")
+        f.updatePod("a", node: "n1")
+        let w = try f.watchPods(WatchOptions(resourceVersion: "1"))
+        #expect(summary(drain(w).events) == ["ADDED b@2", "MODIFIED a@3"])
+    }
+
+    @Test func aVersionAheadOfTheCacheWaitsForNewerChanges() throws {
+        let f = Fixture()
+        f.createPod("a")
+        let w = try f.watchPods(WatchOptions(resourceVersion: "3"))
+        #expect(drain(w).events.isEmpty)
+        f.createPod("b")  // 2
+        f.createPod("c")  // 3
+        f.createPod("d")  // 4
+        #expect(summary(drain(w).events) == ["ADDED d@4"])
+    }
+
+    @Test func tooOldVersionIsOneErrorEventWith410ExpiredThenTheEnd() throws {
+        let f = Fixture(configuration: CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4)))
+        for i in 1...10 { f.createPod("p\(i)") }
+        // Window holds events 7...10, so versions 6 and later are resumable.
+        let expired = try f.watchPods(WatchOptions(resourceVersion: "5"))
+        let (events, end) = drain(expired)
+        #expect(events.count == 1)
+        #expect(events[0].type == .error)
+        #expect(text(events[0].line) == #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 5 (6)","reason":"Expired","code":410}}"# + "\n")
+        #expect(end == .error(.tooOldResourceVersion(ResourceVersion(5), oldest: ResourceVersion(6))))
+        #expect(f.pods.statistics().watchesExpired == 1)
+
+        let boundary = try f.watchPods(WatchOptions(resourceVersion: "6"))
+        #expect(summary(drain(boundary).events) == ["ADDED p7@7", "ADDED p8@8", "ADDED p9@9", "ADDED p10@10"])
+    }
+
+    @Test func beforeAnyEvictionTheHistoryReachesBackToTheCachesStart() throws {
+        let f = Fixture()
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        #expect(drain(w).events.isEmpty)
+        f.createConfigMap("x")  // version 1, other resource
+        let late = try! f.registry.register(ResourceDescriptor(plural: "widgets", kind: "Widget"))
+        // The widgets cache starts at version 1: a watch from 0... is "0" (any); from 1 is fine.
+        #expect(throws: Never.self) { try late.watch(WatchOptions(resourceVersion: "1")) {} }
+        f.createConfigMap("y")  // 2
+        let fromStart = try late.watch(WatchOptions(resourceVersion: "1")) {}
+        #expect(drain(fromStart).end == nil)
+    }
+
+    @Test func aCacheStartedLaterRefusesVersionsBeforeItsStart() throws {
+        let f = Fixture()
+        f.createConfigMap("x")
+        f.createConfigMap("y")
+        let widgets = try f.registry.register(ResourceDescriptor(plural: "widgets", kind: "Widget"))
+        let w = try widgets.watch(WatchOptions(resourceVersion: "1")) {}
+        #expect(drain(w).events.map(\.status?.message) == ["too old resource version: 1 (2)"])
+    }
+
+    @Test func invalidVersionIs400() {
+        let f = Fixture()
+        #expect {
+            try f.watchPods(WatchOptions(resourceVersion: "abc"))
+        } throws: { ($0 as? Status)?.code == 400 && ($0 as? Status)?.message.contains("\"abc\"") == true }
+    }
+
+    @Test func eventLinesAreKubernetesWatchEvents() throws {
+        let f = Fixture()
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        let created = f.createPod("a", node: "n1")
+        let line = text(drain(w).events[0].line)
+        #expect(line == #"{"type":"ADDED","object":"# + text(created.encoded) + "}\n")
+        #expect(line.hasSuffix("}}\n"))
+        #expect(text(created.encoded).contains(#""resourceVersion":"1""#))
+        #expect(text(created.encoded).hasPrefix(#"{"metadata":{"name":"a","namespace":"default","uid":"#))
+    }
+
+    @Test func everyReceiverSharesTheSameEncodedBytes() throws {
+        let f = Fixture()
+        let w1 = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        let w2 = try f.watchPods(WatchOptions(resourceVersion: "0", labelSelector: "app"))
+        f.createPod("a", labels: ["app": "x"])
+        let e1 = drain(w1).events[0], e2 = drain(w2).events[0]
+        let p1 = e1.body.withUnsafeBufferPointer { $0.baseAddress }
+        let p2 = e2.body.withUnsafeBufferPointer { $0.baseAddress }
+        #expect(p1 == p2)
+    }
+
+    @Test func initEventsCountEveryScannedEventWhetherOrNotItMatches() throws {
+        let f = Fixture()
+        for i in 1...10 { f.createPod("p\(i)", node: i == 3 ? "n1" : "n2") }
+        let before = f.pods.statistics().initEvents
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0", fieldSelector: "spec.nodeName=n1"))
+        #expect(summary(drain(w).events) == ["ADDED p3@3"])
+        // The store is indexed by node: one object considered.
+        #expect(f.pods.statistics().initEvents - before == 1)
+        let resumed = try f.watchPods(WatchOptions(resourceVersion: "4", fieldSelector: "spec.nodeName=n1"))
+        #expect(drain(resumed).events.isEmpty)
+        // Six events after version 4 were scanned, none matched.
+        #expect(f.pods.statistics().initEvents - before == 7)
+    }
+}
+
+@Suite struct WatchListTests {
+    let watchList = WatchOptions(resourceVersionMatch: "NotOlderThan", sendInitialEvents: true, allowWatchBookmarks: true)
+
+    @Test func initialEventsThenTheAnnotatedBookmarkThenChanges() throws {
+        let f = Fixture()
+        f.createPod("a")
+        f.createConfigMap("x")  // moves the global version to 2
+        let w = try f.watchPods(watchList)
+        f.createPod("b")
+        let events = drain(w).events
+        #expect(summary(events) == ["ADDED a@1", "BOOKMARK@2", "ADDED b@3"])
+        #expect(events[1].isInitialEventsEnd)
+        #expect(text(events[1].line) == #"{"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"2","annotations":{"k8s.io/initial-events-end":"true"}}}}"# + "\n")
+    }
+
+    @Test func withoutBookmarksThereIsNoEndMarker() throws {
+        let f = Fixture()
+        f.createPod("a")
+        var options = watchList
+        options.allowWatchBookmarks = false
+        let w = try f.watchPods(options)
+        #expect(summary(drain(w).events) == ["ADDED a@1"])
+    }
+
+    @Test func sendInitialEventsFalseStartsAtTheCurrentVersion() throws {
+        let f = Fixture()
+        f.createPod("a")
+        var options = watchList
+        options.sendInitialEvents = false
+        let w = try f.watchPods(options)
+        f.createPod("b")
+        #expect(summary(drain(w).events) == ["ADDED b@2"])
+    }
+
+    @Test func aVersionAheadWaitsThenSendsTheStateAtThatVersion() throws {
+        let f = Fixture()
+        f.createPod("a")
+        var options = watchList
+        options.resourceVersion = "3"
+        let w = try f.watchPods(options)
+        f.createPod("b")  // 2
+        #expect(drain(w).events.isEmpty)
+        f.createPod("c")  // 3: reached
+        #expect(summary(drain(w).events) == ["ADDED a@1", "ADDED b@2", "ADDED c@3", "BOOKMARK@3"])
+    }
+
+    @Test func aVersionNeverReachedIs504AfterThreeSeconds() throws {
+        let f = Fixture()
+        f.createPod("a")
+        var options = watchList
+        options.resourceVersion = "50"
+        let w = try f.watchPods(options)
+        f.advance(.milliseconds(2900))
+        #expect(drain(w).events.isEmpty)
+        f.advance(.milliseconds(200))
+        let (events, end) = drain(w)
+        #expect(text(events.first?.body ?? []) == #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Timeout: Too large resource version: 50, current: 1","reason":"Timeout","details":{"causes":[{"reason":"ResourceVersionTooLarge","message":"Too large resource version"}],"retryAfterSeconds":1},"code":504}"#)
+        #expect(end == .error(.tooLargeResourceVersion(ResourceVersion(50), current: ResourceVersion(1))))
+    }
+
+    @Test(arguments: [
+        (WatchOptions(sendInitialEvents: true),
+         #"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"#),
+        (WatchOptions(resourceVersionMatch: "NotOlderThan"),
+         #"ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"#),
+        (WatchOptions(resourceVersionMatch: "Exact", sendInitialEvents: true),
+         #"ListOptions.meta.k8s.io "" is invalid: [resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan, resourceVersionMatch: Unsupported value: "Exact": supported values: "NotOlderThan"]"#),
+    ])
+    func validationIs422InvalidWithKubernetesMessages(options: WatchOptions, message: String) {
+        let f = Fixture()
+        do {
+            _ = try f.watchPods(options)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.code == 422)
+            #expect(error.reason == .invalid)
+            #expect(error.message == message)
+            #expect(error.details?.kind == "ListOptions")
+            #expect(error.details?.group == "meta.k8s.io")
+        }
+    }
+}
