@@ -1,0 +1,147 @@
+import Testing
+@testable import WatchCache
+
+@Suite struct RegistryTests {
+    @Test func createSetsServerMetadata() throws {
+        let f = Fixture()
+        let pod = f.createPod("a")
+        let metadata = pod.json["metadata"]!.objectValue!
+        #expect(pod.resourceVersion == ResourceVersion(1))
+        #expect(metadata["uid"]?.stringValue?.count == 36)
+        #expect(metadata["creationTimestamp"]?.stringValue?.hasSuffix("Z") == true)
+        #expect(metadata["generation"] == .number("1"))
+        #expect(pod.json["kind"] == .string("Pod"))
+        #expect(pod.json["apiVersion"] == .string("v1"))
+    }
+
+    @Test func everyWriteGetsTheNextGlobalVersion() {
+        let f = Fixture()
+        #expect(f.createPod("a").resourceVersion.rawValue == 1)
+        #expect(f.createConfigMap("x").resourceVersion.rawValue == 2)
+        #expect(f.updatePod("a", node: "n").resourceVersion.rawValue == 3)
+        #expect(f.deletePod("a").resourceVersion.rawValue == 4)
+        #expect(f.registry.currentVersion.rawValue == 4)
+        #expect(f.configMaps.currentVersion.rawValue == 4)  // advanced by the pod writes
+    }
+
+    @Test func duplicateCreateIs409AlreadyExists() {
+        let f = Fixture()
+        f.createPod("a")
+        #expect(throws: Status(code: 409, reason: .alreadyExists, message: #"pods "a" already exists"#,
+                               details: .init(name: "a", group: "", kind: "pods"))) {
+            try f.registry.create(Fixture.podJSON("a"), in: .pods)
+        }
+    }
+
+    @Test func staleUpdateIs409ConflictWithTheKubernetesMessage() throws {
+        let f = Fixture()
+        let pod = f.createPod("a")
+        f.updatePod("a", node: "n")
+        var stale = pod.json
+        stale["spec"] = .object(JSONObject([("nodeName", .string("other"))]))
+        do {
+            _ = try f.registry.update(stale, in: .pods)
+            Issue.record("accepted")
+        } catch {
+            #expect(text(error.encoded) == #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Operation cannot be fulfilled on pods \"a\": the object has been modified; please apply your changes to the latest version and try again","reason":"Conflict","details":{"name":"a","kind":"pods"},"code":409}"#)
+        }
+    }
+
+    @Test func updateKeepsIdentityAndBumpsGenerationOnSpecChangesOnly() throws {
+        let f = Fixture()
+        let created = f.createPod("a")
+        let statusOnly = f.updatePod("a", phase: "Running")
+        let specChange = f.updatePod("a", node: "n1", phase: "Running")
+        #expect(statusOnly.generation == 1)
+        #expect(specChange.generation == 2)
+        #expect(specChange.uid == created.uid)
+        #expect(specChange.json["metadata"]?["creationTimestamp"] == created.json["metadata"]?["creationTimestamp"])
+    }
+
+    @Test func missingObjectsAre404() {
+        let f = Fixture()
+        #expect(throws: Status.notFound(.pods, name: "x")) { try f.registry.update(Fixture.podJSON("x"), in: .pods) }
+        #expect(throws: Status.notFound(.pods, name: "x")) { try f.registry.delete(.pods, namespace: "default", name: "x") }
+    }
+
+    @Test func deletePreconditionMismatchIs409() {
+        let f = Fixture()
+        f.createPod("a")
+        #expect { try f.registry.delete(.pods, namespace: "default", name: "a", precondition: "7") } throws: {
+            ($0 as! Status).code == 409 && ($0 as! Status).message.contains("Precondition failed: ResourceVersion in precondition: 7")
+        }
+        #expect(throws: Never.self) { try f.registry.delete(.pods, namespace: "default", name: "a", precondition: "1") }
+    }
+
+    @Test func dryRunAnswersButStoresAndEmitsNothing() throws {
+        let f = Fixture()
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        let dry = try f.registry.create(Fixture.podJSON("a"), in: .pods, dryRun: true)
+        #expect(dry.name == "a")
+        #expect(f.registry.currentVersion == .zero)
+        #expect(f.pods.get(namespace: "default", name: "a") == nil)
+        #expect(drain(w).events.isEmpty)
+    }
+
+    @Test func createRefusesAVersionAndAForeignNamespace() {
+        let f = Fixture()
+        var withRV = Fixture.podJSON("a")
+        var metadata = withRV["metadata"]!.objectValue!
+        metadata["resourceVersion"] = .string("5")
+        withRV["metadata"] = .object(metadata)
+        #expect(throws: Status.badRequest("resourceVersion should not be set on objects to be created")) {
+            try f.registry.create(withRV, in: .pods)
+        }
+        #expect { try f.registry.create(Fixture.podJSON("a", namespace: "x"), in: .pods, namespace: "y") } throws: { ($0 as! Status).code == 400 }
+    }
+
+    @Test func generateNameMakesAUniqueName() throws {
+        let f = Fixture()
+        let o = try f.registry.create(JSONObject(parsing: #"{"metadata":{"generateName":"web-"}}"#), in: .pods)
+        #expect(o.name.hasPrefix("web-") && o.name.count == 9)
+        #expect(o.namespace == "default")
+    }
+
+    @Test func malformedBodiesAreBadRequestsNotCrashes() {
+        #expect { try KubeObject(bytes: Array("{nope".utf8), resource: .pods) } throws: { ($0 as! Status).code == 400 }
+        #expect { try KubeObject(bytes: Array("[]".utf8), resource: .pods) } throws: { ($0 as! Status).code == 400 }
+        #expect { try KubeObject(bytes: Array(#"{"metadata":{}}"#.utf8), resource: .pods) } throws: { ($0 as! Status).code == 422 }
+        #expect { try KubeObject(bytes: Array(#"{"metadata":{"name":"a","labels":{"x":1}}}"#.utf8), resource: .pods) } throws: { ($0 as! Status).code == 400 }
+    }
+
+    @Test func anOutOfOrderFeedIsRefusedAndChangesNothing() throws {
+        let f = Fixture()
+        let pod = f.createPod("a")
+        #expect { try f.pods.apply(.put(pod)) } throws: { ($0 as! Status).code == 500 }
+        #expect(f.pods.statistics().eventsRecorded == 1)
+    }
+}
+
+@Suite struct WatchStreamTests {
+    @Test func streamsEventsAndEndsWithTheWatch() async throws {
+        let f = Fixture()
+        let stream = try f.pods.stream(WatchOptions(resourceVersion: "0", timeoutSeconds: 1))
+        f.createPod("a")
+        f.createPod("b")
+        let consumer = Task {
+            var seen: [String] = []
+            for await e in stream { seen.append("\(e.type.rawValue) \(e.object!.name)") }
+            return seen
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        f.advance(.seconds(1))
+        #expect(await consumer.value == ["ADDED a", "ADDED b"])
+        #expect(stream.endReason == .timeout)
+    }
+
+    @Test func cancellingTheTaskCancelsTheWatch() async throws {
+        let f = Fixture()
+        let stream = try f.pods.stream(WatchOptions(resourceVersion: "0"))
+        let consumer = Task { for await _ in stream {} }
+        try await Task.sleep(for: .milliseconds(20))
+        consumer.cancel()
+        await consumer.value
+        #expect(stream.watcher.isFinished)
+        #expect(f.pods.statistics().currentWatchers == 0)
+    }
+}
