@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         // libnghttp2 (HTTP/2 framing) as a system library. Only the transport uses it.
@@ -22,7 +23,10 @@ let package = Package(
         // The core: event log, store, selectors, watch semantics, fan-out. No I/O, no NIO.
         .target(
             name: "WatchCache",
-            dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The command-line tool. Thin: logic lives in the libraries.
         .executableTarget(
@@ -42,6 +46,10 @@ let package = Package(
         .testTarget(
             name: "WatchCacheTests",
             dependencies: ["WatchCache"]
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["CNghttp2"]
         ),
     ]
 )

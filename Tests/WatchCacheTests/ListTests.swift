@@ -54,6 +54,29 @@ import Testing
         #expect(third.remainingItemCount == nil)
     }
 
+    @Test func selectivePagesWalkTheMatchesInKeyOrder() async throws {
+        let f = Fixture()
+        for i in 0..<30 { f.createPod("p\(i)", namespace: "ns\(i % 3)", labels: ["app": i % 2 == 0 ? "web" : "db"]) }
+        var names: [String] = []
+        var token: String?
+        repeat {
+            let page = try await f.pods.list(ListOptions(limit: 4, continueToken: token, labelSelector: "app=web"))
+            #expect(page.items.count <= 4)
+            #expect(page.remainingItemCount == nil)  // never with a selector
+            names += page.items.map { "\($0.namespace)/\($0.name)" }
+            token = page.continueToken
+        } while token != nil
+        let expected = (0..<30).filter { $0 % 2 == 0 }.map { "ns\($0 % 3)/p\($0)" }.sorted()
+        #expect(names == expected)
+    }
+
+    @Test func namespacePagesCountWhatRemains() async throws {
+        let f = Fixture()
+        for i in 0..<10 { f.createPod("p\(i)", namespace: i < 7 ? "a" : "b") }
+        let page = try await f.pods.list(ListOptions(limit: 3, namespace: "a"))
+        #expect(page.remainingItemCount == 4)
+    }
+
     @Test func aContinueTokenWhoseVersionLeftTheWindowIs410() async throws {
         let f = Fixture(configuration: CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4)))
         for i in 0..<6 { f.createPod("p\(i)") }

@@ -71,3 +71,47 @@ import Testing
         #expect(budget.available == .milliseconds(100))
     }
 }
+
+import Logging
+import Synchronization
+
+/// Captures log messages for assertions.
+final class CapturedLogs: Sendable {
+    let messages = Mutex<[String]>([])
+
+    var logger: Logger {
+        Logger(label: "test") { _ in CapturingHandler(sink: self) }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            sink.messages.withLock { $0.append(event.message.description) }
+        }
+    }
+}
+
+@Suite struct SlowWatcherLogTests {
+    @Test func terminationIsLoggedInKubeApiserversWords() throws {
+        let logs = CapturedLogs()
+        let clock = ManualClock()
+        let cache = ResourceCache(resource: .pods, configuration: CacheConfiguration(watcherQueueLimit: 1), clock: clock, logger: logs.logger)
+        let w = try cache.watch(WatchOptions(resourceVersion: "0")) {}
+        _ = drain(w)
+        for v in UInt64(1)...3 {
+            try cache.apply(.put(try KubeObject(json: Fixture.podJSON("p\(v)"), resource: .pods).withResourceVersion(ResourceVersion(v))))
+        }
+        clock.advance(by: .milliseconds(100))
+        cache.tick()
+        let messages = logs.messages.withLock { $0 }
+        #expect(messages.count == 1)
+        #expect(messages.first?.hasPrefix("Forcing pods watcher close due to unresponsiveness: watcher 1 of pods") == true)
+        #expect(messages.first?.hasSuffix("len(c.result) = 3, graceful = false") == true)
+    }
+}

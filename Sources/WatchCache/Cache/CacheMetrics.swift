@@ -14,7 +14,7 @@ final class CacheMetrics: Sendable {
     let watchesExpired = Atomic<UInt64>(0)
     let currentWatchers = Atomic<Int>(0)
 
-    func countDelivered(_ events: [WatchEvent]) {
+    func countDelivered(_ events: ArraySlice<WatchEvent>) {
         eventsDelivered.add(UInt64(events.count), ordering: .relaxed)
         let bookmarks = events.reduce(0) { $0 + ($1.type == .bookmark ? 1 : 0) }
         if bookmarks > 0 { bookmarksDelivered.add(UInt64(bookmarks), ordering: .relaxed) }

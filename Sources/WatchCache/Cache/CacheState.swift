@@ -1,3 +1,5 @@
+import Logging
+
 /// Everything a ``ResourceCache`` guards with its lock.
 struct CacheState {
     var store: ObjectStore
@@ -35,19 +37,16 @@ struct VersionWaiter {
 struct DeferredEffects {
     var ready: [Watcher] = []
     var completions: [@Sendable () -> Void] = []
-    var terminated: [(Watcher, Int)] = []
+    var terminated: [(watcher: Watcher, queued: Int, graceful: Bool)] = []
 
-    func run(logger: CacheLogger?) {
+    func run(logger: Logger) {
         for w in ready { w.notifyReady() }
         for c in completions { c() }
-        if let logger {
-            for (w, queued) in terminated {
-                logger("Forcing \(w.cache.resource.qualifiedPlural) watcher close due to unresponsiveness: \(w). len(c.result) = \(queued), graceful = false")
-            }
+        for (w, queued, graceful) in terminated {
+            // kube-apiserver's wording, so operators' log searches keep working.
+            logger.info("Forcing \(w.cache.resource.qualifiedPlural) watcher close due to unresponsiveness: \(w). len(c.result) = \(queued), graceful = \(graceful)",
+                        metadata: ["watchcache.resource": "\(w.cache.resource.qualifiedPlural)", "watchcache.watcher": "\(w.id)",
+                                   "watchcache.queued": "\(queued)"])
         }
     }
 }
-
-/// Where a cache reports what it does (the slow-watcher terminations Kubernetes logs).
-/// The server passes one that writes through swift-log; the core has no logging dependency.
-public typealias CacheLogger = @Sendable (String) -> Void

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// The resources of one server (or embedding program): a ``ResourceCache`` per resource, one
@@ -10,7 +11,7 @@ public final class Registry: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
     let storage: any Storage
-    let logger: CacheLogger?
+    let logger: Logger
     private let state: Mutex<RegistryState>
     private let recovered: StorageRecovery
 
@@ -22,7 +23,7 @@ public final class Registry: Sendable {
 
     /// A registry over `storage`, starting from what it recovers.
     public init(storage: any Storage = InMemoryStorage(), configuration: CacheConfiguration = CacheConfiguration(),
-                clock: any WatchClock = SystemClock(), logger: CacheLogger? = nil) throws {
+                clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache")) throws {
         self.storage = storage
         self.configuration = configuration
         self.clock = clock

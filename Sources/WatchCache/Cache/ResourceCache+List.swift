@@ -70,42 +70,73 @@ extension ResourceCache {
         }
 
         let past = version < cs.version ? stateDifference(at: version, in: cs) : [:]
-        var keys = candidateKeys(for: filter, in: &cs)
-        if !past.isEmpty { keys = Self.mergeSorted(keys, past.keys.sorted()) }
-        var start = 0
-        if let afterKey {
-            var low = 0, high = keys.count
-            while low < high {
-                let mid = (low + high) / 2
-                if keys[mid] <= afterKey { low = mid + 1 } else { high = mid }
-            }
-            start = low
-        }
-
         let limit = options.limit.flatMap { $0 > 0 ? $0 : nil } ?? Int.max
-        let selectors = !filter.labels.isEverything || !filter.fields.isEverything
+        let selective = !filter.labels.isEverything || !filter.fields.isEverything
+        let narrowed = filter.indexValue != nil || filter.key != nil
+        let page: (items: [KubeObject], remaining: Int)
+        if past.isEmpty && selective && !narrowed {
+            page = Self.scanPage(cs.store.objects.values, filter: filter, after: afterKey, limit: limit)
+        } else {
+            var keys = candidateKeys(for: filter, in: &cs)
+            if !past.isEmpty { keys = Self.mergeSorted(keys, past.keys.sorted()) }
+            page = Self.keyedPage(keys, filter: filter, after: afterKey, limit: limit, exact: past.isEmpty && !selective) { key in
+                if let old = past[key] { return old }
+                return cs.store[key]
+            }
+        }
+        var result = ListResult(resourceVersion: version, items: page.items)
+        if page.remaining > 0, let last = page.items.last {
+            result.continueToken = ContinueToken(resourceVersion: version, lastKey: last.key).encoded
+            if !selective { result.remainingItemCount = page.remaining }
+        }
+        return .done(result)
+    }
+
+    /// A page from the whole store, for a selective filter: scanning the objects directly (no key
+    /// hashing) and sorting only the matches costs far less than walking the sorted keys.
+    private static func scanPage(_ objects: Dictionary<String, KubeObject>.Values, filter: WatchFilter, after: String?,
+                                 limit: Int) -> (items: [KubeObject], remaining: Int) {
+        var matches: [KubeObject] = []
+        for object in objects where filter.matches(object) {
+            if let after, object.key <= after { continue }
+            matches.append(object)
+        }
+        matches.sort { $0.key < $1.key }
+        guard matches.count > limit else { return (matches, 0) }
+        return (Array(matches.prefix(limit)), matches.count - limit)
+    }
+
+    /// A page walking sorted `keys` from after `after`. With `exact`, every key is a current,
+    /// matching object, so the remaining count is arithmetic; otherwise one more match is enough
+    /// to know another page follows.
+    private static func keyedPage(_ keys: [String], filter: WatchFilter, after: String?, limit: Int, exact: Bool,
+                                  object: (String) -> KubeObject?) -> (items: [KubeObject], remaining: Int) {
+        var i = 0
+        if let after {
+            var high = keys.count
+            while i < high {
+                let mid = (i + high) / 2
+                if keys[mid] <= after { i = mid + 1 } else { high = mid }
+            }
+        }
         var items: [KubeObject] = []
-        var remaining = 0
-        var i = start
         while i < keys.count {
             let key = keys[i]
             i += 1
-            let object: KubeObject?
-            if let old = past[key] { object = old } else { object = cs.store[key] }
-            guard let object, filter.matches(object) else { continue }
+            guard let o = object(key), filter.matches(o) else { continue }
             if items.count < limit {
-                items.append(object)
-            } else {
-                remaining += 1
-                if selectors { break }  // one more is enough to know a page follows
+                items.append(o)
+                continue
             }
+            if exact { return (items, keys.count - i + 1) }
+            var remaining = 1
+            while i < keys.count {
+                if let o = object(keys[i]), filter.matches(o) { remaining += 1 }
+                i += 1
+            }
+            return (items, remaining)
         }
-        var result = ListResult(resourceVersion: version, items: items)
-        if remaining > 0, let last = items.last {
-            result.continueToken = ContinueToken(resourceVersion: version, lastKey: last.key).encoded
-            if !selectors { result.remainingItemCount = remaining }
-        }
-        return .done(result)
+        return (items, 0)
     }
 
     /// For every key changed after `version`, its state at `version` (`nil`: it did not exist),

@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 
 /// One change fed to a cache by its storage.
@@ -19,13 +20,13 @@ public final class ResourceCache: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
     let metrics = CacheMetrics()
-    let logger: CacheLogger?
+    let logger: Logger
     let state: Mutex<CacheState>
 
     /// A cache holding `objects` as of `version` (its initial LIST), with no history before it.
     public init(resource: ResourceDescriptor, configuration: CacheConfiguration = CacheConfiguration(),
                 clock: any WatchClock = SystemClock(), version: ResourceVersion = .zero,
-                objects: [KubeObject] = [], logger: CacheLogger? = nil) {
+                objects: [KubeObject] = [], logger: Logger = Logger(label: "watchcache")) {
         self.resource = resource
         self.configuration = configuration
         self.clock = clock
@@ -201,7 +202,7 @@ public final class ResourceCache: Sendable {
             let graceful = w.state.withLock { $0.queue.contains { $0.isInitialEventsEnd } }
             finishLocked(w, in: &cs, reason: .terminatedSlow, keepQueued: graceful, effects: &effects)
             metrics.watchersTerminated.add(1, ordering: .relaxed)
-            effects.terminated.append((w, queued))
+            effects.terminated.append((w, queued, graceful))
         }
         cs.blocked = stillBlocked
         if stillBlocked.isEmpty {

@@ -8,6 +8,8 @@ public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
         /// `true` for `=`/`==`, `false` for `!=`.
         public var equals: Bool
         public var value: String
+        /// Where the field's value is in the objects' selectable-field values (resolved once, at parse).
+        var position = 0
     }
 
     public let requirements: [Requirement]
@@ -35,18 +37,18 @@ public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
         for term in try Self.split(text, on: ",") where !term.isEmpty {
             requirements.append(try Self.parseTerm(term))
         }
-        for r in requirements where !resource.allSelectableFields.contains(r.field) {
-            throw Status.badRequest("field label not supported: \(r.field)")
+        for i in requirements.indices {
+            guard let position = resource.allSelectableFields.firstIndex(of: requirements[i].field) else {
+                throw Status.badRequest("field label not supported: \(requirements[i].field)")
+            }
+            requirements[i].position = position
         }
         self.requirements = requirements
     }
 
-    /// Whether `object` satisfies every term.
+    /// Whether `object` (of the resource this selector was parsed for) satisfies every term.
     public func matches(_ object: KubeObject) -> Bool {
-        for r in requirements {
-            guard let value = object.fieldValue(r.field) else { return false }
-            if (value == r.value) != r.equals { return false }
-        }
+        for r in requirements where (object.fieldValues[r.position] == r.value) != r.equals { return false }
         return true
     }
 

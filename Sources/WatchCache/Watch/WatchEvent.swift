@@ -10,6 +10,8 @@ public struct WatchEvent: Sendable {
     public let status: Status?
     /// The encoded `object` member: shared, never copied per watcher.
     public let body: [UInt8]
+    /// Whether this is the watch-list end marker (the `k8s.io/initial-events-end` bookmark).
+    public let isInitialEventsEnd: Bool
 
     init(type: EventType, object: KubeObject) {
         self.type = type
@@ -17,14 +19,16 @@ public struct WatchEvent: Sendable {
         self.resourceVersion = object.resourceVersion
         self.status = nil
         self.body = object.encoded
+        self.isInitialEventsEnd = false
     }
 
-    init(bookmark body: [UInt8], resourceVersion: ResourceVersion) {
+    init(bookmark body: [UInt8], resourceVersion: ResourceVersion, initialEventsEnd: Bool) {
         self.type = .bookmark
         self.object = nil
         self.resourceVersion = resourceVersion
         self.status = nil
         self.body = body
+        self.isInitialEventsEnd = initialEventsEnd
     }
 
     init(error: Status) {
@@ -33,15 +37,8 @@ public struct WatchEvent: Sendable {
         self.resourceVersion = .zero
         self.status = error
         self.body = error.encoded
+        self.isInitialEventsEnd = false
     }
-
-    /// Whether this is the watch-list end marker (`k8s.io/initial-events-end` bookmark).
-    public var isInitialEventsEnd: Bool {
-        type == .bookmark && body.count > Self.initialEventsEndMarker.count
-            && body.firstRange(of: Self.initialEventsEndMarker) != nil
-    }
-
-    static let initialEventsEndMarker = Array("\"k8s.io/initial-events-end\":\"true\"".utf8)
 
     /// `{"type":"<TYPE>","object":` — the bytes before ``body`` on the wire.
     public var linePrefix: [UInt8] { Self.prefixes[type]! }
@@ -75,6 +72,6 @@ extension WatchEvent {
             metadata["annotations"] = .object(JSONObject([("k8s.io/initial-events-end", .string("true"))]))
         }
         let object = JSONObject([("kind", .string(resource.kind)), ("apiVersion", .string(resource.apiVersion)), ("metadata", .object(metadata))])
-        return WatchEvent(bookmark: JSONWriter.encode(.object(object)), resourceVersion: version)
+        return WatchEvent(bookmark: JSONWriter.encode(.object(object)), resourceVersion: version, initialEventsEnd: initialEventsEnd)
     }
 }

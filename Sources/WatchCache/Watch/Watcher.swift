@@ -46,22 +46,32 @@ public final class Watcher: Sendable, CustomStringConvertible {
     /// Up to `maxEvents` events, in order. An empty batch without ``WatchBatch/end`` means "nothing
     /// yet": `onReady` will be called once more is available or the watch ends.
     public func next(maxEvents: Int = 64) -> WatchBatch {
+        var events: [WatchEvent] = []
+        let end = next(into: &events, maxEvents: maxEvents)
+        return WatchBatch(events: events, end: end)
+    }
+
+    /// Appends up to `maxEvents` events to `events` (a buffer the caller reuses, so pulling costs no
+    /// allocation) and returns the end reason once the stream is over. Appending nothing and
+    /// returning `nil` means "nothing yet": `onReady` will be called.
+    public func next(into events: inout [WatchEvent], maxEvents: Int) -> WatchEndReason? {
         precondition(maxEvents > 0)
         while true {
             var scanned = 0
             var drained = false
+            let before = events.count
             let step: Step = state.withLock { s in
                 let wasOver = s.queue.count > queueLimit
-                let step = Self.take(&s, max: maxEvents, filter: filter, resource: cache.resource, scanned: &scanned)
+                let step = Self.take(&s, into: &events, max: maxEvents, filter: filter, resource: cache.resource, scanned: &scanned)
                 drained = wasOver && s.queue.count <= queueLimit
                 return step
             }
             if scanned > 0 { cache.metrics.initEvents.add(UInt64(scanned), ordering: .relaxed) }
             if drained { cache.watcherDrained() }
             switch step {
-            case .batch(let batch):
-                if !batch.events.isEmpty { cache.metrics.countDelivered(batch.events) }
-                return batch
+            case .done(let end):
+                if events.count > before { cache.metrics.countDelivered(events[before...]) }
+                return end
             case .replay(let position):
                 cache.replay(self, from: position)
             }
@@ -79,27 +89,28 @@ public final class Watcher: Sendable, CustomStringConvertible {
     func notifyReady() { onReady() }
 
     private enum Step {
-        case batch(WatchBatch)
+        case done(WatchEndReason?)
         case replay(position: Int)
     }
 
-    private static func take(_ s: inout WatcherState, max: Int, filter: WatchFilter, resource: ResourceDescriptor,
-                             scanned: inout Int) -> Step {
+    private static func take(_ s: inout WatcherState, into events: inout [WatchEvent], max: Int, filter: WatchFilter,
+                             resource: ResourceDescriptor, scanned: inout Int) -> Step {
         while true {
             if !s.queue.isEmpty {
-                var events: [WatchEvent] = []
-                events.reserveCapacity(min(max, s.queue.count))
-                while events.count < max, let e = s.queue.popFirst() { events.append(e) }
-                var end: WatchEndReason?
-                if s.queue.isEmpty, case .finished(let reason) = s.phase { end = reason }
-                return .batch(WatchBatch(events: events, end: end))
+                var taken = 0
+                while taken < max, let e = s.queue.popFirst() {
+                    events.append(e)
+                    taken += 1
+                }
+                if s.queue.isEmpty, case .finished(let reason) = s.phase { return .done(reason) }
+                return .done(nil)
             }
             switch s.phase {
             case .finished(let reason):
-                return .batch(WatchBatch(events: [], end: reason))
+                return .done(reason)
             case .live, .waitingForVersion:
                 s.consumerWaiting = true
-                return .batch(WatchBatch(events: [], end: nil))
+                return .done(nil)
             case .replay(let position):
                 return .replay(position: position)
             case .snapshot(let objects, var next, let resumeAt, let version):
