@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
-# The test command: installs what the build needs, then runs the whole suite.
+# The test command (CI runs exactly this): installs what the build needs, runs the whole suite,
+# checks the README's embedding example prints what the README says, and builds the benchmarks so
+# they cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+
 swift build --build-tests
 swift test --skip-build
+
+echo "== README example"
+output=$(.build/debug/EmbeddingExample)
+echo "$output"
+if [ "$output" != "DELETED web-0 at 2" ]; then
+  echo "README example printed something else than the README shows" >&2
+  exit 1
+fi
+
+echo "== Benchmarks build"
+swift build --package-path Benchmarks

@@ -124,10 +124,11 @@ public final class Registry: Sendable {
             if !expected.isEmpty, expected != current.resourceVersion.description {
                 throw Status.conflict(resource, name: name)
             }
-            let currentMetadata = current.json["metadata"]?.objectValue ?? JSONObject()
+            let currentJSON = current.json
+            let currentMetadata = currentJSON["metadata"]?.objectValue ?? JSONObject()
             for key in ["uid", "creationTimestamp"] { metadata[key] = currentMetadata[key] }
             let generation = current.generation ?? 1
-            metadata["generation"] = .number(String(Self.specChanged(current.json, object) ? generation + 1 : generation))
+            metadata["generation"] = .number(String(Self.specChanged(currentJSON, object) ? generation + 1 : generation))
             let version = s.version.next
             metadata["resourceVersion"] = .string(version.description)
             object["metadata"] = .object(metadata)

@@ -222,6 +222,8 @@ public struct JSONParser {
         }
 
         func validatedUTF8(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(JSONError) -> String {
+            // ASCII needs no validation; String(validating:) is generic and costs a metadata lookup.
+            if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
             guard let s = String(validating: bytes, as: UTF8.self) else {
                 throw JSONError(offset: offset, reason: "string is not valid UTF-8")
             }

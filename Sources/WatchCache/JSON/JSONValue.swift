@@ -17,10 +17,15 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// The value at a dotted path (`metadata.name`, `spec.nodeName`) through nested objects.
-    public func value(atPath path: some StringProtocol) -> JSONValue? {
+    public func value(atPath path: String) -> JSONValue? {
+        value(atComponents: path.split(separator: ".", omittingEmptySubsequences: false).map(String.init))
+    }
+
+    /// The value at a path given as its components (`["spec", "nodeName"]`).
+    public func value(atComponents components: [String]) -> JSONValue? {
         var current = self
-        for component in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard case .object(let object) = current, let next = object[String(component)] else { return nil }
+        for component in components {
+            guard case .object(let object) = current, let next = object[component] else { return nil }
             current = next
         }
         return current

@@ -1,20 +1,20 @@
-/// One stored object: its JSON, its compact encoding, and the metadata and field values that
-/// selectors, indexes and the store need, parsed once.
+/// One stored object: its compact encoding, and the metadata and field values that selectors,
+/// indexes and the store need, parsed once.
 ///
-/// Immutable and shared: the store, the event log and every watcher hold the same instance.
+/// Immutable and shared: the store, the event log and every watcher hold the same instance. Only
+/// the bytes are kept, not the parsed tree (which would be several times their size):
+/// ``json`` parses them again on demand, which writes do once per change.
 public final class KubeObject: Sendable {
     /// The resource this object belongs to.
     public let resource: ResourceDescriptor
-    /// The whole object.
-    public let json: JSONObject
-    /// ``json`` encoded compactly, once.
+    /// The object encoded compactly, once.
     public let encoded: [UInt8]
     public let name: String
     /// Empty for cluster-scoped objects.
     public let namespace: String
     public let uid: String?
     public let resourceVersion: ResourceVersion
-    public let labels: [String: String]
+    public let labels: LabelSet
     public let generation: Int64?
     public let deletionTimestamp: String?
     /// The store key: `namespace/name`, or `name` when cluster-scoped. Lists are sorted by it.
@@ -53,18 +53,17 @@ public final class KubeObject: Sendable {
             rv = parsed
         }
         self.resource = resource
-        self.json = json
         self.encoded = JSONWriter.encode(.object(json))
         self.name = name
         self.namespace = namespace
         self.uid = metadata["uid"]?.stringValue
         self.resourceVersion = rv
-        self.labels = labels
+        self.labels = LabelSet(labels)
         if case .number(let g)? = metadata["generation"] { self.generation = Int64(g) } else { self.generation = nil }
         self.deletionTimestamp = metadata["deletionTimestamp"]?.stringValue
         self.key = namespace.isEmpty ? name : "\(namespace)/\(name)"
         let root = JSONValue.object(json)
-        self.fieldValues = resource.allSelectableFields.map { root.value(atPath: $0)?.fieldText ?? "" }
+        self.fieldValues = resource.selectableFieldPaths.map { root.value(atComponents: $0)?.fieldText ?? "" }
     }
 
     /// Parses JSON bytes as an object of `resource`.
@@ -79,6 +78,13 @@ public final class KubeObject: Sendable {
             throw Status.badRequest("the body of the request must be a JSON object")
         }
         try self.init(json: object, resource: resource)
+    }
+
+    /// The whole object, parsed from ``encoded`` (a fresh tree on every call).
+    public var json: JSONObject {
+        // The bytes were written by JSONWriter from a valid object, so they parse.
+        guard case .object(let object)? = try? JSONParser.parse(encoded) else { preconditionFailure("stored object does not parse") }
+        return object
     }
 
     /// A copy with `metadata.resourceVersion` set to `rv` (and re-encoded).

@@ -2,7 +2,10 @@
 ///
 /// Objects are stored as the client sent them; the descriptor only says how to address them and
 /// which fields field selectors may use and which one (if any) indexes watchers and LISTs.
-public struct ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
+///
+/// Immutable and shared by reference: every object points at its resource's descriptor. Two
+/// descriptors are equal when they name the same group, version and resource.
+public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// API group; empty for the core group (`/api/v1`).
     public let group: String
     public let version: String
@@ -18,6 +21,16 @@ public struct ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// It must also be selectable.
     public let indexedField: String?
 
+    public static func == (a: ResourceDescriptor, b: ResourceDescriptor) -> Bool {
+        a === b || (a.group == b.group && a.version == b.version && a.plural == b.plural)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(group)
+        hasher.combine(version)
+        hasher.combine(plural)
+    }
+
     public init(group: String = "", version: String = "v1", plural: String, kind: String, namespaced: Bool = true,
                 selectableFields: [String] = [], indexedField: String? = nil) {
         self.group = group
@@ -31,6 +44,7 @@ public struct ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
         self.indexedField = indexedField
         let all = ["metadata.name", "metadata.namespace"] + fields
         self.allSelectableFields = all
+        self.selectableFieldPaths = all.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
         self.indexedFieldPosition = indexedField.flatMap { all.firstIndex(of: $0) }
     }
 
@@ -44,6 +58,8 @@ public struct ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
 
     /// Every field a field selector may name, in the order objects store their values.
     let allSelectableFields: [String]
+    /// ``allSelectableFields`` split into path components, once.
+    let selectableFieldPaths: [[String]]
     /// Where ``indexedField`` is in ``allSelectableFields``.
     let indexedFieldPosition: Int?
 }

@@ -18,7 +18,7 @@ public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
         public var values: [String]
 
         /// Whether `labels` satisfy this requirement.
-        public func matches(_ labels: [String: String]) -> Bool {
+        public func matches(_ labels: LabelSet) -> Bool {
             switch op {
             case .equals, .doubleEquals, .in:
                 guard let v = labels[key] else { return false }
@@ -47,10 +47,13 @@ public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
     public var isEverything: Bool { requirements.isEmpty }
 
     /// Whether `labels` satisfy every requirement.
-    public func matches(_ labels: [String: String]) -> Bool {
+    public func matches(_ labels: LabelSet) -> Bool {
         for r in requirements where !r.matches(labels) { return false }
         return true
     }
+
+    /// Whether the labels in `dictionary` satisfy every requirement.
+    public func matches(_ dictionary: [String: String]) -> Bool { matches(LabelSet(dictionary)) }
 
     public var description: String {
         requirements.map { r in
