@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // libnghttp2 (HTTP/2 framing) as a system library. Only the transport uses it.
@@ -28,11 +29,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The server: Kubernetes REST API, HTTP/1.1 and HTTP/2 (libnghttp2) on SwiftNIO.
+        .target(
+            name: "WatchCacheServer",
+            dependencies: [
+                "WatchCache",
+                "CNghttp2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command-line tool. Thin: logic lives in the libraries.
         .executableTarget(
             name: "watchcache",
             dependencies: [
                 "WatchCache",
+                "WatchCacheServer",
                 "CNghttp2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -49,7 +63,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["CNghttp2"]
+            dependencies: [
+                "CNghttp2", "WatchCache", "WatchCacheServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
     ]
 )

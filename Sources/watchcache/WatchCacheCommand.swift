@@ -3,7 +3,7 @@ import CNghttp2
 import WatchCache
 
 @main
-struct WatchCacheCommand: ParsableCommand {
+struct WatchCacheCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watchcache",
         abstract: "A Kubernetes-compatible watch cache: objects, a versioned event log and watch fan-out.",
@@ -12,17 +12,17 @@ struct WatchCacheCommand: ParsableCommand {
             WATCH with Kubernetes semantics (resourceVersion, 410 Expired, bookmarks, watch-list, \
             label and field selectors).
 
-            Available now:
+            Commands:
+              serve     the Kubernetes REST API over HTTP/2 (libnghttp2) and HTTP/1.1
               version   print the versions of watchcache and the libnghttp2 it links
 
-            In development (see the README's roadmap):
-              serve     the Kubernetes REST API over HTTP/2 (libnghttp2) and HTTP/1.1, with TLS
-              bench     the restart-recovery and fan-out benchmarks
+            In development (see the README's status table): TLS and authentication for serve, and
+            bench (the restart-recovery and fan-out benchmarks).
 
             The same core is a Swift library: `import WatchCache` (see the README).
             """,
         version: WatchCacheVersion.string,
-        subcommands: [VersionCommand.self]
+        subcommands: [ServeCommand.self, VersionCommand.self]
     )
 }
 

@@ -1,0 +1,208 @@
+import WatchCache
+
+/// The Kubernetes REST API over a ``Registry``: routing, verbs, discovery and errors, independent
+/// of any transport. Transports turn bytes into ``APIRequest``s and stream ``APIResponse``s.
+public final class APIServer: Sendable {
+    public let registry: Registry
+    let resources: [String: ResourceDescriptor]
+    let discovery: Discovery
+    /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
+    let minRequestTimeout: Int
+
+    public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String) throws(Status) {
+        self.registry = registry
+        var byPath: [String: ResourceDescriptor] = [:]
+        for r in resources {
+            try registry.register(r)
+            byPath["\(r.group)/\(r.version)/\(r.plural)"] = r
+        }
+        self.resources = byPath
+        self.discovery = Discovery(resources: resources, serverAddress: serverAddress)
+        self.minRequestTimeout = minRequestTimeout
+    }
+
+    static let notFound = Status(code: 404, reason: .notFound, message: "the server could not find the requested resource",
+                                 details: .init(causes: [.init(reason: "UnexpectedServerResponse", message: "404 page not found")]))
+    static let methodNotAllowed = Status(code: 405, reason: .methodNotAllowed, message: "the server does not allow this method on the requested resource")
+
+    /// Answers `request`; `respond` is called exactly once, maybe later and from another thread
+    /// (a LIST at a version the cache has not reached waits for it).
+    public func handle(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) {
+        do throws(Status) {
+            if let immediate = try route(request, respond: respond) { respond(immediate) }
+        } catch {
+            respond(.error(error))
+        }
+    }
+
+    /// Returns the response, or nil when `respond` will be called later.
+    private func route(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) throws(Status) -> APIResponse? {
+        guard let path = ResourcePath(request.path) else { throw Self.notFound }
+        let get = request.method == "GET" || request.method == "HEAD"
+        switch path {
+        case .version:
+            guard get else { throw Self.methodNotAllowed }
+            return .json(Discovery.version)
+        case .health:
+            guard get else { throw Self.methodNotAllowed }
+            return .complete(status: 200, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
+        case .apiVersions:
+            guard get else { throw Self.methodNotAllowed }
+            return .json(discovery.apiVersions)
+        case .groupList:
+            guard get else { throw Self.methodNotAllowed }
+            return .json(discovery.groupList)
+        case .group(let name):
+            guard get else { throw Self.methodNotAllowed }
+            guard let doc = discovery.group(name) else { throw Self.notFound }
+            return .json(doc)
+        case .resourceList(let group, let version):
+            guard get else { throw Self.methodNotAllowed }
+            guard let doc = discovery.resourceList(group: group, version: version) else { throw Self.notFound }
+            return .json(doc)
+        case .resource(let group, let version, let plural, let namespace, let name):
+            guard let resource = resources["\(group)/\(version)/\(plural)"], let cache = registry.cache(for: resource) else {
+                throw Self.notFound
+            }
+            if namespace != nil, !resource.namespaced { throw Self.notFound }
+            return try handleResource(request, resource: resource, cache: cache, namespace: namespace, name: name, respond: respond)
+        }
+    }
+
+    private func handleResource(_ request: APIRequest, resource: ResourceDescriptor, cache: ResourceCache, namespace: String?,
+                                name: String?, respond: @escaping @Sendable (APIResponse) -> Void) throws(Status) -> APIResponse? {
+        let dryRun = request.query.contains { $0.0 == "dryRun" && $0.1 == "All" }
+        switch (request.method, name) {
+        case ("GET", nil), ("HEAD", nil):
+            if try RequestQuery.isWatch(request.query) {
+                var options = try RequestQuery.watchOptions(request.query, namespace: namespace)
+                if (options.timeoutSeconds ?? 0) <= 0, minRequestTimeout > 0 {
+                    options.timeoutSeconds = Int.random(in: minRequestTimeout..<(2 * minRequestTimeout))
+                }
+                return .watch(cache, options)
+            }
+            let options = try RequestQuery.listOptions(request.query, namespace: namespace)
+            cache.list(options) { result in
+                switch result {
+                case .success(let list): respond(.complete(status: 200, contentType: "application/json", body: list.encoded(for: resource)))
+                case .failure(let status): respond(.error(status))
+                }
+            }
+            return nil
+        case ("GET", let name?), ("HEAD", let name?):
+            guard let object = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
+            return .object(object)
+        case ("POST", nil):
+            let object = try Self.bodyObject(request)
+            return .object(try registry.create(object, in: resource, namespace: namespace, dryRun: dryRun), status: 201)
+        case ("PUT", let name?):
+            var object = try Self.bodyObject(request)
+            try Self.checkName(&object, name)
+            return .object(try registry.update(object, in: resource, namespace: namespace, dryRun: dryRun))
+        case ("PATCH", let name?):
+            guard let current = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
+            var patched = try Self.patched(current, request)
+            try Self.checkName(&patched, name)
+            return .object(try registry.update(patched, in: resource, namespace: namespace, dryRun: dryRun))
+        case ("DELETE", let name?):
+            let options = try Self.deleteOptions(request)
+            return .object(try registry.delete(resource, namespace: namespace, name: name, precondition: options.precondition,
+                                               dryRun: dryRun || options.dryRun))
+        case ("DELETE", nil):
+            let options = try RequestQuery.listOptions(request.query, namespace: namespace)
+            cache.list(ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, namespace: namespace)) { result in
+                switch result {
+                case .success(let list):
+                    var deleted = list
+                    deleted.items = list.items.compactMap { try? self.registry.delete(resource, namespace: $0.namespace, name: $0.name, dryRun: dryRun) }
+                    deleted.resourceVersion = self.registry.currentVersion
+                    deleted.continueToken = nil
+                    deleted.remainingItemCount = nil
+                    respond(.complete(status: 200, contentType: "application/json", body: deleted.encoded(for: resource)))
+                case .failure(let status):
+                    respond(.error(status))
+                }
+            }
+            return nil
+        default:
+            throw Self.methodNotAllowed
+        }
+    }
+
+    // MARK: - Bodies
+
+    private static func bodyObject(_ request: APIRequest) throws(Status) -> JSONObject {
+        let type = (request.header("content-type") ?? "application/json").split(separator: ";")[0].trimmingSpaces
+        guard type == "application/json" || type == "*/*" else {
+            throw Status(code: 415, reason: .unsupportedMediaType,
+                         message: "the body of the request was in an unknown format - accepted media types include: application/json")
+        }
+        return try parseObject(request.body)
+    }
+
+    private static func parseObject(_ body: [UInt8]) throws(Status) -> JSONObject {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            throw Status.badRequest("the body of the request was in an unknown format: \(error)")
+        }
+        guard case .object(let object) = value else { throw Status.badRequest("the body of the request must be a JSON object") }
+        return object
+    }
+
+    private static func checkName(_ object: inout JSONObject, _ name: String) throws(Status) {
+        var metadata = object["metadata"]?.objectValue ?? JSONObject()
+        let given = metadata["name"]?.stringValue ?? ""
+        if given.isEmpty {
+            metadata["name"] = .string(name)
+            object["metadata"] = .object(metadata)
+        } else if given != name {
+            throw Status.badRequest("the name of the object (\(given)) does not match the name on the URL (\(name))")
+        }
+    }
+
+    static let patchTypes = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+
+    private static func patched(_ current: KubeObject, _ request: APIRequest) throws(Status) -> JSONObject {
+        let type = (request.header("content-type") ?? "").split(separator: ";").first?.trimmingSpaces ?? ""
+        let patch: JSONValue
+        do {
+            patch = try JSONParser.parse(request.body)
+        } catch {
+            throw Status.badRequest("the body of the request was in an unknown format: \(error)")
+        }
+        let result: JSONValue
+        switch type {
+        case "application/merge-patch+json", "application/strategic-merge-patch+json":
+            result = MergePatch.apply(patch, to: .object(current.json))
+        case "application/json-patch+json":
+            result = try JSONPatch.apply(patch, to: .object(current.json))
+        default:
+            throw Status(code: 415, reason: .unsupportedMediaType,
+                         message: "the body of the request was in an unknown format - accepted media types include: \(patchTypes)")
+        }
+        guard case .object(var object) = result else { throw Status.badRequest("the patched object is not a JSON object") }
+        // A patch that does not name a version applies to the current one.
+        if var metadata = object["metadata"]?.objectValue, metadata["resourceVersion"] == current.json["metadata"]?["resourceVersion"] {
+            metadata["resourceVersion"] = nil
+            object["metadata"] = .object(metadata)
+        }
+        return object
+    }
+
+    private static func deleteOptions(_ request: APIRequest) throws(Status) -> (precondition: String?, dryRun: Bool) {
+        guard !request.body.isEmpty else { return (nil, false) }
+        let options = try parseObject(request.body)
+        let precondition = options["preconditions"]?["resourceVersion"]?.stringValue
+        var dryRun = false
+        if case .array(let values)? = options["dryRun"] { dryRun = values.contains(.string("All")) }
+        return (precondition, dryRun)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,75 @@
+import WatchCache
+
+/// The discovery documents kubectl and client-go read before anything else.
+struct Discovery {
+    let resources: [ResourceDescriptor]
+    let serverAddress: String
+
+    var groupVersions: [(group: String, version: String)] {
+        var seen: [(String, String)] = []
+        for r in resources where !r.group.isEmpty && !seen.contains(where: { $0 == (r.group, r.version) }) { seen.append((r.group, r.version)) }
+        return seen
+    }
+
+    /// `/api`
+    var apiVersions: JSONValue {
+        .object(JSONObject([
+            ("kind", .string("APIVersions")),
+            ("versions", .array([.string("v1")])),
+            ("serverAddressByClientCIDRs", .array([.object(JSONObject([("clientCIDR", .string("0.0.0.0/0")), ("serverAddress", .string(serverAddress))]))])),
+        ]))
+    }
+
+    /// `/apis`
+    var groupList: JSONValue {
+        var groups: [String: [String]] = [:]
+        var order: [String] = []
+        for (g, v) in groupVersions {
+            if groups[g] == nil { order.append(g) }
+            groups[g, default: []].append(v)
+        }
+        return .object(JSONObject([
+            ("kind", .string("APIGroupList")), ("apiVersion", .string("v1")),
+            ("groups", .array(order.map { group(named: $0, versions: groups[$0]!) })),
+        ]))
+    }
+
+    /// `/apis/{group}`, or nil if no resource is in that group.
+    func group(_ name: String) -> JSONValue? {
+        let versions = groupVersions.filter { $0.group == name }.map(\.version)
+        guard !versions.isEmpty else { return nil }
+        var g = group(named: name, versions: versions).objectValue!
+        g["kind"] = .string("APIGroup")
+        g["apiVersion"] = .string("v1")
+        return .object(g)
+    }
+
+    private func group(named name: String, versions: [String]) -> JSONValue {
+        func gv(_ v: String) -> JSONValue { .object(JSONObject([("groupVersion", .string("\(name)/\(v)")), ("version", .string(v))])) }
+        return .object(JSONObject([("name", .string(name)), ("versions", .array(versions.map(gv))), ("preferredVersion", gv(versions[0]))]))
+    }
+
+    /// `/api/v1` or `/apis/{group}/{version}`, or nil if nothing is served there.
+    func resourceList(group: String, version: String) -> JSONValue? {
+        let served = resources.filter { $0.group == group && $0.version == version }
+        guard !served.isEmpty else { return nil }
+        let verbs: JSONValue = .array(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"].map { .string($0) })
+        return .object(JSONObject([
+            ("kind", .string("APIResourceList")), ("apiVersion", .string("v1")),
+            ("groupVersion", .string(group.isEmpty ? version : "\(group)/\(version)")),
+            ("resources", .array(served.map { r in
+                .object(JSONObject([
+                    ("name", .string(r.plural)), ("singularName", .string(r.kind.lowercased())), ("namespaced", .bool(r.namespaced)),
+                    ("kind", .string(r.kind)), ("verbs", verbs),
+                ]))
+            })),
+        ]))
+    }
+
+    /// `/version`: a Kubernetes-shaped version, so kubectl (which reads it first) proceeds.
+    static let version: JSONValue = .object(JSONObject([
+        ("major", .string("1")), ("minor", .string("32")), ("gitVersion", .string("v1.32.0-watchcache")),
+        ("gitCommit", .string("")), ("gitTreeState", .string("clean")), ("buildDate", .string("2026-11-24T00:00:00Z")),
+        ("goVersion", .string("swift6")), ("compiler", .string("swift")), ("platform", .string("linux/amd64")),
+    ]))
+}

@@ -1,0 +1,45 @@
+/// Where a Kubernetes API path points.
+enum ResourcePath: Equatable {
+    case apiVersions                                   // /api
+    case groupList                                     // /apis
+    case group(String)                                 // /apis/{group}
+    case resourceList(group: String, version: String)  // /api/v1, /apis/{group}/{version}
+    /// A collection (`name == nil`) or one object, cluster-wide or in a namespace.
+    case resource(group: String, version: String, plural: String, namespace: String?, name: String?)
+    case version, health(String)
+
+    /// Parses `path`; `nil` if it is not an API path.
+    init?(_ path: String) {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        switch parts.first {
+        case "version" where parts.count == 1: self = .version; return
+        case "healthz", "livez", "readyz": self = .health(parts[0]); return
+        case "api":
+            parts.removeFirst()
+            if parts.isEmpty { self = .apiVersions; return }
+            let version = parts.removeFirst()
+            self.init(group: "", version: version, rest: parts)
+        case "apis":
+            parts.removeFirst()
+            if parts.isEmpty { self = .groupList; return }
+            let group = parts.removeFirst()
+            if parts.isEmpty { self = .group(group); return }
+            let version = parts.removeFirst()
+            self.init(group: group, version: version, rest: parts)
+        default:
+            return nil
+        }
+    }
+
+    private init?(group: String, version: String, rest: [String]) {
+        switch rest.count {
+        case 0: self = .resourceList(group: group, version: version)
+        case 1: self = .resource(group: group, version: version, plural: rest[0], namespace: nil, name: nil)
+        case 2 where rest[0] != "namespaces": self = .resource(group: group, version: version, plural: rest[0], namespace: nil, name: rest[1])
+        case 2: self = .resource(group: group, version: version, plural: "namespaces", namespace: nil, name: rest[1])
+        case 3 where rest[0] == "namespaces": self = .resource(group: group, version: version, plural: rest[2], namespace: rest[1], name: nil)
+        case 4 where rest[0] == "namespaces": self = .resource(group: group, version: version, plural: rest[2], namespace: rest[1], name: rest[3])
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import NIOCore
+import NIOHTTP1
+import WatchCache
+
+/// HTTP/1.1: one request at a time per connection (the pipeline handler queues the rest), complete
+/// responses with a content length, and watches as chunked responses of newline-terminated events.
+final class HTTP1Handler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let api: APIServer
+    private let limits: ServerLimits
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var tooLarge = false
+    private var watcher: Watcher?
+    private var events: [WatchEvent] = []
+    private var context: ChannelHandlerContext?
+
+    init(api: APIServer, limits: ServerLimits) {
+        self.api = api
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = []
+            tooLarge = Int(h.headers.first(name: "content-length") ?? "0").map { $0 > limits.maxRequestBody } ?? false
+        case .body(var bytes):
+            if body.count + bytes.readableBytes > limits.maxRequestBody { tooLarge = true }
+            if !tooLarge { body += bytes.readBytes(length: bytes.readableBytes) ?? [] }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            if tooLarge {
+                respond(.error(Status(code: 413, reason: .requestEntityTooLarge, message: "the server has received a request body that is too large")),
+                        head: head, context: context)
+                return
+            }
+            let request = APIRequest(method: head.method.rawValue, target: head.uri,
+                                     headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            body = []
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            api.handle(request) { response in
+                eventLoop.execute { bound.value.respond(response, head: head, context: loopContext.value) }
+            }
+        }
+    }
+
+    private func respond(_ response: APIResponse, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        switch response {
+        case .complete(let status, let contentType, let bytes, let extra):
+            var headers = HTTPHeaders([("content-type", contentType), ("content-length", String(bytes.count))])
+            for (k, v) in extra { headers.add(name: k, value: v) }
+            let keepAlive = head.isKeepAlive
+            if !keepAlive { headers.add(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: status), headers: headers))), promise: nil)
+            if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil) }
+            let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if !keepAlive { loopContext.value.close(promise: nil) }
+            }
+        case .watch(let cache, let options):
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            do {
+                watcher = try cache.watch(options) { eventLoop.execute { bound.value.pump() } }
+            } catch {
+                respond(.error(error), head: head, context: context)
+                return
+            }
+            let headers = HTTPHeaders([("content-type", "application/json"), ("transfer-encoding", "chunked")])
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+            pump()
+        }
+    }
+
+    /// Moves what the watcher has into the connection while it is writable; ends the response when
+    /// the watch ends.
+    private func pump() {
+        guard let context, let watcher else { return }
+        var wrote = false
+        while context.channel.isWritable {
+            events.removeAll(keepingCapacity: true)
+            let end = watcher.next(into: &events, maxEvents: 64)
+            if !events.isEmpty {
+                var buffer = context.channel.allocator.buffer(capacity: events.reduce(0) { $0 + $1.body.count + 40 })
+                WatchLines.write(events, into: &buffer)
+                context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                wrote = true
+            }
+            if end != nil {
+                self.watcher = nil
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            if events.isEmpty { break }  // pending: onReady will call again
+        }
+        if wrote { context.flush() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pump() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        watcher?.cancel()
+        watcher = nil
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        watcher?.cancel()
+        watcher = nil
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,336 @@
+import CNghttp2
+import NIOCore
+import WatchCache
+
+/// HTTP/2 through libnghttp2's memory API: bytes read from the channel go to `mem_recv`, frames
+/// come back from `mem_send` and are written while the channel is writable. Every unsafe call and
+/// the session's lifetime are confined to this handler on its event loop.
+///
+/// Responses are data providers reading a stream's pending bytes; a watch stream defers when empty
+/// and is resumed when its watcher has events. Flow control, HPACK and framing are libnghttp2's.
+final class HTTP2ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let api: APIServer
+    private let limits: ServerLimits
+    private var session: OpaquePointer?
+    private var streams: [Int32: HTTP2Stream] = [:]
+    private var context: ChannelHandlerContext?
+    private var wake: WakeQueue?
+    /// Streams whose request is complete, handled once `mem_recv` has returned (not re-entrantly).
+    private var completed: [Int32] = []
+    private var inFlush = false
+    private var events: [WatchEvent] = []
+
+    init(api: APIServer, limits: ServerLimits) {
+        self.api = api
+        self.limits = limits
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        wake = WakeQueue(eventLoop: context.eventLoop) { ready in bound.value.streamsReady(ready) }
+        guard createSession() else {
+            context.close(promise: nil)
+            return
+        }
+        var settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(limits.maxConcurrentStreams)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 1 << 20),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session else { return }
+        let buffer = unwrapInboundIn(data)
+        let consumed = buffer.withUnsafeReadableBytes { bytes in
+            nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        }
+        if consumed < 0 {
+            // libnghttp2 has queued a GOAWAY for a protocol error; send it and close.
+            flush()
+            context.close(promise: nil)
+            return
+        }
+        let ready = completed
+        completed.removeAll()
+        for id in ready { handleRequest(id) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flush() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tearDown()
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func tearDown() {
+        for stream in streams.values { stream.watcher?.cancel() }
+        streams.removeAll()
+        if let session, !inFlush {
+            nghttp2_session_del(session)
+            self.session = nil
+        }
+    }
+
+    // MARK: - Requests and responses
+
+    private func handleRequest(_ id: Int32) {
+        guard let stream = streams[id], let context else { return }
+        if stream.bodyTooLarge {
+            respond(.error(Status(code: 413, reason: .requestEntityTooLarge, message: "the server has received a request body that is too large")), on: stream, isHead: false)
+            return
+        }
+        let method = stream.header(":method") ?? "GET"
+        let request = APIRequest(method: method, target: stream.header(":path") ?? "/",
+                                 headers: stream.headers.filter { !$0.0.hasPrefix(":") }, body: stream.body)
+        stream.body = []
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        api.handle(request) { response in
+            if eventLoop.inEventLoop {
+                bound.value.respond(response, toStream: id, isHead: method == "HEAD")
+            } else {
+                eventLoop.execute { bound.value.respond(response, toStream: id, isHead: method == "HEAD") }
+            }
+        }
+    }
+
+    private func respond(_ response: APIResponse, toStream id: Int32, isHead: Bool) {
+        guard let stream = streams[id] else { return }  // the client went away meanwhile
+        respond(response, on: stream, isHead: isHead)
+        flush()
+    }
+
+    private func respond(_ response: APIResponse, on stream: HTTP2Stream, isHead: Bool) {
+        switch response {
+        case .complete(let status, let contentType, let body, let extra):
+            if !isHead { stream.pending.writeBytes(body) }
+            stream.ended = true
+            submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType),
+                                             ("content-length", String(body.count))] + extra,
+                           withBody: !isHead && !body.isEmpty)
+        case .watch(let cache, let options):
+            let id = stream.id
+            let wake = self.wake!
+            do {
+                stream.watcher = try cache.watch(options) { wake.wake(id) }
+            } catch {
+                respond(.error(error), on: stream, isHead: isHead)
+                return
+            }
+            submitResponse(stream, headers: [(":status", "200"), ("content-type", "application/json")], withBody: true)
+            refill(stream)
+        }
+    }
+
+    private func submitResponse(_ stream: HTTP2Stream, headers: [(String, String)], withBody: Bool) {
+        guard let session else { return }
+        // nghttp2 copies names and values during the call; the copies made here are freed after it.
+        var nva: [nghttp2_nv] = []
+        var allocations: [UnsafeMutableBufferPointer<UInt8>] = []
+        defer { for a in allocations { a.deallocate() } }
+        func copy(_ text: String) -> (UnsafeMutablePointer<UInt8>, Int) {
+            let bytes = Array(text.utf8)
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Swift.max(bytes.count, 1))
+            _ = buffer.initialize(from: bytes)
+            allocations.append(buffer)
+            return (buffer.baseAddress!, bytes.count)
+        }
+        for (name, value) in headers {
+            let (n, nl) = copy(name)
+            let (v, vl) = copy(value)
+            nva.append(nghttp2_nv(name: n, value: v, namelen: nl, valuelen: vl, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
+        }
+        let rv: Int32
+        if withBody {
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: Self.readCallback)
+            rv = nghttp2_submit_response(session, stream.id, &nva, nva.count, &provider)
+        } else {
+            rv = nghttp2_submit_response(session, stream.id, &nva, nva.count, nil)
+        }
+        if rv != 0 {
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, UInt32(NGHTTP2_INTERNAL_ERROR.rawValue))
+        }
+    }
+
+    // MARK: - Watch streams
+
+    /// Watch streams whose watchers have events (or ended): move them into their pending bytes and
+    /// resume the deferred data providers, then write once for all.
+    private func streamsReady(_ ids: [Int32]) {
+        guard let session else { return }
+        for id in ids {
+            guard let stream = streams[id] else { continue }
+            refill(stream)
+            if stream.deferred, stream.pending.readableBytes > 0 || stream.ended {
+                stream.deferred = false
+                nghttp2_session_resume_data(session, id)
+            }
+        }
+        flush()
+    }
+
+    /// Pulls events from the stream's watcher into its pending bytes, up to the per-stream bound.
+    /// Safe inside libnghttp2 callbacks: it makes no libnghttp2 call.
+    private func refill(_ stream: HTTP2Stream) {
+        guard let watcher = stream.watcher else { return }
+        while stream.pending.readableBytes < limits.maxPendingPerStream {
+            events.removeAll(keepingCapacity: true)
+            let end = watcher.next(into: &events, maxEvents: 64)
+            WatchLines.write(events, into: &stream.pending)
+            if end != nil {
+                stream.watcher = nil
+                stream.ended = true
+                return
+            }
+            if events.isEmpty { return }
+        }
+    }
+
+    // MARK: - Output
+
+    /// Writes what libnghttp2 has to send, while the channel is writable, in one flush.
+    private func flush() {
+        guard let context, let session, !inFlush else { return }
+        inFlush = true
+        var out = context.channel.allocator.buffer(capacity: 0)
+        while context.channel.isWritable || out.readableBytes == 0 {
+            var data: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &data)
+            if n < 0 {
+                inFlush = false
+                context.close(promise: nil)
+                return
+            }
+            if n == 0 { break }
+            out.writeBytes(UnsafeRawBufferPointer(start: data, count: n))  // valid only until the next call
+            if out.readableBytes >= 64 * 1024 {
+                context.write(wrapOutboundOut(out), promise: nil)
+                out = context.channel.allocator.buffer(capacity: 0)
+                if !context.channel.isWritable { break }
+            }
+        }
+        if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
+        context.flush()
+        inFlush = false
+        if self.session == nil || !context.channel.isActive {
+            tearDown()  // the channel closed during the write
+            return
+        }
+        if nghttp2_session_want_read(session) == 0, nghttp2_session_want_write(session) == 0 {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: - libnghttp2 callbacks
+
+    private func createSession() -> Bool {
+        var callbacks: OpaquePointer?
+        guard nghttp2_session_callbacks_new(&callbacks) == 0 else { return false }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
+            guard let frame, let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
+            if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                let id = frame.pointee.hd.stream_id
+                handler.streams[id] = HTTP2Stream(id: id, allocator: handler.context!.channel.allocator)
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            guard let frame, let name, let value, let handler = HTTP2ConnectionHandler.from(userData),
+                  let stream = handler.streams[frame.pointee.hd.stream_id] else { return 0 }
+            stream.headers.append((String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
+                                   String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)))
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+            guard let data, let handler = HTTP2ConnectionHandler.from(userData), let stream = handler.streams[streamID] else { return 0 }
+            if stream.body.count + length > handler.limits.maxRequestBody {
+                stream.bodyTooLarge = true
+                stream.body = []
+            } else if !stream.bodyTooLarge {
+                stream.body.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            guard let frame, let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
+            let type = frame.pointee.hd.type
+            let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            if endStream, type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue),
+               handler.streams[frame.pointee.hd.stream_id] != nil {
+                handler.completed.append(frame.pointee.hd.stream_id)
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
+            guard let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
+            handler.streams.removeValue(forKey: streamID)?.watcher?.cancel()
+            return 0
+        }
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0 else { return false }
+        defer { nghttp2_option_del(option) }
+        nghttp2_option_set_stream_reset_rate_limit(option, limits.streamResetRate.burst, limits.streamResetRate.perSecond)
+        nghttp2_option_set_max_settings(option, 32)
+        var created: OpaquePointer?
+        // Unretained: the session is deleted in tearDown before this handler can go away.
+        let userData = Unmanaged.passUnretained(self).toOpaque()
+        guard nghttp2_session_server_new2(&created, callbacks, userData, option) == 0 else { return false }
+        session = created
+        return true
+    }
+
+    private static func from(_ userData: UnsafeMutableRawPointer?) -> HTTP2ConnectionHandler? {
+        userData.map { Unmanaged<HTTP2ConnectionHandler>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// The data provider of every response: copies the stream's pending bytes; defers a watch
+    /// stream that has none; ends the stream when it is over and drained.
+    private static let readCallback: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
+        guard let buffer, let flags, let handler = HTTP2ConnectionHandler.from(userData), let stream = handler.streams[streamID] else {
+            return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+        }
+        if stream.pending.readableBytes == 0 { handler.refill(stream) }
+        let n = min(length, stream.pending.readableBytes)
+        if n > 0 {
+            stream.pending.readWithUnsafeReadableBytes { bytes in
+                buffer.update(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: n)
+                return n
+            }
+            if stream.pending.readableBytes == 0 { stream.pending.clear() }
+        }
+        if stream.pending.readableBytes == 0 {
+            if stream.ended {
+                flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
+            } else if n == 0 {
+                stream.deferred = true
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            }
+        }
+        return n
+    }
+}

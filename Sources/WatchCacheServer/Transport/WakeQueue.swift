@@ -1,0 +1,37 @@
+import NIOCore
+import Synchronization
+
+/// Collects watch streams that became ready, from any thread, and asks the connection's event
+/// loop to handle them in one hop however many there are (fan-out costs one hop per connection
+/// per dispatch, not one per stream).
+final class WakeQueue: Sendable {
+    private struct State {
+        var ready: [Int32] = []
+        var scheduled = false
+    }
+    private let state = Mutex(State())
+    private let eventLoop: any EventLoop
+    private let drain: @Sendable ([Int32]) -> Void
+
+    init(eventLoop: any EventLoop, drain: @escaping @Sendable ([Int32]) -> Void) {
+        self.eventLoop = eventLoop
+        self.drain = drain
+    }
+
+    func wake(_ stream: Int32) {
+        let schedule: Bool = state.withLock { s in
+            s.ready.append(stream)
+            defer { s.scheduled = true }
+            return !s.scheduled
+        }
+        guard schedule else { return }
+        eventLoop.execute { [self] in
+            let ready: [Int32] = state.withLock { s in
+                s.scheduled = false
+                defer { s.ready.removeAll(keepingCapacity: true) }
+                return s.ready
+            }
+            drain(ready)
+        }
+    }
+}

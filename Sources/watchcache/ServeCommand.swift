@@ -1,0 +1,123 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import WatchCache
+import WatchCacheServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the Kubernetes API (LIST, GET, WATCH, create, update, patch, delete) over HTTP/2 and HTTP/1.1.",
+        discussion: """
+            One cleartext port serves HTTP/2 with prior knowledge (libnghttp2) and HTTP/1.1; the first \
+            bytes of a connection decide. State is in memory (durable storage is coming: --in-memory is \
+            the only mode today). SIGTERM or SIGINT stops it cleanly: watches end, the process exits 0.
+            """
+    )
+
+    @Option(name: .customLong("bind-address"), help: "The address to listen on.")
+    var bindAddress = "127.0.0.1"
+
+    @Option(help: "The cleartext port (HTTP/2 prior knowledge and HTTP/1.1); 0 picks a free port.")
+    var port = 8080
+
+    @Option(name: .customLong("window-min-events"), help: "The fewest events the history window keeps.")
+    var windowMinEvents = 100
+
+    @Option(name: .customLong("window-max-events"), help: "The most events the history window keeps.")
+    var windowMaxEvents = 102_400
+
+    @Option(name: .customLong("window-seconds"), help: "How much history (seconds) the window aims to keep.")
+    var windowSeconds = 75
+
+    @Option(name: .customLong("bookmark-interval"), help: "Seconds between bookmarks for watchers that allow them.")
+    var bookmarkInterval = 60
+
+    @Option(name: .customLong("min-request-timeout"), help: "Watches without timeoutSeconds end after a random time in [T, 2T) seconds.")
+    var minRequestTimeout = 1800
+
+    @Flag(name: .customLong("in-memory"), help: "Keep everything in memory (the only storage today).")
+    var inMemory = false
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads: Int?
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard windowMinEvents >= 1, windowMaxEvents >= windowMinEvents else {
+            throw ValidationError("--window-min-events must be at least 1 and at most --window-max-events")
+        }
+        guard windowSeconds > 0, bookmarkInterval > 0, minRequestTimeout >= 0 else {
+            throw ValidationError("--window-seconds and --bookmark-interval must be positive, --min-request-timeout not negative")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "watchcache")
+        var configuration = ServerConfiguration()
+        configuration.bindAddress = bindAddress
+        configuration.port = port
+        configuration.minRequestTimeout = minRequestTimeout
+        if let threads { configuration.threads = threads }
+        let cache = CacheConfiguration(
+            history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(windowSeconds)),
+            bookmarkInterval: .seconds(bookmarkInterval))
+        let registry = try Registry(storage: InMemoryStorage(), configuration: cache, logger: logger)
+        let server = try Server(configuration: configuration, registry: registry, logger: logger)
+        do {
+            try await server.start()
+        } catch {
+            throw ValidationError("cannot listen on \(bindAddress):\(port): \(error)")
+        }
+        await Signals.wait(for: [SIGTERM, SIGINT])
+        try await server.shutdown()
+    }
+}
+
+/// Waiting for termination signals without blocking a thread.
+enum Signals {
+    static func wait(for signals: [Int32]) async {
+        let waiter = SignalWaiter()
+        let sources = signals.map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            // Explicitly @Sendable: an inferred main-actor handler would trap when the signal arrives.
+            source.setEventHandler { @Sendable in waiter.fire() }
+            source.resume()
+            return source
+        }
+        await waiter.wait()
+        for source in sources { source.cancel() }
+    }
+}
+
+import Synchronization
+
+/// A one-shot wake-up that may fire before anyone waits.
+final class SignalWaiter: Sendable {
+    private let state = Mutex<(fired: Bool, continuation: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func fire() {
+        let continuation: CheckedContinuation<Void, Never>? = state.withLock { s in
+            s.fired = true
+            defer { s.continuation = nil }
+            return s.continuation
+        }
+        continuation?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let fired: Bool = state.withLock { s in
+                if !s.fired { s.continuation = c }
+                return s.fired
+            }
+            if fired { c.resume() }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Synchronization
+import Testing
+import WatchCache
+@testable import WatchCacheServer
+
+/// The REST layer without a transport: routing, verbs, discovery, and Kubernetes errors.
+@Suite struct APIServerTests {
+    let registry = try! Registry(clock: ManualClock())
+    var api: APIServer { try! APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "127.0.0.1:8080") }
+
+    /// Sends a request and waits for its (possibly asynchronous) response.
+    func send(_ api: APIServer, _ method: String, _ target: String, body: String = "", contentType: String = "application/json") async -> APIResponse {
+        await withCheckedContinuation { c in
+            api.handle(APIRequest(method: method, target: target, headers: [("Content-Type", contentType)], body: Array(body.utf8))) { c.resume(returning: $0) }
+        }
+    }
+
+    func complete(_ response: APIResponse) -> (status: Int, json: JSONObject?) {
+        guard case .complete(let status, _, let body, _) = response else { return (-1, nil) }
+        return (status, try? JSONObject(parsing: String(decoding: body, as: UTF8.self)))
+    }
+
+    @Test func pathsParseLikeKubernetes() {
+        #expect(ResourcePath("/api/v1/namespaces/ns/pods/p") == .resource(group: "", version: "v1", plural: "pods", namespace: "ns", name: "p"))
+        #expect(ResourcePath("/api/v1/pods") == .resource(group: "", version: "v1", plural: "pods", namespace: nil, name: nil))
+        #expect(ResourcePath("/api/v1/namespaces/ns") == .resource(group: "", version: "v1", plural: "namespaces", namespace: nil, name: "ns"))
+        #expect(ResourcePath("/apis/apps/v1/namespaces/ns/deployments") == .resource(group: "apps", version: "v1", plural: "deployments", namespace: "ns", name: nil))
+        #expect(ResourcePath("/apis/apps") == .group("apps"))
+        #expect(ResourcePath("/apis/apps/v1") == .resourceList(group: "apps", version: "v1"))
+        #expect(ResourcePath("/metrics/x") == nil)
+    }
+
+    @Test func queryStringsDecodeLikeGo() {
+        let r = APIRequest(method: "GET", target: "/api/v1/pods?labelSelector=app+in+%28a%2Cb%29&watch=1")
+        #expect(r.query.first { $0.0 == "labelSelector" }?.1 == "app in (a,b)")
+    }
+
+    @Test func discoveryDocuments() async {
+        let api = self.api
+        #expect(complete(await send(api, "GET", "/api")).json?["versions"] == .array([.string("v1")]))
+        let v1 = complete(await send(api, "GET", "/api/v1")).json
+        #expect(v1?["kind"] == .string("APIResourceList"))
+        guard case .array(let resources)? = v1?["resources"] else { Issue.record("no resources"); return }
+        #expect(resources.contains { $0["name"] == .string("pods") && $0["namespaced"] == .bool(true) && $0["kind"] == .string("Pod") })
+        #expect(!resources.contains { $0["name"] == .string("deployments") })
+        let groups = complete(await send(api, "GET", "/apis")).json
+        #expect(groups?["kind"] == .string("APIGroupList"))
+        #expect(complete(await send(api, "GET", "/apis/apps/v1")).json?["groupVersion"] == .string("apps/v1"))
+        #expect(complete(await send(api, "GET", "/apis/nope/v1")).status == 404)
+        #expect(complete(await send(api, "GET", "/version")).json?["major"] == .string("1"))
+        #expect(complete(await send(api, "GET", "/readyz")).status == 200)
+    }
+
+    @Test func verbsAndTheirErrors() async {
+        let api = self.api
+        let created = complete(await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#))
+        #expect(created.status == 201)
+        #expect(created.json?["metadata"]?["namespace"] == .string("ns"))
+        #expect(complete(await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#)).json?["reason"] == .string("AlreadyExists"))
+        #expect(complete(await send(api, "GET", "/api/v1/namespaces/ns/pods/a")).status == 200)
+        #expect(complete(await send(api, "PUT", "/api/v1/namespaces/ns/pods/a", body: #"{"metadata":{"name":"b"}}"#)).json?["message"]
+                == .string("the name of the object (b) does not match the name on the URL (a)"))
+        #expect(complete(await send(api, "POST", "/api/v1/namespaces/ns/pods", body: "{", contentType: "application/json")).status == 400)
+        #expect(complete(await send(api, "POST", "/api/v1/namespaces/ns/pods", body: "a: b", contentType: "application/yaml")).status == 415)
+        #expect(complete(await send(api, "PATCH", "/api/v1/namespaces/ns/pods/a", body: "{}", contentType: "application/json")).status == 415)
+        #expect(complete(await send(api, "POST", "/api/v1/namespaces/ns/pods/a", body: "{}")).status == 405)
+        #expect(complete(await send(api, "GET", "/api/v1/namespaces/ns/nodes")).status == 404)  // nodes are cluster-scoped
+        let deletePrecondition = complete(await send(api, "DELETE", "/api/v1/namespaces/ns/pods/a",
+                                                     body: #"{"kind":"DeleteOptions","preconditions":{"resourceVersion":"99"}}"#))
+        #expect(deletePrecondition.status == 409)
+    }
+
+    @Test func patchesMergeOrApplyOperations() async {
+        let api = self.api
+        _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a","labels":{"x":"1","y":"2"}},"spec":{"nodeName":"n1"}}"#)
+        let merged = complete(await send(api, "PATCH", "/api/v1/namespaces/ns/pods/a", body: #"{"metadata":{"labels":{"x":null,"z":"3"}}}"#,
+                                         contentType: "application/merge-patch+json"))
+        #expect(merged.json?["metadata"]?["labels"] == .object(JSONObject([("y", .string("2")), ("z", .string("3"))])))
+        let patched = complete(await send(api, "PATCH", "/api/v1/namespaces/ns/pods/a",
+                                          body: #"[{"op":"test","path":"/spec/nodeName","value":"n1"},{"op":"replace","path":"/spec/nodeName","value":"n2"}]"#,
+                                          contentType: "application/json-patch+json"))
+        #expect(patched.json?["spec"]?["nodeName"] == .string("n2"))
+        let failedTest = complete(await send(api, "PATCH", "/api/v1/namespaces/ns/pods/a", body: #"[{"op":"test","path":"/spec/nodeName","value":"n1"}]"#,
+                                             contentType: "application/json-patch+json"))
+        #expect(failedTest.status == 422)
+    }
+
+    @Test func dryRunAndDeleteCollection() async {
+        let api = self.api
+        #expect(complete(await send(api, "POST", "/api/v1/namespaces/ns/pods?dryRun=All", body: #"{"metadata":{"name":"d"}}"#)).status == 201)
+        #expect(complete(await send(api, "GET", "/api/v1/namespaces/ns/pods/d")).status == 404)
+        for name in ["a", "b", "c"] {
+            _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: "{\"metadata\":{\"name\":\"\(name)\",\"labels\":{\"del\":\"\(name == "c" ? "no" : "yes")\"}}}")
+        }
+        let deleted = complete(await send(api, "DELETE", "/api/v1/namespaces/ns/pods?labelSelector=del%3Dyes"))
+        guard case .array(let items)? = deleted.json?["items"] else { Issue.record("no items"); return }
+        #expect(items.count == 2)
+        guard case .array(let left)? = complete(await send(api, "GET", "/api/v1/namespaces/ns/pods")).json?["items"] else { return }
+        #expect(left.count == 1)
+    }
+
+    @Test func watchesWithoutATimeoutGetTheServerDefault() async {
+        let api = try! APIServer(registry: registry, resources: [.pods], minRequestTimeout: 10, serverAddress: "x")
+        guard case .watch(_, let options) = await send(api, "GET", "/api/v1/pods?watch=true") else { Issue.record("not a watch"); return }
+        #expect((10..<20).contains(options.timeoutSeconds ?? 0))
+    }
+}

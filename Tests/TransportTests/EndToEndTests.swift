@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import WatchCache
+import WatchCacheServer
+
+/// The real server on a real socket, driven by real clients: curl over HTTP/1.1 and HTTP/2 (prior
+/// knowledge), nghttp and h2load for many streams on one connection.
+@Suite(.serialized) struct EndToEndTests {
+    /// A server on a free loopback port with a small window and a 1 s bookmark interval.
+    static func startServer() async throws -> (Server, Int) {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.threads = 2
+        let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
+        let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
+        let port = try await server.start()
+        return (server, port)
+    }
+
+    /// Runs curl and returns its standard output.
+    @discardableResult
+    static func curl(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--max-time", "10"] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func lines(_ text: String) throws -> [JSONObject] {
+        try text.split(separator: "\n").map { try JSONObject(parsing: String($0)) }
+    }
+
+    static let http1: [String] = ["--http1.1"]
+    static let h2c: [String] = ["--http2-prior-knowledge"]
+
+    @Test(arguments: [http1, h2c])
+    func createListGetAndErrors(protocolFlags: [String]) async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "http://127.0.0.1:\(port)"
+        let created = try JSONObject(parsing: Self.curl(protocolFlags + ["-X", "POST", "-H", "Content-Type: application/json",
+            "--data", #"{"metadata":{"name":"web-0","labels":{"app":"web"}},"spec":{"nodeName":"node-1"}}"#,
+            "\(base)/api/v1/namespaces/default/pods"]))
+        #expect(created["metadata"]?["resourceVersion"] == .string("1"))
+        #expect(created["kind"] == .string("Pod"))
+
+        let list = try JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/pods?labelSelector=app%3Dweb"]))
+        #expect(list["kind"] == .string("PodList"))
+        #expect(list["metadata"]?["resourceVersion"] == .string("1"))
+        guard case .array(let items)? = list["items"] else { Issue.record("no items"); return }
+        #expect(items.count == 1)
+
+        let status = try JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/namespaces/default/pods/missing"]))
+        #expect(status["code"] == .number("404"))
+        #expect(status["message"] == .string(#"pods "missing" not found"#))
+
+        let conflict = try JSONObject(parsing: Self.curl(protocolFlags + ["-X", "PUT", "-H", "Content-Type: application/json",
+            "--data", #"{"metadata":{"name":"web-0","resourceVersion":"7"}}"#, "\(base)/api/v1/namespaces/default/pods/web-0"]))
+        #expect(conflict["reason"] == .string("Conflict"))
+        #expect(conflict["code"] == .number("409"))
+
+        let codes = try Self.curl(protocolFlags + ["-o", "/dev/null", "-w", "%{http_code}", "\(base)/api/v1/nonsense"])
+        #expect(codes == "404")
+        try await server.shutdown()
+    }
+
+    @Test(arguments: [http1, h2c])
+    func watchWithBookmarksThenTimeout(protocolFlags: [String]) async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "http://127.0.0.1:\(port)"
+        let watch = Task.detached {
+            try Self.curl(protocolFlags + ["-N", "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"a"}}"#,
+                       "\(base)/api/v1/namespaces/default/pods"])
+        try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,
+                       "\(base)/api/v1/namespaces/default/configmaps"])
+        let events = try Self.lines(await watch.value)  // ends by itself at timeoutSeconds
+        let types = events.compactMap { $0["type"]?.stringValue }
+        #expect(types.first == "ADDED")
+        #expect(types.contains("BOOKMARK"))
+        let bookmark = events.first { $0["type"] == .string("BOOKMARK") }
+        #expect(bookmark?["object"]?["metadata"]?["resourceVersion"] == .string("2"))  // advanced by the configmap write
+        try await server.shutdown()
+    }
+
+    @Test(arguments: [http1, h2c])
+    func tooOldResourceVersionIsAnErrorEventIn200(protocolFlags: [String]) async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "http://127.0.0.1:\(port)"
+        for i in 0..<8 {
+            try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"metadata\":{\"name\":\"p\(i)\"}}",
+                           "\(base)/api/v1/namespaces/default/pods"])
+        }
+        let output = try Self.curl(protocolFlags + ["-i", "\(base)/api/v1/pods?watch=true&resourceVersion=1"])
+        #expect(output.hasPrefix("HTTP/1.1 200") || output.hasPrefix("HTTP/2 200"))
+        #expect(output.contains(#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (4)","reason":"Expired","code":410}}"#))
+        try await server.shutdown()
+    }
+
+    /// Runs a tool from nghttp2-client and returns its standard output.
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// nghttp opens 20 watch streams on one connection; one write reaches all of them, and each
+    /// ends cleanly (END_STREAM) at its timeout.
+    @Test func manyWatchStreamsShareOneHTTP2Connection() async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "http://127.0.0.1:\(port)"
+        let urls = (0..<20).map { "\(base)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=2&stream=\($0)" }
+        let watch = Task.detached { try Self.run("nghttp", ["-v", "-n"] + urls) }
+        try await Task.sleep(for: .milliseconds(700))
+        try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"shared"}}"#,
+                       "\(base)/api/v1/namespaces/default/pods"])
+        let trace = try await watch.value
+        let dataFrames = trace.split(separator: "\n").filter { $0.contains("recv DATA frame <length=") && !$0.contains("<length=0,") }
+        let streamsWithData = Set(dataFrames.compactMap { $0.split(separator: "stream_id=").last?.dropLast() })
+        #expect(streamsWithData.count == 20)
+        #expect(trace.components(separatedBy: "; END_STREAM").count - 1 >= 20 + 20)  // 20 sent, 20 received
+        #expect(trace.contains("recv SETTINGS frame"))
+        try await server.shutdown()
+    }
+
+    /// h2load holds 400 concurrent watch streams over 4 connections; all get 200 and end at their timeout.
+    @Test func h2loadConcurrentWatchStreams() async throws {
+        let (server, port) = try await Self.startServer()
+        let output = try Self.run("h2load", ["-c", "4", "-m", "100", "-n", "400",
+                                             "http://127.0.0.1:\(port)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=1"])
+        #expect(output.contains("requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored, 0 timeout"))
+        #expect(output.contains("status codes: 400 2xx"))
+        try await server.shutdown()
+    }
+}
