@@ -21,6 +21,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     /// Streams whose request is complete, handled once `mem_recv` has returned (not re-entrantly).
     private var completed: [Int32] = []
     private var inFlush = false
+    /// The channel closed while a flush was writing: the session is deleted once the flush unwinds.
+    private var closedDuringFlush = false
     private var events: [WatchEvent] = []
 
     init(api: APIServer, limits: ServerLimits) {
@@ -89,10 +91,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     private func tearDown() {
         for stream in streams.values { stream.watcher?.cancel() }
         streams.removeAll()
-        if let session, !inFlush {
-            nghttp2_session_del(session)
-            self.session = nil
+        guard let session else { return }
+        if inFlush {
+            closedDuringFlush = true  // libnghttp2 is still on the stack
+            return
         }
+        nghttp2_session_del(session)
+        self.session = nil
     }
 
     // MARK: - Requests and responses
@@ -236,8 +241,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
         context.flush()
         inFlush = false
-        if self.session == nil || !context.channel.isActive {
-            tearDown()  // the channel closed during the write
+        if closedDuringFlush {
+            closedDuringFlush = false
+            tearDown()
             return
         }
         if nghttp2_session_want_read(session) == 0, nghttp2_session_want_write(session) == 0 {

@@ -1,0 +1,112 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+import WatchCache
+@testable import WatchCacheServer
+
+/// The libnghttp2 connection handler on an in-memory channel, talking to a real libnghttp2 client.
+@Suite struct HTTP2ProtocolTests {
+    let clock = ManualClock()
+    let registry: Registry
+    let api: APIServer
+    let channel: EmbeddedChannel
+
+    init() throws {
+        registry = try Registry(clock: clock)
+        api = try APIServer(registry: registry, resources: [.pods], serverAddress: "test")
+        channel = EmbeddedChannel(handler: ProtocolDetector(api: api, limits: ServerLimits()))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+    }
+
+    /// Sends the client's pending bytes (`chunk` bytes per read) and returns the server's answer.
+    func exchange(_ client: H2TestClient, chunk: Int = .max) throws {
+        let bytes = client.output()
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + chunk)
+            try channel.writeInbound(channel.allocator.buffer(bytes: bytes[offset..<end]))
+            offset = end
+        }
+        channel.embeddedEventLoop.run()
+        while let out = try channel.readOutbound(as: ByteBuffer.self) {
+            client.input(Array(out.readableBytesView))
+        }
+    }
+
+    @Test(arguments: [1, 7, Int.max])
+    func aRequestFedInAnyChunkingIsAnswered(chunk: Int) throws {
+        let client = H2TestClient()
+        let id = client.get("/version")
+        try exchange(client, chunk: chunk)
+        try exchange(client)
+        #expect(client.streams[id]?.status == "200")
+        #expect(client.streams[id]?.endStream == true)
+        let body = String(decoding: client.streams[id]?.data ?? [], as: UTF8.self)
+        #expect(body.contains(#""major":"1""#))
+    }
+
+    @Test func watchEventsFlowAsDataFramesAndTheStreamEndsAtItsTimeout() throws {
+        let client = H2TestClient()
+        let id = client.get("/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=5")
+        try exchange(client)
+        #expect(client.streams[id]?.status == "200")
+        _ = try registry.create(JSONObject(parsing: #"{"metadata":{"name":"a","namespace":"d"}}"#), in: .pods)
+        try exchange(client)
+        #expect(client.lines(id).count == 1)
+        #expect(client.lines(id).first?.hasPrefix(#"{"type":"ADDED","object":{"metadata":{"name":"a""#) == true)
+        clock.advance(by: .seconds(5))
+        registry.tick()
+        try exchange(client)
+        #expect(client.streams[id]?.endStream == true)
+    }
+
+    @Test func aClientResetEndsTheWatcher() throws {
+        let client = H2TestClient()
+        let id = client.get("/api/v1/pods?watch=true&resourceVersion=0")
+        try exchange(client)
+        #expect(registry.cache(for: .pods)!.statistics().currentWatchers == 1)
+        client.reset(id)
+        try exchange(client)
+        #expect(registry.cache(for: .pods)!.statistics().currentWatchers == 0)
+        // The connection is still usable.
+        let next = client.get("/version")
+        try exchange(client)
+        #expect(client.streams[next]?.status == "200")
+    }
+
+    @Test func aStreamThatNeverOpensItsWindowDoesNotBlockTheOthers() throws {
+        let client = H2TestClient(initialWindow: 0, autoWindowUpdate: false)
+        let stalled = client.get("/api/v1/pods?watch=true&resourceVersion=0")
+        let flowing = client.get("/api/v1/pods?watch=true&resourceVersion=0")
+        try exchange(client)  // both streams open
+        client.openWindow(flowing, by: 1 << 20)
+        client.openWindow(0, by: 1 << 20)  // the connection window
+        try exchange(client)
+        for i in 0..<10 {
+            _ = try registry.create(JSONObject(parsing: "{\"metadata\":{\"name\":\"p\(i)\",\"namespace\":\"d\"}}"), in: .pods)
+        }
+        try exchange(client)
+        #expect(client.lines(flowing).count == 10)
+        #expect(client.streams[stalled]?.status == "200")
+        #expect(client.streams[stalled]?.data.isEmpty == true)
+        #expect(channel.isActive)
+    }
+
+    @Test func malformedFramesGetAGoawayAndTheConnectionCloses() throws {
+        let client = H2TestClient()
+        client.get("/version")
+        var bytes = client.output()
+        bytes += [0x00, 0x00, 0x04, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]  // WINDOW_UPDATE of 0 on stream 0
+        try channel.writeInbound(channel.allocator.buffer(bytes: bytes))
+        channel.embeddedEventLoop.run()
+        while let out = try channel.readOutbound(as: ByteBuffer.self) { client.input(Array(out.readableBytesView)) }
+        #expect(client.goawayReceived)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aBadPrefaceIsNotHTTP2AndTheServerSurvives() throws {
+        try channel.writeInbound(channel.allocator.buffer(bytes: Array("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n".utf8)))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+}
