@@ -1,14 +1,9 @@
 #!/usr/bin/env bash
-# The run command: installs what the build needs, builds a release binary and runs it.
-# With no arguments it runs the embedding example (a registry, a node-scoped watch, a selector
-# transition); with arguments it runs `watchcache ARGS...`.
+# The run command: installs what the build needs, builds a release binary and runs the server
+# (`watchcache serve` on 127.0.0.1:8080, HTTP/2 prior knowledge and HTTP/1.1, in memory).
+# Arguments are passed to `watchcache serve`; `scripts/run.sh --help` lists them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-swift build -c release
-if [ $# -eq 0 ]; then
-  .build/release/watchcache version
-  .build/release/EmbeddingExample
-else
-  exec .build/release/watchcache "$@"
-fi
+swift build -c release --product watchcache
+exec .build/release/watchcache serve "$@"
