@@ -17,12 +17,17 @@ import WatchCacheServer
         return (server, port)
     }
 
-    /// Runs curl and returns its standard output.
+    /// Runs curl (quiet, 10 s at most) and returns its standard output.
     @discardableResult
     static func curl(_ arguments: [String]) throws -> String {
+        try run("curl", ["-s", "--max-time", "10"] + arguments)
+    }
+
+    /// Runs a client from /usr/bin (curl, nghttp, h2load) and returns its standard output.
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "10"] + arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -101,19 +106,6 @@ import WatchCacheServer
         #expect(output.hasPrefix("HTTP/1.1 200") || output.hasPrefix("HTTP/2 200"))
         #expect(output.contains(#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (4)","reason":"Expired","code":410}}"#))
         try await server.shutdown()
-    }
-
-    /// Runs a tool from nghttp2-client and returns its standard output.
-    static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// nghttp opens 20 watch streams on one connection; one write reaches all of them, and each

@@ -222,6 +222,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         guard let context, let session, !inFlush else { return }
         inFlush = true
         var out = context.channel.allocator.buffer(capacity: 0)
+        // While not writable, take at most one chunk (so SETTINGS, GOAWAY and resets still go out),
+        // leaving the rest in libnghttp2 until channelWritabilityChanged.
         while context.channel.isWritable || out.readableBytes == 0 {
             var data: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &data)
