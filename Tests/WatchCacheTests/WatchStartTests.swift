@@ -197,3 +197,42 @@ import Testing
         }
     }
 }
+
+@Suite struct WatcherLifetimeTests {
+    final class Consumer: Sendable {}
+
+    @Test func anEndedWatchReleasesWhatItsCallbackCaptured() throws {
+        let f = Fixture()
+        weak var weakConsumer: Consumer?
+        var cancelled: Watcher?
+        var timedOut: Watcher?
+        do {
+            let consumer = Consumer()
+            weakConsumer = consumer
+            cancelled = try f.pods.watch(WatchOptions(resourceVersion: "0", allowWatchBookmarks: true, timeoutSeconds: 3600)) { _ = consumer }
+            timedOut = try f.pods.watch(WatchOptions(resourceVersion: "0", timeoutSeconds: 1)) { _ = consumer }
+        }
+        _ = drain(cancelled!)
+        _ = drain(timedOut!)
+        cancelled!.cancel()
+        f.advance(.seconds(1))  // the other times out and is told so once
+        #expect(drain(timedOut!).end == .timeout)
+        // Both are still in the timer wheels, but neither holds the consumer any more.
+        #expect(weakConsumer == nil)
+    }
+
+    @Test func aConsumerThatSeesTheEndReleasesTheCallback() throws {
+        let f = Fixture()
+        weak var weakConsumer: Consumer?
+        var w: Watcher?
+        do {
+            let consumer = Consumer()
+            weakConsumer = consumer
+            w = try f.pods.watch(WatchOptions(resourceVersion: "0", timeoutSeconds: 1)) { _ = consumer }
+        }
+        f.advance(.seconds(1))  // ends while nobody waits: no wake-up is sent
+        #expect(weakConsumer != nil)
+        #expect(drain(w!).end == .timeout)
+        #expect(weakConsumer == nil)
+    }
+}

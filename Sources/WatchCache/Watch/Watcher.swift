@@ -26,7 +26,9 @@ public final class Watcher: Sendable, CustomStringConvertible {
     /// When the watch ends (timeoutSeconds), if ever.
     let deadline: Timestamp?
     let cache: ResourceCache
-    private let onReady: @Sendable () -> Void
+    /// Dropped once the watch has ended and its last wake-up was delivered, so nothing the consumer
+    /// captured (a transport's handler, a connection) outlives the watch in the cache's timer wheels.
+    private let onReady: Mutex<(@Sendable () -> Void)?>
     let state: Mutex<WatcherState>
 
     init(id: UInt64, filter: WatchFilter, allowBookmarks: Bool, queueLimit: Int, deadline: Timestamp?,
@@ -38,7 +40,7 @@ public final class Watcher: Sendable, CustomStringConvertible {
         self.deadline = deadline
         self.cache = cache
         self.state = Mutex(state)
-        self.onReady = onReady
+        self.onReady = Mutex(onReady)
     }
 
     public var description: String { "watcher \(id) of \(cache.resource.qualifiedPlural) (\(filter.labels), \(filter.fields))" }
@@ -71,6 +73,7 @@ public final class Watcher: Sendable, CustomStringConvertible {
             switch step {
             case .done(let end):
                 if events.count > before { cache.metrics.countDelivered(events[before...]) }
+                if end != nil { onReady.withLock { $0 = nil } }  // the consumer has seen the end
                 return end
             case .replay(let position):
                 cache.replay(self, from: position)
@@ -81,12 +84,20 @@ public final class Watcher: Sendable, CustomStringConvertible {
     /// Ends the watch from the consumer's side.
     public func cancel() {
         cache.finish(self, reason: .cancelled, keepQueued: false)
+        onReady.withLock { $0 = nil }
     }
 
     /// Whether the watch has ended (its queue may still hold its last events).
     public var isFinished: Bool { state.withLock { $0.isFinished } }
 
-    func notifyReady() { onReady() }
+    func notifyReady() {
+        let finished = isFinished
+        let callback = onReady.withLock { callback in
+            defer { if finished { callback = nil } }
+            return callback
+        }
+        callback?()
+    }
 
     private enum Step {
         case done(WatchEndReason?)
