@@ -2,6 +2,7 @@ import Logging
 import Synchronization
 import NIOCore
 import NIOPosix
+import NIOSSL
 import WatchCache
 
 /// The WatchCache API server: a ``Registry`` served over HTTP/2 (libnghttp2) and HTTP/1.1 on one
@@ -12,7 +13,7 @@ public final class Server: Sendable {
     public let api: APIServer
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
-    private let channel = Mutex<(any Channel)?>(nil)
+    private let channels = Mutex<[any Channel]>([])
     private let ticker = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: ServerConfiguration, registry: Registry, logger: Logger = Logger(label: "watchcache")) throws(Status) {
@@ -20,13 +21,41 @@ public final class Server: Sendable {
         self.registry = registry
         self.logger = logger
         self.api = try APIServer(registry: registry, resources: configuration.resources, minRequestTimeout: configuration.minRequestTimeout,
-                                 serverAddress: "\(configuration.bindAddress):\(configuration.port)")
+                                 serverAddress: "\(configuration.bindAddress):\(configuration.securePort ?? configuration.port ?? 0)",
+                                 authenticator: configuration.authenticator)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
     }
 
-    /// Binds and starts serving; returns the port actually bound.
+    /// The ports a started server listens on.
+    public struct BoundPorts: Sendable {
+        public var cleartext: Int?
+        public var secure: Int?
+    }
+
+    /// Binds the configured ports and starts serving.
     @discardableResult
-    public func start() async throws -> Int {
+    public func start() async throws -> BoundPorts {
+        var ports = BoundPorts()
+        if let port = configuration.port {
+            ports.cleartext = try await listen(port: port, tls: nil)
+        }
+        if let securePort = configuration.securePort {
+            guard let identity = configuration.tls else { throw TLSIdentityError("a secure port needs a certificate (--tls-cert-file and --tls-private-key-file, or --tls-self-signed)") }
+            ports.secure = try await listen(port: securePort, tls: try identity.makeContext())
+        }
+        let registry = self.registry
+        ticker.withLock { $0 = Task { await registry.run() } }
+        logger.info("watchcache serving", metadata: [
+            "address": "\(configuration.bindAddress)",
+            "port": "\(ports.cleartext.map { "\($0) (h2c prior knowledge, http/1.1)" } ?? "off")",
+            "secure-port": "\(ports.secure.map { "\($0) (TLS, ALPN h2 and http/1.1)" } ?? "off")",
+            "resources": "\(configuration.resources.count)",
+            "authentication": "\(configuration.authenticator == nil ? "none: the server is open" : "bearer tokens (--token-auth-file)")",
+        ])
+        return ports
+    }
+
+    private func listen(port: Int, tls: NIOSSLContext?) async throws -> Int {
         let api = self.api
         let limits = configuration.limits
         let bootstrap = ServerBootstrap(group: group)
@@ -36,25 +65,21 @@ public final class Server: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Behind TLS the decrypted first bytes decide, as on the cleartext port: a client
+                    // that negotiated h2 by ALPN sends the HTTP/2 preface.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(ProtocolDetector(api: api, limits: limits))
                 }
             }
-        let bound = try await bootstrap.bind(host: configuration.bindAddress, port: configuration.port).get()
-        channel.withLock { $0 = bound }
-        let registry = self.registry
-        ticker.withLock { $0 = Task { await registry.run() } }
-        let port = bound.localAddress?.port ?? configuration.port
-        logger.info("watchcache serving", metadata: [
-            "address": "\(configuration.bindAddress):\(port)", "protocols": "h2c (prior knowledge), http/1.1",
-            "resources": "\(configuration.resources.count)", "authentication": "none (open server)",
-        ])
-        return port
+        let bound = try await bootstrap.bind(host: configuration.bindAddress, port: port).get()
+        channels.withLock { $0.append(bound) }
+        return bound.localAddress?.port ?? port
     }
 
     /// Stops accepting, ends every watch cleanly (the caches close), and stops the event loops.
     public func shutdown() async throws {
-        let listening = channel.withLock { c in defer { c = nil }; return c }
-        try? await listening?.close()
+        let listening = channels.withLock { c in defer { c = [] }; return c }
+        for channel in listening { try? await channel.close() }
         registry.close()
         ticker.withLock { t in t?.cancel(); t = nil }
         // Let the connections write the ends of their watch streams before the loops stop.

@@ -4,8 +4,15 @@ import WatchCache
 public struct ServerConfiguration: Sendable {
     /// The address to listen on (`--bind-address`).
     public var bindAddress = "127.0.0.1"
-    /// The cleartext port for HTTP/2 with prior knowledge and HTTP/1.1 (`--port`); 0 picks a free one.
-    public var port = 8080
+    /// The cleartext port for HTTP/2 with prior knowledge and HTTP/1.1 (`--port`); `nil` serves none,
+    /// 0 picks a free one.
+    public var port: Int? = 8080
+    /// The TLS port, with ALPN `h2` and `http/1.1` (`--secure-port`); `nil` serves none, 0 picks a free one.
+    public var securePort: Int?
+    /// The certificate the secure port presents; required with ``securePort``.
+    public var tls: TLSIdentity?
+    /// Bearer tokens required on every request but health and version (`--token-auth-file`); `nil`: open.
+    public var authenticator: TokenAuthenticator?
     public var limits = ServerLimits()
     /// The resources served.
     public var resources: [ResourceDescriptor] = ResourceDescriptor.builtIn

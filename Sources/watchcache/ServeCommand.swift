@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import Logging
 import WatchCache
 import WatchCacheServer
@@ -22,8 +23,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("bind-address"), help: "The address to listen on.")
     var bindAddress = "127.0.0.1"
 
-    @Option(help: "The cleartext port (HTTP/2 prior knowledge and HTTP/1.1); 0 picks a free port.")
+    @Option(help: "The cleartext port (HTTP/2 prior knowledge and HTTP/1.1); 0 disables it.")
     var port = 8080
+
+    @Option(name: .customLong("secure-port"), help: "The TLS port (ALPN h2 and http/1.1); 0 disables it.")
+    var securePort = 0
+
+    @Option(name: .customLong("tls-cert-file"), help: "PEM certificate (chain) for the secure port.")
+    var tlsCertFile: String?
+
+    @Option(name: .customLong("tls-private-key-file"), help: "PEM private key for the secure port.")
+    var tlsPrivateKeyFile: String?
+
+    @Flag(name: .customLong("tls-self-signed"), help: "Make a certificate for localhost/127.0.0.1 at start-up (development and tests).")
+    var tlsSelfSigned = false
+
+    @Option(name: .customLong("token-auth-file"), help: "Static tokens (CSV: token,user,uid[,\"groups\"]); when set, requests need 'Authorization: Bearer <token>' except /healthz, /livez, /readyz, /version.")
+    var tokenAuthFile: String?
 
     @Option(name: .customLong("window-min-events"), help: "The fewest events the history window keeps.")
     var windowMinEvents = 100
@@ -47,7 +63,16 @@ struct ServeCommand: AsyncParsableCommand {
     var threads: Int?
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard (0...65535).contains(port), (0...65535).contains(securePort) else {
+            throw ValidationError("--port and --secure-port must be between 0 and 65535")
+        }
+        guard port != 0 || securePort != 0 else { throw ValidationError("--port and --secure-port are both 0: nothing to serve") }
+        if securePort != 0, !tlsSelfSigned, tlsCertFile == nil || tlsPrivateKeyFile == nil {
+            throw ValidationError("--secure-port needs --tls-cert-file and --tls-private-key-file, or --tls-self-signed")
+        }
+        if tlsSelfSigned, tlsCertFile != nil || tlsPrivateKeyFile != nil {
+            throw ValidationError("--tls-self-signed cannot be combined with --tls-cert-file or --tls-private-key-file")
+        }
         guard windowMinEvents >= 1, windowMaxEvents >= windowMinEvents else {
             throw ValidationError("--window-min-events must be at least 1 and at most --window-max-events")
         }
@@ -61,7 +86,24 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "watchcache")
         var configuration = ServerConfiguration()
         configuration.bindAddress = bindAddress
-        configuration.port = port
+        configuration.port = port == 0 ? nil : port
+        if securePort != 0 {
+            configuration.securePort = securePort
+            configuration.tls = tlsSelfSigned ? .selfSigned : .files(certificate: tlsCertFile!, privateKey: tlsPrivateKeyFile!)
+        }
+        if let tokenAuthFile {
+            let contents: String
+            do {
+                contents = try String(contentsOfFile: tokenAuthFile, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot read --token-auth-file \(tokenAuthFile): \(error.localizedDescription)")
+            }
+            do {
+                configuration.authenticator = try TokenAuthenticator(csv: contents)
+            } catch {
+                throw ValidationError("--token-auth-file \(tokenAuthFile): \(error)")
+            }
+        }
         configuration.minRequestTimeout = minRequestTimeout
         if let threads { configuration.threads = threads }
         let cache = CacheConfiguration(
@@ -72,7 +114,8 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await server.start()
         } catch {
-            throw ValidationError("cannot listen on \(bindAddress):\(port): \(error)")
+            try? await server.shutdown()
+            throw ValidationError("cannot start serving on \(bindAddress): \(error)")
         }
         await Signals.wait(for: [SIGTERM, SIGINT])
         try await server.shutdown()

@@ -13,27 +13,38 @@ import WatchCacheServer
         configuration.threads = 2
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
         let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
-        let port = try await server.start()
+        let port = try await server.start().cleartext!
         return (server, port)
     }
 
     /// Runs curl (quiet, 10 s at most) and returns its standard output.
     @discardableResult
-    static func curl(_ arguments: [String]) throws -> String {
-        try run("curl", ["-s", "--max-time", "10"] + arguments)
+    static func curl(_ arguments: [String]) async throws -> String {
+        try await run("curl", ["-s", "--max-time", "10"] + arguments)
     }
 
     /// Runs a client from /usr/bin (curl, nghttp, h2load) and returns its standard output.
-    static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    ///
+    /// The process is waited for on a Dispatch thread, never on the Swift concurrency pool: blocking
+    /// that pool (two threads on a two-core machine) could starve the very task a client waits for.
+    static func run(_ tool: String, _ arguments: [String]) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
+                    process.arguments = arguments
+                    let out = Pipe()
+                    process.standardOutput = out
+                    try process.run()
+                    let data = out.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: String(decoding: data, as: UTF8.self))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
     }
 
     static func lines(_ text: String) throws -> [JSONObject] {
@@ -47,28 +58,28 @@ import WatchCacheServer
     func createListGetAndErrors(protocolFlags: [String]) async throws {
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"
-        let created = try JSONObject(parsing: Self.curl(protocolFlags + ["-X", "POST", "-H", "Content-Type: application/json",
+        let created = try await JSONObject(parsing: Self.curl(protocolFlags + ["-X", "POST", "-H", "Content-Type: application/json",
             "--data", #"{"metadata":{"name":"web-0","labels":{"app":"web"}},"spec":{"nodeName":"node-1"}}"#,
             "\(base)/api/v1/namespaces/default/pods"]))
         #expect(created["metadata"]?["resourceVersion"] == .string("1"))
         #expect(created["kind"] == .string("Pod"))
 
-        let list = try JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/pods?labelSelector=app%3Dweb"]))
+        let list = try await JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/pods?labelSelector=app%3Dweb"]))
         #expect(list["kind"] == .string("PodList"))
         #expect(list["metadata"]?["resourceVersion"] == .string("1"))
         guard case .array(let items)? = list["items"] else { Issue.record("no items"); return }
         #expect(items.count == 1)
 
-        let status = try JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/namespaces/default/pods/missing"]))
+        let status = try await JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/namespaces/default/pods/missing"]))
         #expect(status["code"] == .number("404"))
         #expect(status["message"] == .string(#"pods "missing" not found"#))
 
-        let conflict = try JSONObject(parsing: Self.curl(protocolFlags + ["-X", "PUT", "-H", "Content-Type: application/json",
+        let conflict = try await JSONObject(parsing: Self.curl(protocolFlags + ["-X", "PUT", "-H", "Content-Type: application/json",
             "--data", #"{"metadata":{"name":"web-0","resourceVersion":"7"}}"#, "\(base)/api/v1/namespaces/default/pods/web-0"]))
         #expect(conflict["reason"] == .string("Conflict"))
         #expect(conflict["code"] == .number("409"))
 
-        let codes = try Self.curl(protocolFlags + ["-o", "/dev/null", "-w", "%{http_code}", "\(base)/api/v1/nonsense"])
+        let codes = try await Self.curl(protocolFlags + ["-o", "/dev/null", "-w", "%{http_code}", "\(base)/api/v1/nonsense"])
         #expect(codes == "404")
         try await server.shutdown()
     }
@@ -77,13 +88,13 @@ import WatchCacheServer
     func watchWithBookmarksThenTimeout(protocolFlags: [String]) async throws {
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"
-        let watch = Task.detached {
-            try Self.curl(protocolFlags + ["-N", "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
+        let watch = Task {
+            try await Self.curl(protocolFlags + ["-N", "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
         }
         try await Task.sleep(for: .milliseconds(500))
-        try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"a"}}"#,
+        try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"a"}}"#,
                        "\(base)/api/v1/namespaces/default/pods"])
-        try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,
+        try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,
                        "\(base)/api/v1/namespaces/default/configmaps"])
         let events = try Self.lines(await watch.value)  // ends by itself at timeoutSeconds
         let types = events.compactMap { $0["type"]?.stringValue }
@@ -99,10 +110,10 @@ import WatchCacheServer
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"
         for i in 0..<8 {
-            try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"metadata\":{\"name\":\"p\(i)\"}}",
+            try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"metadata\":{\"name\":\"p\(i)\"}}",
                            "\(base)/api/v1/namespaces/default/pods"])
         }
-        let output = try Self.curl(protocolFlags + ["-i", "\(base)/api/v1/pods?watch=true&resourceVersion=1"])
+        let output = try await Self.curl(protocolFlags + ["-i", "\(base)/api/v1/pods?watch=true&resourceVersion=1"])
         #expect(output.hasPrefix("HTTP/1.1 200") || output.hasPrefix("HTTP/2 200"))
         #expect(output.contains(#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (4)","reason":"Expired","code":410}}"#))
         try await server.shutdown()
@@ -114,9 +125,9 @@ import WatchCacheServer
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"
         let urls = (0..<20).map { "\(base)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=2&stream=\($0)" }
-        let watch = Task.detached { try Self.run("nghttp", ["-v", "-n"] + urls) }
+        let watch = Task { try await Self.run("nghttp", ["-v", "-n"] + urls) }
         try await Task.sleep(for: .milliseconds(700))
-        try Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"shared"}}"#,
+        try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"shared"}}"#,
                        "\(base)/api/v1/namespaces/default/pods"])
         let trace = try await watch.value
         let dataFrames = trace.split(separator: "\n").filter { $0.contains("recv DATA frame <length=") && !$0.contains("<length=0,") }
@@ -130,7 +141,7 @@ import WatchCacheServer
     /// h2load holds 400 concurrent watch streams over 4 connections; all get 200 and end at their timeout.
     @Test func h2loadConcurrentWatchStreams() async throws {
         let (server, port) = try await Self.startServer()
-        let output = try Self.run("h2load", ["-c", "4", "-m", "100", "-n", "400",
+        let output = try await Self.run("h2load", ["-c", "4", "-m", "100", "-n", "400",
                                              "http://127.0.0.1:\(port)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=1"])
         #expect(output.contains("requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored, 0 timeout"))
         #expect(output.contains("status codes: 400 2xx"))

@@ -8,9 +8,13 @@ public final class APIServer: Sendable {
     let discovery: Discovery
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
     let minRequestTimeout: Int
+    /// When set, every request but health and version needs a valid bearer token.
+    let authenticator: TokenAuthenticator?
 
-    public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String) throws(Status) {
+    public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String,
+                authenticator: TokenAuthenticator? = nil) throws(Status) {
         self.registry = registry
+        self.authenticator = authenticator
         var byPath: [String: ResourceDescriptor] = [:]
         for r in resources {
             try registry.register(r)
@@ -28,6 +32,11 @@ public final class APIServer: Sendable {
     /// Answers `request`; `respond` is called exactly once, maybe later and from another thread
     /// (a LIST at a version the cache has not reached waits for it).
     public func handle(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) {
+        if let authenticator, !TokenAuthenticator.isPublic(request.path),
+           authenticator.authenticate(authorization: request.header("authorization")) == nil {
+            respond(.error(TokenAuthenticator.unauthorized))
+            return
+        }
         do throws(Status) {
             if let immediate = try route(request, respond: respond) { respond(immediate) }
         } catch {
@@ -132,7 +141,7 @@ public final class APIServer: Sendable {
     // MARK: - Bodies
 
     private static func bodyObject(_ request: APIRequest) throws(Status) -> JSONObject {
-        let type = (request.header("content-type") ?? "application/json").split(separator: ";")[0].trimmingSpaces
+        let type = (request.header("content-type") ?? "application/json").split(separator: ";")[0].trimming(" ")
         guard type == "application/json" || type == "*/*" else {
             throw Status(code: 415, reason: .unsupportedMediaType,
                          message: "the body of the request was in an unknown format - accepted media types include: application/json")
@@ -165,7 +174,7 @@ public final class APIServer: Sendable {
     static let patchTypes = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
 
     private static func patched(_ current: KubeObject, _ request: APIRequest) throws(Status) -> JSONObject {
-        let type = (request.header("content-type") ?? "").split(separator: ";").first?.trimmingSpaces ?? ""
+        let type = (request.header("content-type") ?? "").split(separator: ";").first?.trimming(" ") ?? ""
         let patch: JSONValue
         do {
             patch = try JSONParser.parse(request.body)
@@ -201,8 +210,3 @@ public final class APIServer: Sendable {
     }
 }
 
-extension Substring {
-    var trimmingSpaces: String {
-        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
-}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import WatchCache
+import WatchCacheServer
+
+/// The secure port (TLS with ALPN) and bearer-token authentication, with curl and kubectl.
+@Suite(.serialized) struct SecureEndToEndTests {
+    static let token = "s3cr3t-token"
+
+    static func startServer() async throws -> (Server, Int) {
+        var configuration = ServerConfiguration()
+        configuration.port = nil
+        configuration.securePort = 0
+        configuration.tls = .selfSigned
+        configuration.threads = 2
+        configuration.authenticator = try TokenAuthenticator(csv: "\(token),admin,1,\"system:masters\"\n")
+        let server = try Server(configuration: configuration, registry: try Registry())
+        let ports = try await server.start()
+        return (server, ports.secure!)
+    }
+
+    static func curl(_ arguments: [String]) async throws -> String {
+        try await EndToEndTests.run("curl", ["-s", "-k", "--max-time", "10"] + arguments)
+    }
+
+    @Test(arguments: [["--http2"], ["--http1.1"]])
+    func tlsNegotiatesTheProtocolAndTokensAreRequired(protocolFlags: [String]) async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "https://127.0.0.1:\(port)"
+        let auth = ["-H", "Authorization: Bearer \(Self.token)"]
+
+        let version = try await Self.curl(protocolFlags + ["-w", "\n%{http_version}", "\(base)/version"])
+        #expect(version.hasSuffix(protocolFlags == ["--http2"] ? "\n2" : "\n1.1"))  // ALPN chose it
+        #expect(try await Self.curl(protocolFlags + ["\(base)/healthz"]) == "ok")
+
+        let denied = try await JSONObject(parsing: Self.curl(protocolFlags + ["\(base)/api/v1/pods"]))
+        #expect(denied["code"] == .number("401"))
+        #expect(denied["reason"] == .string("Unauthorized"))
+        let wrong = try await Self.curl(protocolFlags + ["-H", "Authorization: Bearer nope", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/api/v1/pods"])
+        #expect(wrong == "401")
+
+        let created = try await JSONObject(parsing: Self.curl(protocolFlags + auth + ["-X", "POST", "-H", "Content-Type: application/json",
+            "--data", #"{"metadata":{"name":"a"}}"#, "\(base)/api/v1/namespaces/default/pods"]))
+        #expect(created["metadata"]?["resourceVersion"] == .string("1"))
+        let watch = try await Self.curl(protocolFlags + auth + ["\(base)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=1"])
+        #expect(watch.hasPrefix(#"{"type":"ADDED","object":{"metadata":{"name":"a""#))
+        try await server.shutdown()
+    }
+
+    /// kubectl, as a user runs it: TLS, a token, create / get / watch / label / delete.
+    @Test func kubectl() async throws {
+        let kubectlPath = "/usr/bin/kubectl"
+        try #require(FileManager.default.isExecutableFile(atPath: kubectlPath), "kubectl is not installed at \(kubectlPath)")
+        let (server, port) = try await Self.startServer()
+        let connection = ["--server", "https://127.0.0.1:\(port)", "--insecure-skip-tls-verify", "--token", Self.token]
+        func kubectl(_ arguments: [String]) async throws -> String { try await EndToEndTests.run("kubectl", arguments + connection) }
+
+        let manifest = FileManager.default.temporaryDirectory.appendingPathComponent("watchcache-pod-\(port).json")
+        try #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"default","labels":{"app":"web"}},"spec":{"nodeName":"node-1","containers":[{"name":"app","image":"nginx"}]}}"#
+            .write(to: manifest, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: manifest) }
+
+        // kubectl validates manifests against the server's OpenAPI document, which is not served (no schemas).
+        #expect(try await kubectl(["create", "--validate=false", "-f", manifest.path]).contains("pod/web-0 created"))
+        let listed = try await JSONObject(parsing: kubectl(["get", "pods", "-o", "json"]))
+        guard case .array(let items)? = listed["items"] else { Issue.record("no items"); return }
+        #expect(items.count == 1)
+        #expect(try await kubectl(["get", "pods"]).contains("web-0"))
+        #expect(try await kubectl(["label", "pod", "web-0", "tier=db"]).contains("pod/web-0 labeled"))
+        let labeled = try await JSONObject(parsing: kubectl(["get", "pod", "web-0", "-o", "json"]))
+        #expect(labeled["metadata"]?["labels"]?["tier"] == .string("db"))
+        let raw = try await kubectl(["get", "--raw", "/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion=0&timeoutSeconds=1"])
+        #expect(raw.hasPrefix(#"{"type":"ADDED""#))
+        #expect(try await kubectl(["delete", "pod", "web-0"]).contains(#"pod "web-0" deleted"#))
+        try await server.shutdown()
+    }
+}
