@@ -27,12 +27,12 @@ import WatchCacheServer
     ///
     /// The process is waited for on a Dispatch thread, never on the Swift concurrency pool: blocking
     /// that pool (two threads on a two-core machine) could starve the very task a client waits for.
-    static func run(_ tool: String, _ arguments: [String]) async throws -> String {
+    static func run(_ tool: String, _ arguments: [String], absolute: Bool = false) async throws -> String {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
                     let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/\(tool)")
+                    process.executableURL = URL(fileURLWithPath: absolute ? tool : "/usr/bin/\(tool)")
                     process.arguments = arguments
                     let out = Pipe()
                     process.standardOutput = out
@@ -145,6 +145,24 @@ import WatchCacheServer
                                              "http://127.0.0.1:\(port)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=1"])
         #expect(output.contains("requests: 400 total, 400 started, 400 done, 400 succeeded, 0 failed, 0 errored, 0 timeout"))
         #expect(output.contains("status codes: 400 2xx"))
+        try await server.shutdown()
+    }
+
+    /// The official Kubernetes Python client (installed by scripts/install-python-client.sh into
+    /// .build-python): list, a watch with bookmarks, and the 410 ApiException for a too-old version.
+    @Test func kubernetesPythonClient() async throws {
+        let root = String(#filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/"))
+        let python = root + "/.build-python/bin/python"
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run scripts/install-python-client.sh first")
+        let (server, port) = try await Self.startServer()
+        let output = try await Self.run(python, [root + "/Tests/clients/python_client_check.py", "http://127.0.0.1:\(port)"], absolute: true)
+        let result = try JSONObject(parsing: output.split(separator: "\n").last.map(String.init) ?? "")
+        #expect(result["list"] == .array([.string("py-0")]))
+        guard case .array(let events)? = result["watch"] else { Issue.record("no watch events: \(output)"); return }
+        #expect(events.first == .array([.string("ADDED"), .string("py-1")]))
+        #expect(events.contains(.array([.string("BOOKMARK"), .string("3")])))
+        #expect(result["expired"]?["status"] == .number("410"))
+        #expect(result["expired"]?["reason"]?.stringValue?.hasPrefix("Expired: too old resource version: 1") == true)
         try await server.shutdown()
     }
 }
