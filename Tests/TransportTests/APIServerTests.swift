@@ -104,4 +104,30 @@ import WatchCache
         guard case .watch(_, let options) = await send(api, "GET", "/api/v1/pods?watch=true") else { Issue.record("not a watch"); return }
         #expect((10..<20).contains(options.timeoutSeconds ?? 0))
     }
+
+    @Test func metricsReportTheCachesAndTheRequests() async throws {
+        let api = self.api
+        _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#)
+        _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#)  // 409
+        _ = await send(api, "GET", "/api/v1/pods")
+        guard case .watch(let cache, let options) = await send(api, "GET", "/api/v1/pods?watch=true&resourceVersion=0") else {
+            Issue.record("not a watch")
+            return
+        }
+        let w = try cache.watch(options) {}
+        _ = w.next(maxEvents: 10)  // one object scanned: one init event
+        guard case .complete(let status, let type, let body, _) = await send(api, "GET", "/metrics") else { return }
+        let page = String(decoding: body, as: UTF8.self)
+        #expect(status == 200)
+        #expect(type.hasPrefix("text/plain; version=0.0.4"))
+        #expect(page.contains(#"apiserver_init_events_total{group="",version="v1",resource="pods"} 1"#))
+        #expect(page.contains(#"apiserver_registered_watchers{group="",version="v1",resource="pods"} 1"#))
+        #expect(page.contains(#"watchcache_objects{group="apps",version="v1",resource="deployments"} 0"#))
+        #expect(page.contains(#"apiserver_request_total{verb="CREATE",code="201"} 1"#))
+        #expect(page.contains(#"apiserver_request_total{verb="CREATE",code="409"} 1"#))
+        #expect(page.contains(#"apiserver_request_total{verb="LIST",code="200"} 1"#))
+        #expect(page.contains(#"apiserver_request_total{verb="WATCH",code="200"} 1"#))
+        #expect(page.contains(#"apiserver_request_duration_seconds_count{verb="LIST"} 1"#))
+        w.cancel()
+    }
 }

@@ -10,6 +10,8 @@ public final class APIServer: Sendable {
     let minRequestTimeout: Int
     /// When set, every request but health and version needs a valid bearer token.
     let authenticator: TokenAuthenticator?
+    let requestMetrics = RequestMetrics()
+    private let clock = SystemClock()
 
     public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String,
                 authenticator: TokenAuthenticator? = nil) throws(Status) {
@@ -32,6 +34,19 @@ public final class APIServer: Sendable {
     /// Answers `request`; `respond` is called exactly once, maybe later and from another thread
     /// (a LIST at a version the cache has not reached waits for it).
     public func handle(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) {
+        let started = clock.now()
+        let verb = Self.verb(of: request)
+        let metrics = requestMetrics
+        let clock = self.clock
+        let respond: @Sendable (APIResponse) -> Void = { response in
+            let code: Int
+            switch response {
+            case .complete(let status, _, _, _): code = status
+            case .watch: code = 200
+            }
+            metrics.record(verb: verb, code: code, seconds: (clock.now() - started).seconds)
+            respond(response)
+        }
         if let authenticator, !TokenAuthenticator.isPublic(request.path),
            authenticator.authenticate(authorization: request.header("authorization")) == nil {
             respond(.error(TokenAuthenticator.unauthorized))
@@ -55,6 +70,10 @@ public final class APIServer: Sendable {
         case .health:
             guard get else { throw Self.methodNotAllowed }
             return .complete(status: 200, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
+        case .metrics:
+            guard get else { throw Self.methodNotAllowed }
+            let page = MetricsPage.render(caches: registry.caches, requests: requestMetrics)
+            return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(page.utf8))
         case .apiVersions:
             guard get else { throw Self.methodNotAllowed }
             return .json(discovery.apiVersions)
@@ -135,6 +154,18 @@ public final class APIServer: Sendable {
             return nil
         default:
             throw Self.methodNotAllowed
+        }
+    }
+
+    /// The verb kube-apiserver's metrics would give the request.
+    static func verb(of request: APIRequest) -> String {
+        guard case .resource(_, _, _, _, let name)? = ResourcePath(request.path) else { return request.method }
+        switch (request.method, name) {
+        case ("GET", nil): return request.query.contains { $0.0 == "watch" && ($0.1 == "true" || $0.1 == "1") } ? "WATCH" : "LIST"
+        case ("DELETE", nil): return "DELETECOLLECTION"
+        case ("POST", _): return "CREATE"
+        case ("PUT", _): return "UPDATE"
+        default: return request.method
         }
     }
 

@@ -6,13 +6,14 @@ enum ResourcePath: Equatable {
     case resourceList(group: String, version: String)  // /api/v1, /apis/{group}/{version}
     /// A collection (`name == nil`) or one object, cluster-wide or in a namespace.
     case resource(group: String, version: String, plural: String, namespace: String?, name: String?)
-    case version, health(String)
+    case version, health(String), metrics
 
     /// Parses `path`; `nil` if it is not an API path.
     init?(_ path: String) {
         var parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         switch parts.first {
         case "version" where parts.count == 1: self = .version; return
+        case "metrics" where parts.count == 1: self = .metrics; return
         case "healthz", "livez", "readyz": self = .health(parts[0]); return
         case "api":
             parts.removeFirst()
