@@ -14,6 +14,8 @@ public final class Server: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let logger: Logger
     private let channels = Mutex<[any Channel]>([])
+    /// Open client connections, so shutdown can tell each to drain.
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     private let ticker = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: ServerConfiguration, registry: Registry, logger: Logger = Logger(label: "watchcache")) throws(Status) {
@@ -63,8 +65,11 @@ public final class Server: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+            .childChannelInitializer { [self] channel in
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
+                return channel.eventLoop.makeCompletedFuture {
                     // Behind TLS the decrypted first bytes decide, as on the cleartext port: a client
                     // that negotiated h2 by ALPN sends the HTTP/2 preface.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
@@ -76,14 +81,22 @@ public final class Server: Sendable {
         return bound.localAddress?.port ?? port
     }
 
-    /// Stops accepting, ends every watch cleanly (the caches close), and stops the event loops.
-    public func shutdown() async throws {
+    /// Stops accepting, sends GOAWAY on every HTTP/2 connection (and stops HTTP/1.1 keep-alive),
+    /// ends every watch cleanly (the caches close), waits up to `drain` for connections to finish,
+    /// then closes what is left and stops the event loops.
+    public func shutdown(drain: Duration = .seconds(2)) async throws {
         let listening = channels.withLock { c in defer { c = [] }; return c }
         for channel in listening { try? await channel.close() }
+        for connection in connections.withLock({ Array($0.values) }) {
+            connection.pipeline.fireUserInboundEventTriggered(ServerQuiesce())
+        }
         registry.close()
         ticker.withLock { t in t?.cancel(); t = nil }
-        // Let the connections write the ends of their watch streams before the loops stop.
-        try? await Task.sleep(for: .milliseconds(100))
+        let deadline = ContinuousClock.now + drain
+        while ContinuousClock.now < deadline, !connections.withLock({ $0.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for connection in connections.withLock({ Array($0.values) }) { try? await connection.close() }
         try await group.shutdownGracefully()
         logger.info("watchcache stopped")
     }

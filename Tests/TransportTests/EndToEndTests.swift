@@ -165,4 +165,19 @@ import WatchCacheServer
         #expect(result["expired"]?["reason"]?.stringValue?.hasPrefix("Expired: too old resource version: 1") == true)
         try await server.shutdown()
     }
+
+    /// Shutting down with clients connected: HTTP/2 gets GOAWAY and its watch ends with END_STREAM,
+    /// the HTTP/1.1 watch gets its terminating chunk; nothing is cut off.
+    @Test func shutdownDrainsConnectedClients() async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "http://127.0.0.1:\(port)"
+        let h2 = Task { try await Self.run("nghttp", ["-v", "\(base)/api/v1/pods?watch=true&resourceVersion=0"]) }
+        let h1 = Task { try await Self.run("curl", ["-s", "-N", "-w", "\n%{http_code} %{exitcode}", "\(base)/api/v1/pods?watch=true&resourceVersion=0"]) }
+        try await Task.sleep(for: .milliseconds(500))
+        try await server.shutdown()
+        let trace = try await h2.value
+        #expect(trace.contains("recv GOAWAY frame"))
+        #expect(trace.contains("; END_STREAM"))
+        #expect(try await h1.value.hasSuffix("200 0"))  // complete chunked response, curl exit code 0
+    }
 }

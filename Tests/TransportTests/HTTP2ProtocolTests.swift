@@ -109,4 +109,18 @@ import WatchCache
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
     }
+
+    @Test func shutdownSendsGoawayThenTheOpenWatchEndsAndTheConnectionCloses() throws {
+        let client = H2TestClient()
+        let id = client.get("/api/v1/pods?watch=true&resourceVersion=0")
+        try exchange(client)
+        channel.pipeline.fireUserInboundEventTriggered(ServerQuiesce())
+        try exchange(client)
+        #expect(client.goawayReceived)
+        #expect(client.streams[id]?.endStream != true)  // the open stream may finish
+        registry.close()  // what Server.shutdown does next: every watch ends
+        try exchange(client)
+        #expect(client.streams[id]?.endStream == true)
+        #expect(!channel.isActive)
+    }
 }

@@ -16,6 +16,8 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var watcher: Watcher?
     private var events: [WatchEvent] = []
     private var context: ChannelHandlerContext?
+    /// The server is shutting down: close after the current response.
+    private var quiescing = false
 
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
@@ -59,7 +61,7 @@ final class HTTP1Handler: ChannelInboundHandler {
         case .complete(let status, let contentType, let bytes, let extra):
             var headers = HTTPHeaders([("content-type", contentType), ("content-length", String(bytes.count))])
             for (k, v) in extra { headers.add(name: k, value: v) }
-            let keepAlive = head.isKeepAlive
+            let keepAlive = head.isKeepAlive && !quiescing
             if !keepAlive { headers.add(name: "connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: status), headers: headers))), promise: nil)
             if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil) }
@@ -98,7 +100,11 @@ final class HTTP1Handler: ChannelInboundHandler {
             }
             if end != nil {
                 self.watcher = nil
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let close = quiescing
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                    if close { loopContext.value.close(promise: nil) }
+                }
                 return
             }
             if events.isEmpty { break }  // pending: onReady will call again
@@ -125,5 +131,14 @@ final class HTTP1Handler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerQuiesce {
+            quiescing = true
+            if watcher == nil, head == nil { context.close(promise: nil) }  // idle keep-alive connection
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -88,6 +88,19 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ServerQuiesce, let session {
+            // GOAWAY with the last stream we processed: the client opens no more streams here and
+            // retries later ones elsewhere; the open streams end as their watches end.
+            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                                  UInt32(NGHTTP2_NO_ERROR.rawValue), nil, 0)
+            flush()
+            if streams.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     private func tearDown() {
         for stream in streams.values { stream.watcher?.cancel() }
         streams.removeAll()

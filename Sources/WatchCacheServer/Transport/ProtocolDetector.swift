@@ -45,6 +45,11 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(bytesSoFar))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Shutting down before the protocol is known: nothing is in flight.
+        if event is ServerQuiesce { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
 }
 
 extension ProtocolDetector {
