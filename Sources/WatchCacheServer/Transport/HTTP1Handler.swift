@@ -18,17 +18,42 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     /// The server is shutting down: close after the current response.
     private var quiescing = false
+    /// Closes the connection when no request has come for the idle timeout.
+    private var idleTimer: Scheduled<Void>?
 
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
         self.limits = limits
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        armIdleTimer()
+    }
+
+    /// (Re)starts the idle countdown; called when the connection has nothing in flight.
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        guard let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(limits.idleConnectionTimeout)) {
+            let handler = bound.value
+            if handler.watcher == nil, handler.head == nil { handler.context?.close(promise: nil) }
+        }
+    }
+
+    static let headersTooLarge = "431 Request Header Fields Too Large"
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let h):
+            idleTimer?.cancel()
+            idleTimer = nil
+            let headerBytes = h.uri.utf8.count + h.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+            if headerBytes > limits.maxHeaderBytes {
+                writeHeadersTooLarge(context: context)
+                return
+            }
             head = h
             body = []
             tooLarge = Int(h.headers.first(name: "content-length") ?? "0").map { $0 > limits.maxRequestBody } ?? false
@@ -69,6 +94,7 @@ final class HTTP1Handler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
                 if !keepAlive { loopContext.value.close(promise: nil) }
             }
+            if keepAlive { armIdleTimer() }
         case .watch(let cache, let options):
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
@@ -105,6 +131,7 @@ final class HTTP1Handler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
                     if close { loopContext.value.close(promise: nil) }
                 }
+                if !close { armIdleTimer() }
                 return
             }
             if events.isEmpty { break }  // pending: onReady will call again
@@ -118,6 +145,7 @@ final class HTTP1Handler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
         watcher?.cancel()
         watcher = nil
         context.fireChannelInactive()
@@ -130,7 +158,21 @@ final class HTTP1Handler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
+            writeHeadersTooLarge(context: context)  // the parser's own limit
+            return
+        }
         context.close(promise: nil)
+    }
+
+    /// Answers 431 and closes: the rest of an oversized request cannot be read reliably.
+    private func writeHeadersTooLarge(context: ChannelHandlerContext) {
+        let body = Array(Self.headersTooLarge.utf8)
+        let headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.count)), ("connection", "close")])
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .requestHeaderFieldsTooLarge, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in loopContext.value.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

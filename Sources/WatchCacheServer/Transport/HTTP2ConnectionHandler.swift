@@ -21,6 +21,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     /// Streams whose request is complete, handled once `mem_recv` has returned (not re-entrantly).
     private var completed: [Int32] = []
     private var inFlush = false
+    /// Closes the connection when it has had no stream for the idle timeout.
+    private var idleTimer: Scheduled<Void>?
     /// The channel closed while a flush was writing: the session is deleted once the flush unwinds.
     private var closedDuringFlush = false
     private var events: [WatchEvent] = []
@@ -42,9 +44,29 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         }
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(limits.maxConcurrentStreams)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(limits.maxHeaderBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 1 << 20),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        armIdleTimer()
+    }
+
+    /// (Re)starts the idle countdown when no stream is open; an open stream cancels it.
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = nil
+        guard streams.isEmpty, let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timeout = TimeAmount(limits.idleConnectionTimeout)
+        idleTimer = context.eventLoop.scheduleTask(in: timeout) { bound.value.closeIdle() }
+    }
+
+    private func closeIdle() {
+        guard streams.isEmpty, let session, let context else { return }
+        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                              UInt32(NGHTTP2_NO_ERROR.rawValue), nil, 0)
+        flush()
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -102,6 +124,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     }
 
     private func tearDown() {
+        idleTimer?.cancel()
+        idleTimer = nil
         for stream in streams.values { stream.watcher?.cancel() }
         streams.removeAll()
         guard let session else { return }
@@ -117,6 +141,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
 
     private func handleRequest(_ id: Int32) {
         guard let stream = streams[id], let context else { return }
+        if stream.headerBytes > limits.maxHeaderBytes {
+            respond(.complete(status: 431, contentType: "text/plain; charset=utf-8", body: Array("431 Request Header Fields Too Large".utf8)),
+                    on: stream, isHead: false)
+            return
+        }
         if stream.bodyTooLarge {
             respond(.error(Status(code: 413, reason: .requestEntityTooLarge, message: "the server has received a request body that is too large")), on: stream, isHead: false)
             return
@@ -277,14 +306,19 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
                 let id = frame.pointee.hd.stream_id
                 handler.streams[id] = HTTP2Stream(id: id, allocator: handler.context!.channel.allocator)
+                handler.idleTimer?.cancel()
+                handler.idleTimer = nil
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             guard let frame, let name, let value, let handler = HTTP2ConnectionHandler.from(userData),
                   let stream = handler.streams[frame.pointee.hd.stream_id] else { return 0 }
-            stream.headers.append((String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
-                                   String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)))
+            stream.headerBytes += nameLength + valueLength + 32  // RFC 7540's accounting for SETTINGS_MAX_HEADER_LIST_SIZE
+            if stream.headerBytes <= handler.limits.maxHeaderBytes {
+                stream.headers.append((String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
+                                       String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)))
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
@@ -310,6 +344,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
             guard let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
             handler.streams.removeValue(forKey: streamID)?.watcher?.cancel()
+            if handler.streams.isEmpty { handler.armIdleTimer() }
             return 0
         }
         var option: OpaquePointer?

@@ -5,6 +5,8 @@ import WatchCache
 final class HTTP2Stream {
     let id: Int32
     var headers: [(String, String)] = []
+    /// Header block size as HTTP/2 counts it (name + value + 32 per field).
+    var headerBytes = 0
     var body: [UInt8] = []
     var bodyTooLarge = false
     /// Response bytes waiting for libnghttp2 to frame them (bounded for watches).
