@@ -56,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("min-request-timeout"), help: "Watches without timeoutSeconds end after a random time in [T, 2T) seconds.")
     var minRequestTimeout = 1800
 
+    @Option(name: .customLong("resource"), help: "Serve another resource: [group/]version/plural=Kind, with :cluster for cluster-scoped (repeatable), e.g. apps/v1/statefulsets=StatefulSet.")
+    var extraResources: [String] = []
+
     @Flag(name: .customLong("in-memory"), help: "Keep everything in memory (the only storage today).")
     var inMemory = false
 
@@ -80,6 +83,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--window-seconds and --bookmark-interval must be positive, --min-request-timeout not negative")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        for value in extraResources {
+            do { _ = try ResourceFlag.parse(value) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     func run() async throws {
@@ -106,6 +112,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.minRequestTimeout = minRequestTimeout
         if let threads { configuration.threads = threads }
+        for value in extraResources {
+            let resource = try ResourceFlag.parse(value)
+            if configuration.resources.contains(resource) {
+                throw ValidationError("--resource \(value): \(resource) is already served")
+            }
+            configuration.resources.append(resource)
+        }
         let cache = CacheConfiguration(
             history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(windowSeconds)),
             bookmarkInterval: .seconds(bookmarkInterval))

@@ -130,4 +130,23 @@ import WatchCache
         #expect(page.contains(#"apiserver_request_duration_seconds_count{verb="LIST"} 1"#))
         w.cancel()
     }
+
+    @Test func resourceFlagsDescribeExtraResources() async throws {
+        let sts = try ResourceFlag.parse("apps/v1/statefulsets=StatefulSet")
+        #expect(sts.group == "apps" && sts.version == "v1" && sts.plural == "statefulsets" && sts.kind == "StatefulSet" && sts.namespaced)
+        let widgets = try ResourceFlag.parse("example.com/v1alpha1/widgets=Widget:cluster")
+        #expect(widgets.group == "example.com" && !widgets.namespaced)
+        let core = try ResourceFlag.parse("v1/podtemplates=PodTemplate")
+        #expect(core.group == "" && core.apiVersion == "v1")
+        for bad in ["statefulsets", "apps/v1/statefulsets", "apps/v1/StatefulSets=StatefulSet", "a/b/c/d=X", "v1/x=lower"] {
+            #expect(throws: ResourceFlagError.self) { try ResourceFlag.parse(bad) }
+        }
+        // Served like the built-ins, with discovery.
+        let api = try APIServer(registry: registry, resources: [widgets], serverAddress: "x")
+        guard case .complete(_, _, let body, _) = await send(api, "GET", "/apis/example.com/v1alpha1") else { return }
+        #expect(String(decoding: body, as: UTF8.self).contains(#""name":"widgets","singularName":"widget","namespaced":false,"kind":"Widget""#))
+        let created = complete(await send(api, "POST", "/apis/example.com/v1alpha1/widgets", body: #"{"metadata":{"name":"w"}}"#))
+        #expect(created.status == 201)
+        #expect(created.json?["apiVersion"] == .string("example.com/v1alpha1"))
+    }
 }
