@@ -81,3 +81,53 @@ import WatchCache
         #expect(!channel.isActive)
     }
 }
+
+/// HTTP/2 stream limits on an in-memory channel.
+@Suite struct HTTP2StreamLimitTests {
+    let registry = try! Registry(clock: ManualClock())
+
+    func makeChannel(_ configure: (inout ServerLimits) -> Void) throws -> EmbeddedChannel {
+        var limits = ServerLimits()
+        configure(&limits)
+        let api = try APIServer(registry: registry, resources: [.pods], serverAddress: "test")
+        let channel = EmbeddedChannel(handler: ProtocolDetector(api: api, limits: limits))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
+        return channel
+    }
+
+    func exchange(_ client: H2TestClient, _ channel: EmbeddedChannel) throws {
+        try channel.writeInbound(channel.allocator.buffer(bytes: client.output()))
+        channel.embeddedEventLoop.run()
+        while let out = try channel.readOutbound(as: ByteBuffer.self) { client.input(Array(out.readableBytesView)) }
+    }
+
+    @Test func noMoreThanTheAdvertisedStreamsAreOpenAtOnce() throws {
+        let channel = try makeChannel { $0.maxConcurrentStreams = 5 }
+        let client = H2TestClient()
+        try exchange(client, channel)  // SETTINGS both ways
+        let ids = (0..<8).map { _ in client.get("/api/v1/pods?watch=true&resourceVersion=0") }
+        try exchange(client, channel)
+        #expect(ids.filter { client.streams[$0]?.status == "200" }.count == 5)
+        #expect(registry.cache(for: .pods)!.statistics().currentWatchers == 5)
+        client.reset(ids[0])  // a slot frees: a waiting request goes out and is served
+        try exchange(client, channel)
+        try exchange(client, channel)
+        #expect(ids.filter { client.streams[$0]?.status == "200" }.count == 6)
+        #expect(channel.isActive)
+    }
+
+    @Test func rapidResetsEndTheConnectionNotTheServer() throws {
+        let channel = try makeChannel { $0.streamResetRate = (burst: 20, perSecond: 1) }
+        let client = H2TestClient()
+        try exchange(client, channel)
+        for _ in 0..<200 where !client.goawayReceived {
+            let id = client.get("/api/v1/pods?watch=true&resourceVersion=0")
+            try exchange(client, channel)  // the request goes out and the watch starts
+            client.reset(id)
+            try exchange(client, channel)
+        }
+        #expect(client.goawayReceived)
+        #expect(!channel.isActive)
+        #expect(registry.cache(for: .pods)!.statistics().currentWatchers == 0)
+    }
+}
