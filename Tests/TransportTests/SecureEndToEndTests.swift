@@ -14,7 +14,8 @@ import WatchCacheServer
         configuration.tls = .selfSigned
         configuration.threads = 2
         configuration.authenticator = try TokenAuthenticator(csv: "\(token),admin,1,\"system:masters\"\n")
-        let server = try Server(configuration: configuration, registry: try Registry())
+        let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
+        let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
         let ports = try await server.start()
         return (server, ports.secure!)
     }
@@ -42,8 +43,23 @@ import WatchCacheServer
         let created = try await JSONObject(parsing: Self.curl(protocolFlags + auth + ["-X", "POST", "-H", "Content-Type: application/json",
             "--data", #"{"metadata":{"name":"a"}}"#, "\(base)/api/v1/namespaces/default/pods"]))
         #expect(created["metadata"]?["resourceVersion"] == .string("1"))
-        let watch = try await Self.curl(protocolFlags + auth + ["\(base)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=1"])
-        #expect(watch.hasPrefix(#"{"type":"ADDED","object":{"metadata":{"name":"a""#))
+        let watch = Task {
+            try await Self.curl(protocolFlags + auth + ["-N", "\(base)/api/v1/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await Self.curl(auth + ["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,
+                                        "\(base)/api/v1/namespaces/default/configmaps"])
+        let events = try await watch.value.split(separator: "\n").map { try JSONObject(parsing: String($0)) }
+        #expect(events.first?["type"] == .string("ADDED"))
+        #expect(events.contains { $0["type"] == .string("BOOKMARK") && $0["object"]?["metadata"]?["resourceVersion"] == .string("2") })
+
+        for i in 0..<6 {
+            _ = try await Self.curl(auth + ["-X", "POST", "-H", "Content-Type: application/json", "--data", "{\"metadata\":{\"name\":\"p\(i)\"}}",
+                                            "\(base)/api/v1/namespaces/default/pods"])
+        }
+        let expired = try await JSONObject(parsing: Self.curl(protocolFlags + auth + ["\(base)/api/v1/pods?watch=true&resourceVersion=1"]))
+        #expect(expired["type"] == .string("ERROR"))
+        #expect(expired["object"]?["code"] == .number("410"))
         try await server.shutdown()
     }
 
