@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var resources: [ResourceDescriptor] = ResourceDescriptor.builtIn
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
     public var minRequestTimeout = 1800
+    /// Log every request, not only failures (`--log-requests`).
+    public var logRequests = false
     /// Event loop threads; by default one per core.
     public var threads = System.coreCount
 

@@ -62,6 +62,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("in-memory"), help: "Keep everything in memory (the only storage today).")
     var inMemory = false
 
+    @Flag(name: .customLong("log-requests"), help: "Log one line per request (failures are always logged).")
+    var logRequests = false
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -111,6 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         configuration.minRequestTimeout = minRequestTimeout
+        configuration.logRequests = logRequests
         if let threads { configuration.threads = threads }
         for value in extraResources {
             let resource = try ResourceFlag.parse(value)

@@ -1,3 +1,4 @@
+import Logging
 import WatchCache
 
 /// The Kubernetes REST API over a ``Registry``: routing, verbs, discovery and errors, independent
@@ -12,10 +13,16 @@ public final class APIServer: Sendable {
     let authenticator: TokenAuthenticator?
     let requestMetrics = RequestMetrics()
     private let clock = SystemClock()
+    let logger: Logger
+    /// Log one line per request (verb, path, code, duration), not only failures.
+    let logRequests: Bool
 
     public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String,
-                authenticator: TokenAuthenticator? = nil) throws(Status) {
+                authenticator: TokenAuthenticator? = nil, logger: Logger = Logger(label: "watchcache"),
+                logRequests: Bool = false) throws(Status) {
         self.registry = registry
+        self.logger = logger
+        self.logRequests = logRequests
         self.authenticator = authenticator
         var byPath: [String: ResourceDescriptor] = [:]
         for r in resources {
@@ -38,13 +45,26 @@ public final class APIServer: Sendable {
         let verb = Self.verb(of: request)
         let metrics = requestMetrics
         let clock = self.clock
+        let logger = self.logger
+        let logRequests = self.logRequests
+        let path = request.path
         let respond: @Sendable (APIResponse) -> Void = { response in
             let code: Int
+            var message: String?
             switch response {
-            case .complete(let status, _, _, _): code = status
+            case .complete(let status, _, let body, _):
+                code = status
+                if status >= 500 { message = String(decoding: body.prefix(512), as: UTF8.self) }
             case .watch: code = 200
             }
-            metrics.record(verb: verb, code: code, seconds: (clock.now() - started).seconds)
+            let seconds = (clock.now() - started).seconds
+            metrics.record(verb: verb, code: code, seconds: seconds)
+            if let message {
+                logger.error("request failed", metadata: ["http.verb": "\(verb)", "http.path": "\(path)", "http.code": "\(code)", "status": "\(message)"])
+            } else if logRequests {
+                logger.info("request", metadata: ["http.verb": "\(verb)", "http.path": "\(path)", "http.code": "\(code)",
+                                                  "duration_ms": "\(Int(seconds * 1000))"])
+            }
             respond(response)
         }
         if let authenticator, !TokenAuthenticator.isPublic(request.path),

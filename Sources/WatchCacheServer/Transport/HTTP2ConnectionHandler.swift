@@ -77,6 +77,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         }
         if consumed < 0 {
             // libnghttp2 has queued a GOAWAY for a protocol error; send it and close.
+            api.logger.info("HTTP/2 protocol error, closing the connection", metadata: [
+                "peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")",
+                "nghttp2.error": "\(String(cString: nghttp2_strerror(Int32(consumed))))",
+            ])
             flush()
             context.close(promise: nil)
             return
