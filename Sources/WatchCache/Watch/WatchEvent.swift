@@ -41,7 +41,15 @@ public struct WatchEvent: Sendable {
     }
 
     /// `{"type":"<TYPE>","object":` — the bytes before ``body`` on the wire.
-    public var linePrefix: [UInt8] { Self.prefixes[type]! }
+    public var linePrefix: [UInt8] {
+        switch type {
+        case .added: Self.addedPrefix
+        case .modified: Self.modifiedPrefix
+        case .deleted: Self.deletedPrefix
+        case .bookmark: Self.bookmarkPrefix
+        case .error: Self.errorPrefix
+        }
+    }
 
     /// `}` and a newline — the bytes after ``body`` on the wire.
     public static let lineSuffix: [UInt8] = Array("}\n".utf8)
@@ -57,8 +65,12 @@ public struct WatchEvent: Sendable {
         return out
     }
 
-    private static let prefixes: [EventType: [UInt8]] = Dictionary(uniqueKeysWithValues:
-        [EventType.added, .modified, .deleted, .bookmark, .error].map { ($0, Array("{\"type\":\"\($0.rawValue)\",\"object\":".utf8)) })
+    private static func prefix(_ type: EventType) -> [UInt8] { Array("{\"type\":\"\(type.rawValue)\",\"object\":".utf8) }
+    private static let addedPrefix = prefix(.added)
+    private static let modifiedPrefix = prefix(.modified)
+    private static let deletedPrefix = prefix(.deleted)
+    private static let bookmarkPrefix = prefix(.bookmark)
+    private static let errorPrefix = prefix(.error)
 }
 
 extension WatchEvent {

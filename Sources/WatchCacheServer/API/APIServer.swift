@@ -42,7 +42,8 @@ public final class APIServer: Sendable {
     /// (a LIST at a version the cache has not reached waits for it).
     public func handle(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) {
         let started = clock.now()
-        let verb = Self.verb(of: request)
+        let route = ResourcePath(request.path)
+        let verb = Self.verb(of: request, route: route)
         let metrics = requestMetrics
         let clock = self.clock
         let logger = self.logger
@@ -73,15 +74,15 @@ public final class APIServer: Sendable {
             return
         }
         do throws(Status) {
-            if let immediate = try route(request, respond: respond) { respond(immediate) }
+            if let immediate = try self.route(request, path: route, respond: respond) { respond(immediate) }
         } catch {
             respond(.error(error))
         }
     }
 
     /// Returns the response, or nil when `respond` will be called later.
-    private func route(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) throws(Status) -> APIResponse? {
-        guard let path = ResourcePath(request.path) else { throw Self.notFound }
+    private func route(_ request: APIRequest, path: ResourcePath?, respond: @escaping @Sendable (APIResponse) -> Void) throws(Status) -> APIResponse? {
+        guard let path else { throw Self.notFound }
         let get = request.method == "GET" || request.method == "HEAD"
         switch path {
         case .version:
@@ -178,8 +179,8 @@ public final class APIServer: Sendable {
     }
 
     /// The verb kube-apiserver's metrics would give the request.
-    static func verb(of request: APIRequest) -> String {
-        guard case .resource(_, _, _, _, let name)? = ResourcePath(request.path) else { return request.method }
+    static func verb(of request: APIRequest, route: ResourcePath?) -> String {
+        guard case .resource(_, _, _, _, let name)? = route else { return request.method }
         switch (request.method, name) {
         case ("GET", nil): return request.query.contains { $0.0 == "watch" && ($0.1 == "true" || $0.1 == "1") } ? "WATCH" : "LIST"
         case ("DELETE", nil): return "DELETECOLLECTION"
