@@ -39,6 +39,7 @@ let package = Package(
             dependencies: [
                 "WatchCache",
                 "CNghttp2",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -236,7 +236,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         for id in ids {
             guard let stream = streams[id] else { continue }
             refill(stream)
-            if stream.deferred, stream.pending.readableBytes > 0 || stream.ended {
+            if stream.deferred, stream.hasOutput || stream.ended {
                 stream.deferred = false
                 nghttp2_session_resume_data(session, id)
             }
@@ -244,14 +244,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         flush()
     }
 
-    /// Pulls events from the stream's watcher into its pending bytes, up to the per-stream bound.
-    /// Safe inside libnghttp2 callbacks: it makes no libnghttp2 call.
+    /// Pulls events from the stream's watcher into its queue, up to the per-stream bound. Safe
+    /// inside libnghttp2 callbacks: it makes no libnghttp2 call.
     private func refill(_ stream: HTTP2Stream) {
         guard let watcher = stream.watcher else { return }
-        while stream.pending.readableBytes < limits.maxPendingPerStream {
+        while stream.queuedLineBytes < limits.maxPendingPerStream {
             events.removeAll(keepingCapacity: true)
             let end = watcher.next(into: &events, maxEvents: 64)
-            WatchLines.write(events, into: &stream.pending)
+            for event in events { stream.enqueue(event) }
             if end != nil {
                 stream.watcher = nil
                 stream.ended = true
@@ -368,14 +368,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         userData.map { Unmanaged<HTTP2ConnectionHandler>.fromOpaque($0).takeUnretainedValue() }
     }
 
-    /// The data provider of every response: copies the stream's pending bytes; defers a watch
-    /// stream that has none; ends the stream when it is over and drained.
+    /// The data provider of every response: copies the stream's pending body or queued watch
+    /// lines; defers a watch stream that has none; ends the stream when it is over and drained.
     private static let readCallback: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
         guard let buffer, let flags, let handler = HTTP2ConnectionHandler.from(userData), let stream = handler.streams[streamID] else {
             return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
-        if stream.pending.readableBytes == 0 { handler.refill(stream) }
-        let n = min(length, stream.pending.readableBytes)
+        if !stream.hasOutput { handler.refill(stream) }
+        var n = min(length, stream.pending.readableBytes)
         if n > 0 {
             stream.pending.readWithUnsafeReadableBytes { bytes in
                 buffer.update(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: n)
@@ -383,7 +383,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             }
             if stream.pending.readableBytes == 0 { stream.pending.clear() }
         }
-        if stream.pending.readableBytes == 0 {
+        if n < length { n += stream.copyLines(into: buffer + n, capacity: length - n) }
+        if !stream.hasOutput {
             if stream.ended {
                 flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
             } else if n == 0 {

@@ -1,3 +1,4 @@
+import DequeModule
 import NIOCore
 import WatchCache
 
@@ -9,8 +10,14 @@ final class HTTP2Stream {
     var headerBytes = 0
     var body: [UInt8] = []
     var bodyTooLarge = false
-    /// Response bytes waiting for libnghttp2 to frame them (bounded for watches).
+    /// A complete response's body, waiting for libnghttp2 to frame it.
     var pending: ByteBuffer
+    /// A watch's events waiting for libnghttp2: their shared bytes are copied once, straight into
+    /// the DATA frame, from `lineOffset` into the first event's line.
+    var lines = Deque<WatchEvent>()
+    var lineOffset = 0
+    /// Bytes left to send in `lines` (bounded by the per-stream limit).
+    var queuedLineBytes = 0
     /// No more bytes will be added: END_STREAM once `pending` is sent.
     var ended = false
     /// The data provider returned DEFERRED: resume it when bytes arrive.
@@ -23,4 +30,38 @@ final class HTTP2Stream {
     }
 
     func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+
+    /// Whether anything is waiting to be sent.
+    var hasOutput: Bool { pending.readableBytes > 0 || !lines.isEmpty }
+
+    func enqueue(_ event: WatchEvent) {
+        lines.append(event)
+        queuedLineBytes += event.linePrefix.count + event.body.count + WatchEvent.lineSuffix.count
+    }
+
+    /// Copies up to `capacity` bytes of the queued lines into `buffer`; returns how many.
+    func copyLines(into buffer: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
+        var written = 0
+        while written < capacity, let event = lines.first {
+            var skip = lineOffset
+            for segment in [event.linePrefix, event.body, WatchEvent.lineSuffix] {
+                if skip >= segment.count {
+                    skip -= segment.count
+                    continue
+                }
+                let n = min(segment.count - skip, capacity - written)
+                segment.withUnsafeBufferPointer { (buffer + written).update(from: $0.baseAddress! + skip, count: n) }
+                written += n
+                lineOffset += n
+                skip = 0
+                if written == capacity { break }
+            }
+            if lineOffset == event.linePrefix.count + event.body.count + WatchEvent.lineSuffix.count {
+                lines.removeFirst()
+                lineOffset = 0
+            }
+        }
+        queuedLineBytes -= written
+        return written
+    }
 }
