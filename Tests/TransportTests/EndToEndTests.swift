@@ -47,6 +47,16 @@ import WatchCacheServer
         }
     }
 
+    /// Waits until the server reports `count` open pod watches (so writes land after they started).
+    static func waitForWatchers(_ base: String, count: Int, curlFlags: [String] = []) async throws {
+        let line = "apiserver_registered_watchers{group=\"\",version=\"v1\",resource=\"pods\"} \(count)"
+        for _ in 0..<200 {
+            if try await run("curl", ["-s", "--max-time", "5"] + curlFlags + ["\(base)/metrics"]).contains(line) { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("the watch did not start")
+    }
+
     static func lines(_ text: String) throws -> [JSONObject] {
         try text.split(separator: "\n").map { try JSONObject(parsing: String($0)) }
     }
@@ -91,7 +101,7 @@ import WatchCacheServer
         let watch = Task {
             try await Self.curl(protocolFlags + ["-N", "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
         }
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitForWatchers(base, count: 1)
         try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"a"}}"#,
                        "\(base)/api/v1/namespaces/default/pods"])
         try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,

@@ -46,7 +46,7 @@ import WatchCacheServer
         let watch = Task {
             try await Self.curl(protocolFlags + auth + ["-N", "\(base)/api/v1/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
         }
-        try await Task.sleep(for: .milliseconds(300))
+        try await EndToEndTests.waitForWatchers(base, count: 1, curlFlags: ["-k"] + auth)
         _ = try await Self.curl(auth + ["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,
                                         "\(base)/api/v1/namespaces/default/configmaps"])
         let events = try await watch.value.split(separator: "\n").map { try JSONObject(parsing: String($0)) }
