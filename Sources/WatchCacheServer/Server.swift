@@ -24,7 +24,9 @@ public final class Server: Sendable {
         self.logger = logger
         self.api = try APIServer(registry: registry, resources: configuration.resources, minRequestTimeout: configuration.minRequestTimeout,
                                  serverAddress: "\(configuration.bindAddress):\(configuration.securePort ?? configuration.port ?? 0)",
-                                 authenticator: configuration.authenticator, logger: logger, logRequests: configuration.logRequests)
+                                 authenticator: configuration.authenticator, logger: logger, logRequests: configuration.logRequests,
+                                 maxRequestsInFlight: configuration.maxRequestsInFlight,
+                                 maxMutatingRequestsInFlight: configuration.maxMutatingRequestsInFlight)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
     }
 

@@ -20,6 +20,11 @@ public struct ServerConfiguration: Sendable {
     public var minRequestTimeout = 1800
     /// Log every request, not only failures (`--log-requests`).
     public var logRequests = false
+    /// Read-only requests answered at once (`--max-requests-inflight`); more get 429. Watches are
+    /// not counted. 0: no limit.
+    public var maxRequestsInFlight = 400
+    /// Writes answered at once (`--max-mutating-requests-inflight`); more get 429. 0: no limit.
+    public var maxMutatingRequestsInFlight = 200
     /// Event loop threads; by default one per core.
     public var threads = System.coreCount
 

@@ -65,6 +65,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("log-requests"), help: "Log one line per request (failures are always logged).")
     var logRequests = false
 
+    @Option(name: .customLong("max-requests-inflight"), help: "Read-only requests answered at once (watches excluded); more get 429. 0: no limit.")
+    var maxRequestsInFlight = 400
+
+    @Option(name: .customLong("max-mutating-requests-inflight"), help: "Writes answered at once; more get 429. 0: no limit.")
+    var maxMutatingRequestsInFlight = 200
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -84,6 +90,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard windowSeconds > 0, bookmarkInterval > 0, minRequestTimeout >= 0 else {
             throw ValidationError("--window-seconds and --bookmark-interval must be positive, --min-request-timeout not negative")
+        }
+        guard maxRequestsInFlight >= 0, maxMutatingRequestsInFlight >= 0 else {
+            throw ValidationError("--max-requests-inflight and --max-mutating-requests-inflight must not be negative")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         for value in extraResources {
@@ -115,6 +124,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.minRequestTimeout = minRequestTimeout
         configuration.logRequests = logRequests
+        configuration.maxRequestsInFlight = maxRequestsInFlight
+        configuration.maxMutatingRequestsInFlight = maxMutatingRequestsInFlight
         if let threads { configuration.threads = threads }
         for value in extraResources {
             let resource = try ResourceFlag.parse(value)

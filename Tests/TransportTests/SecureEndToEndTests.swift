@@ -76,13 +76,24 @@ import WatchCacheServer
             .write(to: manifest, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: manifest) }
 
-        // kubectl validates manifests against the server's OpenAPI document, which is not served (no schemas).
-        #expect(try await kubectl(["create", "--validate=false", "-f", manifest.path]).contains("pod/web-0 created"))
+        // kubectl reads /openapi/v3, sees fieldValidation on PATCH, and leaves validation to the server.
+        #expect(try await kubectl(["create", "-f", manifest.path]).contains("pod/web-0 created"))
         let listed = try await JSONObject(parsing: kubectl(["get", "pods", "-o", "json"]))
         guard case .array(let items)? = listed["items"] else { Issue.record("no items"); return }
         #expect(items.count == 1)
-        #expect(try await kubectl(["get", "pods"]).contains("web-0"))
+        // Human output comes from the server's Table form.
+        let table = try await kubectl(["get", "po", "-o", "wide"]).split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(table.first == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"])
+        #expect(table.dropFirst().first?.first == "web-0" && table.dropFirst().first?.last == "node-1")
+        // get -w: the list, then the change, under one header.
+        async let watched = EndToEndTests.run("timeout", ["5", kubectlPath, "get", "pods", "-w"] + connection)
+        try await EndToEndTests.waitForWatchers("https://127.0.0.1:\(port)", count: 1,
+                                                curlFlags: ["-k", "-H", "Authorization: Bearer \(Self.token)"])
         #expect(try await kubectl(["label", "pod", "web-0", "tier=db"]).contains("pod/web-0 labeled"))
+        let watchLines = try await watched.split(separator: "\n")
+        #expect(watchLines.count == 3)
+        #expect(watchLines.first?.hasPrefix("NAME") == true)
+        #expect(watchLines.dropFirst().allSatisfy { $0.hasPrefix("web-0") })
         let labeled = try await JSONObject(parsing: kubectl(["get", "pod", "web-0", "-o", "json"]))
         #expect(labeled["metadata"]?["labels"]?["tier"] == .string("db"))
         let raw = try await kubectl(["get", "--raw", "/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion=0&timeoutSeconds=1"])

@@ -37,6 +37,12 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
     /// The object payload, if this is an object.
     public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }

@@ -40,6 +40,21 @@ public struct WatchEvent: Sendable {
         self.isInitialEventsEnd = false
     }
 
+    private init(_ other: WatchEvent, body: [UInt8]) {
+        self.type = other.type
+        self.object = other.object
+        self.resourceVersion = other.resourceVersion
+        self.status = other.status
+        self.body = body
+        self.isInitialEventsEnd = other.isInitialEventsEnd
+    }
+
+    /// The same event with another encoding of its object (a server's Table form, say); `object`,
+    /// `status` and the version are kept.
+    public func replacingBody(_ body: [UInt8]) -> WatchEvent {
+        WatchEvent(self, body: body)
+    }
+
     /// `{"type":"<TYPE>","object":` — the bytes before ``body`` on the wire.
     public var linePrefix: [UInt8] {
         switch type {

@@ -30,8 +30,9 @@ public struct APIRequest: Sendable {
 public enum APIResponse: Sendable {
     /// A complete response.
     case complete(status: Int, contentType: String, body: [UInt8], headers: [(String, String)] = [])
-    /// A watch: the transport starts it with its own wake-up callback and streams its events.
-    case watch(ResourceCache, WatchOptions)
+    /// A watch: the transport starts it with its own wake-up callback and streams its events,
+    /// each passed through `transform` when there is one (the Table form re-encodes them).
+    case watch(ResourceCache, WatchOptions, transform: WatchEventTransform? = nil)
 
     /// A `Status` error response (with `Retry-After` when the status asks for one).
     static func error(_ status: Status) -> APIResponse {
@@ -48,6 +49,9 @@ public enum APIResponse: Sendable {
         .complete(status: status, contentType: "application/json", body: object.encoded)
     }
 }
+
+/// Re-encodes a watch's events for the representation the client asked for; called in order, once per event.
+public typealias WatchEventTransform = @Sendable (WatchEvent) -> WatchEvent
 
 /// Percent-decoding of paths and query strings.
 enum PercentEncoding {

@@ -7,11 +7,13 @@ public final class APIServer: Sendable {
     public let registry: Registry
     let resources: [String: ResourceDescriptor]
     let discovery: Discovery
+    let openAPI: OpenAPI
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
     let minRequestTimeout: Int
     /// When set, every request but health and version needs a valid bearer token.
     let authenticator: TokenAuthenticator?
     let requestMetrics = RequestMetrics()
+    let inFlight: InFlightLimiter
     private let clock = SystemClock()
     let logger: Logger
     /// Log one line per request (verb, path, code, duration), not only failures.
@@ -19,8 +21,9 @@ public final class APIServer: Sendable {
 
     public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String,
                 authenticator: TokenAuthenticator? = nil, logger: Logger = Logger(label: "watchcache"),
-                logRequests: Bool = false) throws(Status) {
+                logRequests: Bool = false, maxRequestsInFlight: Int = 400, maxMutatingRequestsInFlight: Int = 200) throws(Status) {
         self.registry = registry
+        self.inFlight = InFlightLimiter(readOnly: maxRequestsInFlight, mutating: maxMutatingRequestsInFlight)
         self.logger = logger
         self.logRequests = logRequests
         self.authenticator = authenticator
@@ -31,6 +34,7 @@ public final class APIServer: Sendable {
         }
         self.resources = byPath
         self.discovery = Discovery(resources: resources, serverAddress: serverAddress)
+        self.openAPI = OpenAPI(resources: resources)
         self.minRequestTimeout = minRequestTimeout
     }
 
@@ -49,7 +53,7 @@ public final class APIServer: Sendable {
         let logger = self.logger
         let logRequests = self.logRequests
         let path = request.path
-        let respond: @Sendable (APIResponse) -> Void = { response in
+        let finish: @Sendable (APIResponse) -> Void = { response in
             let code: Int
             var message: String?
             switch response {
@@ -70,8 +74,27 @@ public final class APIServer: Sendable {
         }
         if let authenticator, !TokenAuthenticator.isPublic(request.path),
            authenticator.authenticate(authorization: request.header("authorization")) == nil {
-            respond(.error(TokenAuthenticator.unauthorized))
+            finish(.error(TokenAuthenticator.unauthorized))
             return
+        }
+        // Watches are long-running, and health and metrics must answer under load: none is limited.
+        let respond: @Sendable (APIResponse) -> Void
+        switch route {
+        case .health?, .metrics?:
+            respond = finish
+        case _ where verb == "WATCH":
+            respond = finish
+        default:
+            let kind = InFlightLimiter.kind(of: request.method)
+            guard inFlight.acquire(kind) else {
+                finish(.error(InFlightLimiter.tooManyRequests))
+                return
+            }
+            let inFlight = self.inFlight
+            respond = { response in
+                inFlight.release(kind)
+                finish(response)
+            }
         }
         do throws(Status) {
             if let immediate = try self.route(request, path: route, respond: respond) { respond(immediate) }
@@ -93,8 +116,13 @@ public final class APIServer: Sendable {
             return .complete(status: 200, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
         case .metrics:
             guard get else { throw Self.methodNotAllowed }
-            let page = MetricsPage.render(caches: registry.caches, requests: requestMetrics)
+            var page = MetricsPage.render(caches: registry.caches, requests: requestMetrics)
+            inFlight.render(into: &page)
             return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(page.utf8))
+        case .openAPI(let path):
+            guard get else { throw Self.methodNotAllowed }
+            guard let body = path.map(openAPI.document(at:)) ?? openAPI.root else { throw Self.notFound }
+            return .complete(status: 200, contentType: "application/json", body: body)
         case .apiVersions:
             guard get else { throw Self.methodNotAllowed }
             return .json(discovery.apiVersions)
@@ -123,23 +151,27 @@ public final class APIServer: Sendable {
         let dryRun = request.query.contains { $0.0 == "dryRun" && $0.1 == "All" }
         switch (request.method, name) {
         case ("GET", nil), ("HEAD", nil):
+            let table = try Self.tableConvertor(request, resource: resource)
             if try RequestQuery.isWatch(request.query) {
                 var options = try RequestQuery.watchOptions(request.query, namespace: namespace)
                 if (options.timeoutSeconds ?? 0) <= 0, minRequestTimeout > 0 {
                     options.timeoutSeconds = Int.random(in: minRequestTimeout..<(2 * minRequestTimeout))
                 }
-                return .watch(cache, options)
+                return .watch(cache, options, transform: table?.watchTransform())
             }
             let options = try RequestQuery.listOptions(request.query, namespace: namespace)
             cache.list(options) { result in
                 switch result {
-                case .success(let list): respond(.complete(status: 200, contentType: "application/json", body: list.encoded(for: resource)))
+                case .success(let list):
+                    respond(.complete(status: 200, contentType: "application/json", body: table?.list(list) ?? list.encoded(for: resource)))
                 case .failure(let status): respond(.error(status))
                 }
             }
             return nil
         case ("GET", let name?), ("HEAD", let name?):
+            let table = try Self.tableConvertor(request, resource: resource)
             guard let object = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
+            if let table { return .complete(status: 200, contentType: "application/json", body: table.object(object)) }
             return .object(object)
         case ("POST", nil):
             let object = try Self.bodyObject(request)
@@ -188,6 +220,12 @@ public final class APIServer: Sendable {
         case ("PUT", _): return "UPDATE"
         default: return request.method
         }
+    }
+
+    /// The Table convertor when `Accept` asks for the Table form; `nil` for the objects themselves.
+    private static func tableConvertor(_ request: APIRequest, resource: ResourceDescriptor) throws(Status) -> TableConvertor? {
+        guard case .table(let version) = try ResponseForm.negotiate(request.header("accept")) else { return nil }
+        return try TableConvertor(resource: resource, version: version, query: request.query)
     }
 
     // MARK: - Bodies

@@ -58,13 +58,27 @@ struct Discovery {
             ("kind", .string("APIResourceList")), ("apiVersion", .string("v1")),
             ("groupVersion", .string(group.isEmpty ? version : "\(group)/\(version)")),
             ("resources", .array(served.map { r in
-                .object(JSONObject([
+                var entry = JSONObject([
                     ("name", .string(r.plural)), ("singularName", .string(r.kind.lowercased())), ("namespaced", .bool(r.namespaced)),
                     ("kind", .string(r.kind)), ("verbs", verbs),
-                ]))
+                ])
+                let known = Self.builtIn["\(r.group)/\(r.plural)"]
+                if let shortNames = known?.shortNames { entry["shortNames"] = .array(shortNames.map { .string($0) }) }
+                if known?.inAll == true { entry["categories"] = .array([.string("all")]) }
+                return .object(entry)
             })),
         ]))
     }
+
+    /// kube-apiserver's short names for its own resources (`kubectl get po`), and whether
+    /// `kubectl get all` includes them.
+    static let builtIn: [String: (shortNames: [String], inAll: Bool)] = [
+        "/pods": (["po"], true), "/services": (["svc"], true), "/configmaps": (["cm"], false), "/secrets": ([], false),
+        "/endpoints": (["ep"], false), "/events": (["ev"], false), "/nodes": (["no"], false), "/namespaces": (["ns"], false),
+        "/persistentvolumeclaims": (["pvc"], false), "/serviceaccounts": (["sa"], false),
+        "apps/deployments": (["deploy"], true), "apps/replicasets": (["rs"], true), "apps/statefulsets": (["sts"], true),
+        "apps/daemonsets": (["ds"], true), "batch/jobs": ([], true), "batch/cronjobs": (["cj"], true),
+    ]
 
     /// `/version`: a Kubernetes-shaped version, so kubectl (which reads it first) proceeds.
     static let version: JSONValue = .object(JSONObject([

@@ -7,6 +7,8 @@ enum ResourcePath: Equatable {
     /// A collection (`name == nil`) or one object, cluster-wide or in a namespace.
     case resource(group: String, version: String, plural: String, namespace: String?, name: String?)
     case version, health(String), metrics
+    /// `/openapi/v3` (`nil`) or one group-version's document (`api/v1`, `apis/apps/v1`).
+    case openAPI(String?)
 
     /// Parses `path`; `nil` if it is not an API path.
     init?(_ path: String) {
@@ -15,6 +17,9 @@ enum ResourcePath: Equatable {
         case "version" where parts.count == 1: self = .version; return
         case "metrics" where parts.count == 1: self = .metrics; return
         case "healthz", "livez", "readyz": self = .health(parts[0]); return
+        case "openapi" where parts.count >= 2 && parts[1] == "v3":
+            self = .openAPI(parts.count == 2 ? nil : parts.dropFirst(2).joined(separator: "/"))
+            return
         case "api":
             parts.removeFirst()
             if parts.isEmpty { self = .apiVersions; return }

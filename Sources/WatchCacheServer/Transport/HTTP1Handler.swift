@@ -14,6 +14,8 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var body: [UInt8] = []
     private var tooLarge = false
     private var watcher: Watcher?
+    /// Re-encodes the watch's events (the Table form); `nil` sends them as they are.
+    private var transform: WatchEventTransform?
     private var events: [WatchEvent] = []
     private var context: ChannelHandlerContext?
     /// The server is shutting down: close after the current response.
@@ -95,7 +97,8 @@ final class HTTP1Handler: ChannelInboundHandler {
                 if !keepAlive { loopContext.value.close(promise: nil) }
             }
             if keepAlive { armIdleTimer() }
-        case .watch(let cache, let options):
+        case .watch(let cache, let options, let transform):
+            self.transform = transform
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
             do {
@@ -119,6 +122,7 @@ final class HTTP1Handler: ChannelInboundHandler {
             events.removeAll(keepingCapacity: true)
             let end = watcher.next(into: &events, maxEvents: 64)
             if !events.isEmpty {
+                if let transform { events = events.map(transform) }
                 var buffer = context.channel.allocator.buffer(capacity: events.reduce(0) { $0 + $1.body.count + 40 })
                 WatchLines.write(events, into: &buffer)
                 context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)

@@ -183,7 +183,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType),
                                              ("content-length", String(body.count))] + extra,
                            withBody: !isHead && !body.isEmpty)
-        case .watch(let cache, let options):
+        case .watch(let cache, let options, let transform):
+            stream.transform = transform
             let id = stream.id
             let wake = self.wake!
             do {
@@ -251,7 +252,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         while stream.queuedLineBytes < limits.maxPendingPerStream {
             events.removeAll(keepingCapacity: true)
             let end = watcher.next(into: &events, maxEvents: 64)
-            for event in events { stream.enqueue(event) }
+            if let transform = stream.transform {
+                for event in events { stream.enqueue(transform(event)) }
+            } else {
+                for event in events { stream.enqueue(event) }
+            }
             if end != nil {
                 stream.watcher = nil
                 stream.ended = true

@@ -23,6 +23,8 @@ final class HTTP2Stream {
     /// The data provider returned DEFERRED: resume it when bytes arrive.
     var deferred = false
     var watcher: Watcher?
+    /// Re-encodes the watch's events (the Table form); `nil` sends them as they are.
+    var transform: WatchEventTransform?
 
     init(id: Int32, allocator: ByteBufferAllocator) {
         self.id = id

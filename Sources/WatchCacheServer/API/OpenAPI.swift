@@ -1,0 +1,173 @@
+import WatchCache
+
+/// The OpenAPI v3 documents kube-apiserver publishes at `/openapi/v3`: the root lists one document
+/// per group-version, and each document describes the paths, verbs and query parameters served.
+///
+/// kubectl reads them before `create`, `apply` and `replace` to learn that the server accepts
+/// `fieldValidation` on writes (it then leaves validation to the server instead of downloading
+/// schemas to validate on the client). Objects are stored as sent, so every schema here is an open
+/// object (`x-kubernetes-preserve-unknown-fields`): the documents are truthful about the API and
+/// make no claims about fields.
+struct OpenAPI {
+    /// `api/v1` or `apis/{group}/{version}` → the document, encoded once.
+    private let documents: [String: [UInt8]]
+    /// `/openapi/v3`.
+    let root: [UInt8]
+
+    init(resources: [ResourceDescriptor]) {
+        var byPath: [String: [ResourceDescriptor]] = [:]
+        var order: [String] = []
+        for r in resources {
+            let key = r.group.isEmpty ? "api/\(r.version)" : "apis/\(r.group)/\(r.version)"
+            if byPath[key] == nil { order.append(key) }
+            byPath[key, default: []].append(r)
+        }
+        var documents: [String: [UInt8]] = [:]
+        var paths = JSONObject()
+        for key in order {
+            let document = JSONWriter.encode(Self.document(byPath[key]!))
+            documents[key] = document
+            paths[key] = .object(JSONObject([("serverRelativeURL", .string("/openapi/v3/\(key)?hash=\(Self.hash(document))"))]))
+        }
+        self.documents = documents
+        self.root = JSONWriter.encode(.object(JSONObject([("paths", .object(paths))])))
+    }
+
+    /// The document for `api/v1`-style `path` (the part after `/openapi/v3/`), or nil.
+    func document(at path: String) -> [UInt8]? { documents[path] }
+
+    // MARK: - Documents
+
+    private static func document(_ resources: [ResourceDescriptor]) -> JSONValue {
+        var paths = JSONObject()
+        var schemas = JSONObject()
+        for r in resources {
+            let prefix = r.group.isEmpty ? "/api/\(r.version)" : "/apis/\(r.group)/\(r.version)"
+            let scope = r.namespaced ? "\(prefix)/namespaces/{namespace}/\(r.plural)" : "\(prefix)/\(r.plural)"
+            let scopeParameters: [JSONValue] = r.namespaced ? [pathParameter("namespace", "object name and auth scope, such as for teams and projects")] : []
+            let ref = schemaName(r)
+            schemas[ref] = .object(JSONObject([
+                ("type", .string("object")),
+                ("description", .string("\(r.kind), stored as the client sent it (the server does not validate fields).")),
+                ("x-kubernetes-preserve-unknown-fields", .bool(true)),
+                ("x-kubernetes-group-version-kind", .array([gvk(r)])),
+            ]))
+            paths[scope] = .object(JSONObject([
+                ("get", operation(r, action: "list", id: "list", ref: ref, query: listQuery)),
+                ("post", operation(r, action: "post", id: "create", ref: ref, query: writeQuery, body: true)),
+                ("delete", operation(r, action: "deletecollection", id: "deleteCollection", ref: ref, query: listQuery + deleteQuery)),
+                ("parameters", .array(scopeParameters + [queryParameter("pretty", "If 'true', then the output is pretty printed.")])),
+            ]))
+            paths["\(scope)/{name}"] = .object(JSONObject([
+                ("get", operation(r, action: "get", id: "read", ref: ref, query: [])),
+                ("put", operation(r, action: "put", id: "replace", ref: ref, query: writeQuery, body: true)),
+                ("patch", operation(r, action: "patch", id: "patch", ref: ref, query: writeQuery, body: true,
+                                    bodyTypes: ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"])),
+                ("delete", operation(r, action: "delete", id: "delete", ref: ref, query: deleteQuery)),
+                ("parameters", .array([pathParameter("name", "name of the \(r.kind)")] + scopeParameters
+                    + [queryParameter("pretty", "If 'true', then the output is pretty printed.")])),
+            ]))
+            if r.namespaced {
+                paths["\(prefix)/\(r.plural)"] = .object(JSONObject([
+                    ("get", operation(r, action: "list", id: "listForAllNamespaces", ref: ref, query: listQuery)),
+                ]))
+            }
+        }
+        return .object(JSONObject([
+            ("openapi", .string("3.0.0")),
+            ("info", .object(JSONObject([("title", .string("Kubernetes")), ("version", .string("v1.32.0-watchcache"))]))),
+            ("paths", .object(paths)),
+            ("components", .object(JSONObject([("schemas", .object(schemas))]))),
+        ]))
+    }
+
+    private static func operation(_ r: ResourceDescriptor, action: String, id: String, ref: String, query: [(String, String)],
+                                  body: Bool = false, bodyTypes: [String] = ["application/json"]) -> JSONValue {
+        let schema: JSONValue = .object(JSONObject([("$ref", .string("#/components/schemas/\(ref)"))]))
+        let content: JSONValue = .object(JSONObject([("application/json", .object(JSONObject([("schema", schema)])))]))
+        var op = JSONObject([
+            ("operationId", .string("\(id)\(operationScope(r))\(r.kind)")),
+            ("parameters", .array(query.map { queryParameter($0.0, $0.1) })),
+            ("responses", .object(JSONObject([("200", .object(JSONObject([("description", .string("OK")), ("content", content)])))]))),
+            ("x-kubernetes-action", .string(action)),
+            ("x-kubernetes-group-version-kind", gvk(r)),
+        ])
+        if body {
+            op["requestBody"] = .object(JSONObject([
+                ("required", .bool(true)),
+                ("content", .object(JSONObject(bodyTypes.map { ($0, .object(JSONObject([("schema", schema)]))) }))),
+            ]))
+        }
+        return .object(op)
+    }
+
+    private static func operationScope(_ r: ResourceDescriptor) -> String {
+        let group = r.group.isEmpty ? "Core" : r.group.split(separator: ".").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        return group + r.version.prefix(1).uppercased() + r.version.dropFirst() + (r.namespaced ? "Namespaced" : "")
+    }
+
+    private static let listQuery: [(String, String)] = [
+        ("allowWatchBookmarks", "allowWatchBookmarks requests watch events with type \"BOOKMARK\"."),
+        ("continue", "The continue option should be set when retrieving more results from the server."),
+        ("fieldSelector", "A selector to restrict the list of returned objects by their fields."),
+        ("labelSelector", "A selector to restrict the list of returned objects by their labels."),
+        ("limit", "limit is a maximum number of responses to return for a list call."),
+        ("resourceVersion", "resourceVersion sets a constraint on what resource versions a request may be served from."),
+        ("resourceVersionMatch", "resourceVersionMatch determines how resourceVersion is applied to list calls."),
+        ("sendInitialEvents", "`sendInitialEvents=true` may be set together with `watch=true` to start with synthetic events for the current state."),
+        ("timeoutSeconds", "Timeout for the list/watch call."),
+        ("watch", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications."),
+    ]
+
+    private static let writeQuery: [(String, String)] = [
+        ("dryRun", "When present, indicates that modifications should not be persisted. The only valid value is All."),
+        ("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."),
+        ("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Accepted; this server stores objects as sent."),
+    ]
+
+    private static let deleteQuery: [(String, String)] = [
+        ("dryRun", "When present, indicates that modifications should not be persisted. The only valid value is All."),
+        ("gracePeriodSeconds", "The duration in seconds before the object should be deleted. Accepted; deletion is immediate."),
+        ("propagationPolicy", "Whether and how garbage collection will be performed. Accepted; there is no garbage collector."),
+    ]
+
+    private static func queryParameter(_ name: String, _ description: String) -> JSONValue {
+        let type = ["limit", "timeoutSeconds", "gracePeriodSeconds"].contains(name) ? "integer"
+            : ["allowWatchBookmarks", "watch", "sendInitialEvents"].contains(name) ? "boolean" : "string"
+        return .object(JSONObject([
+            ("name", .string(name)), ("in", .string("query")), ("description", .string(description)),
+            ("schema", .object(JSONObject([("type", .string(type)), ("uniqueItems", .bool(true))]))),
+        ]))
+    }
+
+    private static func pathParameter(_ name: String, _ description: String) -> JSONValue {
+        .object(JSONObject([
+            ("name", .string(name)), ("in", .string("path")), ("description", .string(description)), ("required", .bool(true)),
+            ("schema", .object(JSONObject([("type", .string("string")), ("uniqueItems", .bool(true))]))),
+        ]))
+    }
+
+    private static func gvk(_ r: ResourceDescriptor) -> JSONValue {
+        .object(JSONObject([("group", .string(r.group)), ("version", .string(r.version)), ("kind", .string(r.kind))]))
+    }
+
+    /// Kubernetes' names for its own kinds (`io.k8s.api.core.v1.Pod`); others get a WatchCache name.
+    private static func schemaName(_ r: ResourceDescriptor) -> String {
+        switch r.group {
+        case "": "io.k8s.api.core.\(r.version).\(r.kind)"
+        case "apps", "batch", "policy", "autoscaling": "io.k8s.api.\(r.group).\(r.version).\(r.kind)"
+        default: "watchcache.\(r.group).\(r.version).\(r.kind)"
+        }
+    }
+
+    /// A content hash for the document's URL, so clients' caches notice a change (FNV-1a, 64 bits).
+    private static func hash(_ bytes: [UInt8]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        let hex = String(h, radix: 16, uppercase: true)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

@@ -1,0 +1,35 @@
+import WatchCache
+
+/// The representation a client asked for in `Accept`: the object itself, or the `meta.k8s.io`
+/// Table that `kubectl get` asks for (`application/json;as=Table;v=v1;g=meta.k8s.io,…,application/json`).
+enum ResponseForm: Equatable {
+    case object
+    /// A Table in `meta.k8s.io/<version>` (v1 or v1beta1).
+    case table(version: String)
+
+    static let accepted = "application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+
+    /// The first form in `accept` this server can produce, in the client's order (as kube-apiserver
+    /// picks); JSON when there is no header. 406 when nothing listed can be served.
+    static func negotiate(_ accept: String?) throws(Status) -> ResponseForm {
+        guard let accept, !accept.allSatisfy({ $0 == " " }) else { return .object }
+        for clause in accept.split(separator: ",") {
+            let parts = clause.split(separator: ";").map { $0.trimming(" ") }
+            guard let type = parts.first?.lowercased(), ["application/json", "application/*", "*/*"].contains(type) else { continue }
+            var parameters: [String: String] = [:]
+            for p in parts.dropFirst() {
+                let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimming(" ") }
+                if kv.count == 2 { parameters[kv[0].lowercased()] = kv[1] }
+            }
+            switch parameters["as"] {
+            case nil:
+                return .object
+            case "Table" where parameters["g"] == "meta.k8s.io" && (parameters["v"] == "v1" || parameters["v"] == "v1beta1"):
+                return .table(version: parameters["v"]!)
+            default:
+                continue
+            }
+        }
+        throw Status(code: 406, reason: .notAcceptable, message: "only the following media types are accepted: \(accepted)")
+    }
+}
