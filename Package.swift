@@ -50,12 +50,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The benchmark harnesses behind `watchcache bench`: workloads, simulated clients, reports, charts.
+        .target(
+            name: "WatchCacheBench",
+            dependencies: ["WatchCache"]
+        ),
         // The command-line tool. Thin: logic lives in the libraries.
         .executableTarget(
             name: "watchcache",
             dependencies: [
                 "WatchCache",
                 "WatchCacheServer",
+                "WatchCacheBench",
                 "CNghttp2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -69,6 +75,10 @@ let package = Package(
         .testTarget(
             name: "WatchCacheTests",
             dependencies: ["WatchCache"]
+        ),
+        .testTarget(
+            name: "BenchTests",
+            dependencies: ["WatchCache", "WatchCacheBench"]
         ),
         .testTarget(
             name: "TransportTests",

@@ -14,15 +14,13 @@ struct WatchCacheCommand: AsyncParsableCommand {
 
             Commands:
               serve     the Kubernetes REST API over HTTP/2 (libnghttp2) and HTTP/1.1
+              bench     benchmarks: `bench recovery` (watch restarts with and without bookmarks)
               version   print the versions of watchcache and the libnghttp2 it links
-
-            In development (see the README's status table): TLS and authentication for serve, and
-            bench (the restart-recovery and fan-out benchmarks).
 
             The same core is a Swift library: `import WatchCache` (see the README).
             """,
         version: WatchCacheVersion.string,
-        subcommands: [ServeCommand.self, VersionCommand.self]
+        subcommands: [ServeCommand.self, BenchCommand.self, VersionCommand.self]
     )
 }
 

@@ -16,11 +16,15 @@ public struct CacheConfiguration: Sendable, Hashable {
     public var watcherQueueLimit: Int?
     /// How many log events a resuming watcher copies per lock acquisition.
     public var replayChunk: Int
+    /// The slot width of the bookmark and deadline timer wheels: a bookmark due within a slot goes
+    /// out at the first ``ResourceCache/tick()`` of that slot (Kubernetes: 1 s). Benchmarks that
+    /// compress time scale it with the other durations.
+    public var timerResolution: Duration
 
     public init(history: HistoryWindow = HistoryWindow(), bookmarkInterval: Duration = .seconds(60),
                 bookmarkLead: Duration = .seconds(2), versionWaitTimeout: Duration = .seconds(3),
                 slowWatcherBudget: Duration = .milliseconds(100), slowWatcherBudgetRefill: Duration = .milliseconds(50),
-                watcherQueueLimit: Int? = nil, replayChunk: Int = 100) {
+                watcherQueueLimit: Int? = nil, replayChunk: Int = 100, timerResolution: Duration = .seconds(1)) {
         self.history = history
         self.bookmarkInterval = bookmarkInterval
         self.bookmarkLead = bookmarkLead
@@ -29,6 +33,7 @@ public struct CacheConfiguration: Sendable, Hashable {
         self.slowWatcherBudgetRefill = slowWatcherBudgetRefill
         self.watcherQueueLimit = watcherQueueLimit
         self.replayChunk = replayChunk
+        self.timerResolution = timerResolution
     }
 
     /// Kubernetes' `suggestedWatchChannelSize`: `ceil(capacity / 75)` within 10 and a maximum of

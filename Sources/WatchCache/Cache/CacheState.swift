@@ -8,10 +8,8 @@ struct CacheState {
     /// (writes to other resources, storage progress notifications) moved it on.
     var version: ResourceVersion
     var watchers = WatcherIndex()
-    var bookmarks = TimerWheel()
-    var deadlines = TimerWheel()
-    /// Watchers whose deadline falls within the current second (checked every tick).
-    var imminentDeadlines: [Watcher] = []
+    var bookmarks: TimerWheel
+    var deadlines: TimerWheel
     var budget: TimeBudget
     /// Live watchers whose queue is over its limit, and when the tolerance window for them ends.
     var blocked: [Watcher] = []

@@ -38,6 +38,8 @@ public final class ResourceCache: Sendable {
             store: store,
             log: EventLog(window: configuration.history, initialVersion: version),
             version: version,
+            bookmarks: TimerWheel(resolution: configuration.timerResolution),
+            deadlines: TimerWheel(resolution: configuration.timerResolution),
             budget: TimeBudget(maximum: configuration.slowWatcherBudget, refillPerSecond: configuration.slowWatcherBudgetRefill, now: now)))
     }
 
@@ -212,15 +214,8 @@ public final class ResourceCache: Sendable {
     }
 
     private func expireDeadlines(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
-        let due = cs.imminentDeadlines + cs.deadlines.popDue(now: now)
-        cs.imminentDeadlines.removeAll()
-        for w in due {
-            guard let deadline = w.deadline else { continue }
-            if deadline <= now {
-                finishLocked(w, in: &cs, reason: .timeout, keepQueued: true, effects: &effects)
-            } else if !w.state.withLock({ $0.isFinished }) {
-                cs.imminentDeadlines.append(w)
-            }
+        for w in cs.deadlines.popDue(now: now) {
+            finishLocked(w, in: &cs, reason: .timeout, keepQueued: true, effects: &effects)
         }
     }
 

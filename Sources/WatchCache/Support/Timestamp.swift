@@ -23,7 +23,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Whole seconds since the origin (the timer wheel's bucket number).
-    var wholeSeconds: UInt64 { nanoseconds / 1_000_000_000 }
 
     public var description: String { "\(Double(nanoseconds) / 1e9)s" }
 }

@@ -1,0 +1,90 @@
+import Testing
+import WatchCache
+@testable import WatchCacheBench
+
+/// The in-process recovery harness on small workloads (N = 100): counts come from the library's
+/// own counters, deterministically for a seed.
+@Suite struct InProcessRecoveryTests {
+    /// KEP-956's shape at N = 100: R = 1.25/s keeps N/R = 80 s.
+    static func small(_ n: Int = 100, rate: Double = 1.25, compression: Double = 10) -> RecoveryParameters {
+        var p = RecoveryParameters(watchers: n, writesPerSecond: rate)
+        p.objectsPerWatcher = 3
+        p.windowEvents = RecoveryParameters.window2019(watchers: n)
+        p.compression = compression
+        return p
+    }
+
+    static func compare(_ p: RecoveryParameters) throws -> RecoveryComparison {
+        RecoveryComparison(off: try InProcessRecoveryRun(parameters: p, bookmarks: false).run(),
+                           on: try InProcessRecoveryRun(parameters: p, bookmarks: true).run())
+    }
+
+    @Test func bookmarksCutInitEventsAsTheModelSays() throws {
+        let c = try Self.compare(Self.small())
+        // About 100 × 2.7 reconnects in the counted phase, each counted.
+        #expect(c.off.reconnects > 200 && c.on.reconnects > 200)
+        #expect(c.off.initEventsPerReconnect.count == c.off.reconnects)
+        // Off: a watcher resumes from its last event, ~N/R = 80 s old: ~R × 80 = 100 events rescanned.
+        #expect(abs(c.off.initEventsPerReconnect.mean - 100) < 25)
+        // On: from the bookmark 2 s before the deadline: ~R × 2 = 2.5 events.
+        #expect(abs(c.on.initEventsPerReconnect.mean - 2.5) < 0.5)
+        #expect(c.on.initEventsPerReconnect.max <= 10)
+        #expect(c.initEventRatio > 25 && abs(c.initEventRatio / c.predictedRatio - 1) < 0.3)
+        #expect(c.on.bookmarksReceived > c.on.reconnects)
+        #expect(c.off.bookmarksReceived == 0)
+        #expect(c.off.expired == 0 && c.on.expired == 0 && c.off.relists == 0)
+        #expect(abs(c.off.writes - 1500) < 150 && abs(c.on.writes - 1500) < 150)  // 1,200 s × 1.25/s, Poisson
+        #expect(c.off.stormInitEvents > c.on.stormInitEvents)
+    }
+
+    @Test func aSeedReproducesTheCounts() throws {
+        let a = try InProcessRecoveryRun(parameters: Self.small(), bookmarks: false).run()
+        let b = try InProcessRecoveryRun(parameters: Self.small(), bookmarks: false).run()
+        #expect(a.reconnects == b.reconnects)
+        #expect(a.initEventsTotal == b.initEventsTotal)
+        #expect(a.initEventsPerReconnect == b.initEventsPerReconnect)
+        var other = Self.small()
+        other.seed = 2
+        #expect(try InProcessRecoveryRun(parameters: other, bookmarks: false).run().initEventsTotal != a.initEventsTotal)
+    }
+
+    @Test func unselectiveWatchersGainNothing() throws {
+        var p = Self.small(20, rate: 2)
+        p.selective = false
+        let c = try Self.compare(p)
+        // Every watcher sees every event: it resumes from a version seconds old either way.
+        #expect(c.initEventRatio > 0.5 && c.initEventRatio < 2)
+        #expect(abs(c.predictedRatio - 1) < 0.1)
+    }
+
+    @Test func theRatioDoesNotDependOnTimeCompression() throws {
+        let slow = try Self.compare(Self.small(compression: 1))
+        let fast = try Self.compare(Self.small(compression: 20))
+        #expect(abs(slow.initEventRatio / fast.initEventRatio - 1) < 0.25)
+    }
+
+    /// Today's dynamic window (75 s of events) is shorter than many watchers' quiet spells: without
+    /// bookmarks they get 410 and relist; with bookmarks none does.
+    @Test func aShortWindowTurnsRescansIntoRelistsWithoutBookmarks() throws {
+        var p = Self.small()
+        p.windowEvents = nil
+        let c = try Self.compare(p)
+        #expect(c.off.expired > 0)
+        #expect(c.off.relists == c.off.expired)
+        #expect(c.off.relistBytes > 0)
+        #expect(c.on.expired == 0 && c.on.relists == 0)
+        // Never more 410s than the model gives for the shortest window Kubernetes' rule keeps (75 s).
+        #expect(Double(c.off.expired) / Double(c.off.reconnects) <= RecoveryModel.expiredShare(p))
+    }
+
+    /// A restart loses the history (objects survive): every watcher resuming from before it gets 410
+    /// and relists, bookmarks or not — until the server keeps its history.
+    @Test func aRestartExpiresEveryResumingWatcher() throws {
+        var p = Self.small()
+        p.restartAt = p.measured / 2
+        let c = try Self.compare(p)
+        #expect(c.off.expired >= p.watchers - 5 && c.on.expired >= p.watchers - 5)
+        #expect(c.off.relists == c.off.expired && c.on.relists == c.on.expired)
+        #expect(c.on.stormCatchUpSeconds > 0)
+    }
+}
