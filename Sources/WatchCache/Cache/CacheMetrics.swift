@@ -13,6 +13,8 @@ final class CacheMetrics: Sendable {
     let watchersTerminated = Atomic<UInt64>(0)
     let watchesExpired = Atomic<UInt64>(0)
     let currentWatchers = Atomic<Int>(0)
+    /// Init events per watch start, recorded when the watch has caught up.
+    let watchInitEvents = Mutex(InitEventHistogram())
 
     func countDelivered(_ events: ArraySlice<WatchEvent>) {
         eventsDelivered.add(UInt64(events.count), ordering: .relaxed)
@@ -21,11 +23,46 @@ final class CacheMetrics: Sendable {
     }
 }
 
+/// How many init events watch starts took: a histogram (Prometheus-style buckets), with count and sum.
+public struct InitEventHistogram: Sendable, Hashable {
+    /// Upper bounds of the buckets; a last, unbounded bucket follows.
+    public static let bounds: [UInt64] = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000]
+    /// Watch starts per bucket (not cumulative); one more entry than ``bounds`` for the overflow.
+    public var bucketCounts = [UInt64](repeating: 0, count: InitEventHistogram.bounds.count + 1)
+    public var count: UInt64 = 0
+    public var sum: UInt64 = 0
+
+    public init() {}
+
+    mutating func record(_ events: Int) {
+        let value = UInt64(max(0, events))
+        let bucket = Self.bounds.firstIndex { value <= $0 } ?? Self.bounds.count
+        bucketCounts[bucket] += 1
+        count += 1
+        sum += value
+    }
+
+    /// The upper bound of the bucket holding the `q` quantile (∞ for the overflow bucket): what a
+    /// Prometheus `histogram_quantile` would bound it by.
+    public func quantileUpperBound(_ q: Double) -> Double {
+        guard count > 0 else { return 0 }
+        let rank = UInt64((q * Double(count)).rounded(.up))
+        var seen: UInt64 = 0
+        for (i, c) in bucketCounts.enumerated() {
+            seen += c
+            if seen >= rank { return i < Self.bounds.count ? Double(Self.bounds[i]) : .infinity }
+        }
+        return .infinity
+    }
+}
+
 /// A snapshot of one resource cache's counters and sizes.
 public struct CacheStatistics: Sendable, Hashable {
     public var resource: ResourceDescriptor
     /// Events scanned to start or resume watches, matching or not (`apiserver_init_events_total`).
     public var initEvents: UInt64
+    /// Init events per watch start, as a histogram.
+    public var watchInitEvents: InitEventHistogram
     /// Changes recorded in the log.
     public var eventsRecorded: UInt64
     /// Events (including bookmarks) handed to watch consumers.

@@ -52,7 +52,10 @@ extension ResourceCache {
             metrics.watchersStarted.add(1, ordering: .relaxed)
             metrics.currentWatchers.add(1, ordering: .relaxed)
             if snapshot { startSnapshot(w, in: &cs) }
-            if case .live = initial.phase, !snapshot { cs.watchers.insert(w) }
+            if case .live = initial.phase, !snapshot {
+                cs.watchers.insert(w)
+                metrics.watchInitEvents.withLock { $0.record(0) }  // resumed at the newest version: nothing to scan
+            }
             if let waitFor {
                 cs.waiters.append(VersionWaiter(target: waitFor, deadline: now + configuration.versionWaitTimeout, kind: .watch(w)))
             }
@@ -111,6 +114,7 @@ extension ResourceCache {
                 finishLocked(w, in: &cs, reason: .historyLost, keepQueued: true, effects: &effects)
                 return
             }
+            var caughtUp: Int?
             let scanned: Int = w.state.withLock { ws in
                 guard case .replay(let current) = ws.phase, current == position else { return 0 }
                 var p = position
@@ -119,8 +123,10 @@ extension ResourceCache {
                     _ = ws.enqueue(cs.log[p], filter: w.filter)
                     p += 1
                 }
+                ws.initScanned += p - position
                 if p == cs.log.end {
                     ws.phase = .live
+                    caughtUp = ws.initScanned
                     cs.watchers.insert(w)
                     if let due = ws.pendingBookmark, due > ws.lastVersion {
                         ws.queue.append(WatchEvent.bookmark(for: resource, at: due))
@@ -133,6 +139,7 @@ extension ResourceCache {
                 return p - position
             }
             metrics.initEvents.add(UInt64(scanned), ordering: .relaxed)
+            if let caughtUp { metrics.watchInitEvents.withLock { $0.record(caughtUp) } }
         }
         effects.run(logger: logger)
     }

@@ -149,6 +149,7 @@ public final class ResourceCache: Sendable {
         return CacheStatistics(
             resource: resource,
             initEvents: metrics.initEvents.load(ordering: .relaxed),
+            watchInitEvents: metrics.watchInitEvents.withLock { $0 },
             eventsRecorded: metrics.eventsRecorded.load(ordering: .relaxed),
             eventsDelivered: metrics.eventsDelivered.load(ordering: .relaxed),
             bookmarksDelivered: metrics.bookmarksDelivered.load(ordering: .relaxed),

@@ -130,6 +130,7 @@ public final class Watcher: Sendable, CustomStringConvertible {
                     let object = objects[next]
                     next += 1
                     scanned += 1
+                    s.initScanned += 1
                     if filter.matches(object) { s.queue.append(WatchEvent(type: .added, object: object)) }
                 }
                 if next < objects.count {

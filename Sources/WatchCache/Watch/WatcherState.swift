@@ -33,6 +33,8 @@ struct WatcherState {
     var consumerWaiting = false
     /// A bookmark came due while the watcher was still catching up: sent when it goes live.
     var pendingBookmark: ResourceVersion?
+    /// Init events scanned for this watch so far (snapshot objects and replayed log events).
+    var initScanned = 0
 
     var isLive: Bool { if case .live = phase { true } else { false } }
     var isFinished: Bool { if case .finished = phase { true } else { false } }

@@ -78,6 +78,20 @@ enum MetricsPage {
         family("watchcache_window_events", "gauge", "Events in the history window now.") { "\($0.windowEvents)" }
         family("watchcache_objects", "gauge", "Objects stored.") { "\($0.objects)" }
         family("watchcache_resource_version", "gauge", "The newest resource version the cache has processed.") { "\($0.resourceVersion)" }
+        out += "# HELP watchcache_watch_init_events Init events each watch start scanned before it caught up.\n"
+        out += "# TYPE watchcache_watch_init_events histogram\n"
+        for s in stats {
+            let labels = "group=\"\(s.resource.group)\",version=\"\(s.resource.version)\",resource=\"\(s.resource.plural)\""
+            let h = s.watchInitEvents
+            var cumulative: UInt64 = 0
+            for (i, bound) in InitEventHistogram.bounds.enumerated() {
+                cumulative += h.bucketCounts[i]
+                out += "watchcache_watch_init_events_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "watchcache_watch_init_events_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
+            out += "watchcache_watch_init_events_sum{\(labels)} \(h.sum)\n"
+            out += "watchcache_watch_init_events_count{\(labels)} \(h.count)\n"
+        }
         requests.render(into: &out)
         return out
     }
