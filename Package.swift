@@ -53,7 +53,12 @@ let package = Package(
         // The benchmark harnesses behind `watchcache bench`: workloads, simulated clients, reports, charts.
         .target(
             name: "WatchCacheBench",
-            dependencies: ["WatchCache"]
+            dependencies: [
+                "WatchCache",
+                "CNghttp2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         // The command-line tool. Thin: logic lives in the libraries.
         .executableTarget(

@@ -48,7 +48,8 @@ public final class Server: Sendable {
             ports.secure = try await listen(port: securePort, tls: try identity.makeContext())
         }
         let registry = self.registry
-        ticker.withLock { $0 = Task { await registry.run() } }
+        let interval = configuration.tickInterval
+        ticker.withLock { $0 = Task { await registry.run(every: interval) } }
         logger.info("watchcache serving", metadata: [
             "address": "\(configuration.bindAddress)",
             "port": "\(ports.cleartext.map { "\($0) (h2c prior knowledge, http/1.1)" } ?? "off")",

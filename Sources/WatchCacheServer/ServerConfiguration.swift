@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestsInFlight = 400
     /// Writes answered at once (`--max-mutating-requests-inflight`); more get 429. 0: no limit.
     public var maxMutatingRequestsInFlight = 200
+    /// How often the caches' time-driven work (bookmarks, deadlines) runs.
+    public var tickInterval: Duration = .milliseconds(100)
     /// Event loop threads; by default one per core.
     public var threads = System.coreCount
 

@@ -25,18 +25,21 @@ struct RecoveryCommand: AsyncParsableCommand {
             control (unselective watchers: ~1x expected), server-restart (kep956 with a restart halfway), \
             compression (kep956 at compression 1 and 10: the ratio must not move), all.
 
-            In-process mode runs the library on a virtual clock: deterministic for a seed.
+            In-process mode runs the library on a virtual clock: deterministic for a seed. Network mode             starts a real `watchcache serve` on loopback for each run (or uses --server) and drives it             through HTTP/2 connections of up to 500 watch streams each; it runs in real time, so its             default compression is 10 (kep956: 3 minutes per run).
             """
     )
 
     @Option(help: "kep956, sweep, control, server-restart, compression or all.")
     var scenario = "kep956"
 
-    @Option(help: "in-process.")
+    @Option(help: "in-process or network.")
     var mode = "in-process"
 
-    @Option(help: "Time compression factor: durations divided by it, the write rate multiplied.")
-    var compression: Double = 1
+    @Option(help: "Time compression factor: durations divided by it, the write rate multiplied (default: 1 in-process, 10 over the network).")
+    var compression: Double?
+
+    @Option(help: "Network mode: an already running server (http://host:port), started with the same --time-compression and window flags.")
+    var server: String?
 
     @Option(help: "Override the scenario's number of watchers (N).")
     var watchers: Int?
@@ -68,8 +71,13 @@ struct RecoveryCommand: AsyncParsableCommand {
     func validate() throws {
         let names = RecoveryScenario.allCases.map(\.rawValue) + ["all"]
         guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
-        guard mode == "in-process" else { throw ValidationError("--mode must be in-process") }
-        guard compression >= 1, compression <= 100 else { throw ValidationError("--compression must be between 1 and 100") }
+        guard mode == "in-process" || mode == "network" else { throw ValidationError("--mode must be in-process or network") }
+        if let compression, !(1...100).contains(compression) { throw ValidationError("--compression must be between 1 and 100") }
+        if server != nil, mode != "network" { throw ValidationError("--server needs --mode network") }
+        if let server, Self.endpoint(server) == nil { throw ValidationError("--server must look like http://127.0.0.1:8080") }
+        if mode == "network", scenario == "server-restart" || scenario == "all" {
+            throw ValidationError("--mode network does not run server-restart yet: the server keeps no objects or history across restarts until durable storage lands; run it in-process")
+        }
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
         if let writesPerSecond, !(writesPerSecond > 0) { throw ValidationError("--writes-per-second must be positive") }
         if let measured, !(measured > 0) { throw ValidationError("--measured must be positive") }
@@ -83,7 +91,7 @@ struct RecoveryCommand: AsyncParsableCommand {
         let scenarios = scenario == "all" ? RecoveryScenario.allCases : [RecoveryScenario(rawValue: scenario)!]
         var points: [(RecoveryScenario, RecoveryParameters)] = []
         for s in scenarios {
-            for var p in s.points(compression: compression) {
+            for var p in s.points(compression: compression ?? (mode == "network" ? 10 : 1)) {
                 if let watchers { p.watchers = watchers }
                 if let writesPerSecond { p.writesPerSecond = writesPerSecond }
                 if let measured {
@@ -109,9 +117,14 @@ struct RecoveryCommand: AsyncParsableCommand {
             for bookmarks in [false, true] {
                 let done = Double(i * 2 + (bookmarks ? 1 : 0))
                 let label = "\(p) compression \(Int(p.compression))x, bookmarks \(bookmarks ? "on" : "off")"
-                let run = InProcessRecoveryRun(parameters: p, bookmarks: bookmarks)
-                run.progress = { fraction in bar.update((done + fraction) / total, label: label) }
-                pair.append(try run.run())
+                let progress: (Double) -> Void = { fraction in bar.update((done + fraction) / total, label: label) }
+                if mode == "network" {
+                    pair.append(try await Self.runOverNetwork(p, bookmarks: bookmarks, server: server, progress: progress))
+                } else {
+                    let run = InProcessRecoveryRun(parameters: p, bookmarks: bookmarks)
+                    run.progress = progress
+                    pair.append(try run.run())
+                }
             }
             comparisons.append(RecoveryComparison(off: pair[0], on: pair[1]))
         }
@@ -130,6 +143,42 @@ struct RecoveryCommand: AsyncParsableCommand {
         }
     }
 
+    /// One network run: against `server`, or a fresh `watchcache serve` (this executable) on loopback.
+    static func runOverNetwork(_ p: RecoveryParameters, bookmarks: Bool, server: String?, progress: @escaping (Double) -> Void) async throws -> RecoveryMeasurement {
+        var process: ServerProcess?
+        let host: String, port: Int
+        if let server, let endpoint = endpoint(server) {
+            (host, port) = endpoint
+        } else {
+            var arguments = ["--in-memory", "--threads", "1", "--time-compression", String(p.compression),
+                             "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"]
+            if let events = p.windowEvents {
+                arguments += ["--window-min-events", String(events), "--window-max-events", String(events)]
+            }
+            let started = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0], arguments: arguments)
+            process = started
+            (host, port) = ("127.0.0.1", started.port)
+        }
+        defer { process?.stop() }
+        let run = NetworkRecoveryRun(parameters: p, bookmarks: bookmarks, host: host, port: port)
+        run.progress = progress
+        do {
+            let result = try await run.run()
+            await run.close()
+            return result
+        } catch {
+            await run.close()
+            throw error
+        }
+    }
+
+    /// `http://host:port` → (host, port).
+    static func endpoint(_ url: String) -> (String, Int)? {
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
+              let port = components.port else { return nil }
+        return (host, port)
+    }
+
     /// The checkout's commit (and `-dirty` with uncommitted changes), or "unknown" outside one.
     static func gitRevision() -> String {
         func git(_ arguments: [String]) -> String? {
@@ -145,8 +194,10 @@ struct RecoveryCommand: AsyncParsableCommand {
             guard process.terminationStatus == 0 else { return nil }
             return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard let head = git(["rev-parse", "HEAD"]) else { return "unknown" }
-        let dirty = !(git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty
+        // The checkout the executable was built in (.build/<config>/watchcache), else the working directory.
+        let directory = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0]).deletingLastPathComponent().path
+        guard let head = git(["-C", directory, "rev-parse", "HEAD"]) ?? git(["rev-parse", "HEAD"]) else { return "unknown" }
+        let dirty = !(git(["-C", directory, "status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty
         return dirty ? head + "-dirty" : head
     }
 }

@@ -71,6 +71,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-mutating-requests-inflight"), help: "Writes answered at once; more get 429. 0: no limit.")
     var maxMutatingRequestsInFlight = 200
 
+    @Option(name: .customLong("time-compression"), help: "For benchmarks: divide the server's time constants (bookmark interval and lead, window freshness, timer slots, tick) by this factor.")
+    var timeCompression: Double = 1
+
     @Option(help: "Event loop threads (default: one per core).")
     var threads: Int?
 
@@ -94,6 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxRequestsInFlight >= 0, maxMutatingRequestsInFlight >= 0 else {
             throw ValidationError("--max-requests-inflight and --max-mutating-requests-inflight must not be negative")
         }
+        guard timeCompression >= 1, timeCompression <= 1000 else { throw ValidationError("--time-compression must be between 1 and 1000") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         for value in extraResources {
             do { _ = try ResourceFlag.parse(value) } catch { throw ValidationError("\(error)") }
@@ -134,9 +138,11 @@ struct ServeCommand: AsyncParsableCommand {
             }
             configuration.resources.append(resource)
         }
+        let f = timeCompression
         let cache = CacheConfiguration(
-            history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(windowSeconds)),
-            bookmarkInterval: .seconds(bookmarkInterval))
+            history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(Double(windowSeconds) / f)),
+            bookmarkInterval: .seconds(Double(bookmarkInterval) / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f))
+        configuration.tickInterval = .seconds(max(0.005, 0.1 / f))
         let registry = try Registry(storage: InMemoryStorage(), configuration: cache, logger: logger)
         let server = try Server(configuration: configuration, registry: registry, logger: logger)
         do {

@@ -7,6 +7,16 @@ public struct Distribution: Sendable, Hashable {
     public var p99: Double
     public var max: Double
 
+    /// Figures known already (a histogram's bounds, say).
+    public init(count: Int, total: Double, mean: Double, p50: Double, p99: Double, max: Double) {
+        self.count = count
+        self.total = total
+        self.mean = mean
+        self.p50 = p50
+        self.p99 = p99
+        self.max = max
+    }
+
     public init(_ values: [Double]) {
         count = values.count
         total = values.reduce(0, +)

@@ -118,6 +118,7 @@ public final class APIServer: Sendable {
             guard get else { throw Self.methodNotAllowed }
             var page = MetricsPage.render(caches: registry.caches, requests: requestMetrics)
             inFlight.render(into: &page)
+            ProcessMetrics.render(into: &page)
             return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(page.utf8))
         case .openAPI(let path):
             guard get else { throw Self.methodNotAllowed }

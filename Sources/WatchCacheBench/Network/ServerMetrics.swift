@@ -1,0 +1,55 @@
+/// The figures the network benchmark reads from a server's `/metrics` (Prometheus text format).
+struct ServerMetrics: Sendable {
+    var initEventsTotal = 0.0
+    var expiredWatches = 0.0
+    var cpuSeconds = 0.0
+    var residentBytes = 0.0
+    /// `watchcache_watch_init_events` for pods: cumulative bucket counts by upper bound, sum, count.
+    var initBuckets: [(bound: Double, cumulative: Double)] = []
+    var initSum = 0.0
+    var initCount = 0.0
+
+    init() {}
+
+    /// Parses the pod series and the process metrics out of `text`.
+    init(parsing text: String) {
+        let pods = "group=\"\",version=\"v1\",resource=\"pods\""
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            let series = line[..<space]
+            if series == "apiserver_init_events_total{\(pods)}" {
+                initEventsTotal = value
+            } else if series == "watchcache_expired_watches_total{\(pods)}" {
+                expiredWatches = value
+            } else if series == "process_cpu_seconds_total" {
+                cpuSeconds = value
+            } else if series == "process_resident_memory_bytes" {
+                residentBytes = value
+            } else if series == "watchcache_watch_init_events_sum{\(pods)}" {
+                initSum = value
+            } else if series == "watchcache_watch_init_events_count{\(pods)}" {
+                initCount = value
+            } else if series.hasPrefix("watchcache_watch_init_events_bucket{\(pods),le=\"") {
+                let bound = series.dropFirst("watchcache_watch_init_events_bucket{\(pods),le=\"".count).dropLast(2)
+                initBuckets.append((bound == "+Inf" ? .infinity : Double(bound) ?? .infinity, value))
+            }
+        }
+    }
+
+    /// The watch starts between `earlier` and `self`, summarised from the histogram's deltas.
+    func initEventsPerWatch(since earlier: ServerMetrics) -> Distribution {
+        let count = initCount - earlier.initCount
+        guard count > 0 else { return Distribution([]) }
+        var deltas: [(bound: Double, cumulative: Double)] = []
+        for (i, bucket) in initBuckets.enumerated() {
+            let before = i < earlier.initBuckets.count ? earlier.initBuckets[i].cumulative : 0
+            deltas.append((bucket.bound, bucket.cumulative - before))
+        }
+        func quantile(_ q: Double) -> Double {
+            let rank = (q * count).rounded(.up)
+            return deltas.first { $0.cumulative >= rank }?.bound ?? .infinity
+        }
+        let sum = initSum - earlier.initSum
+        return Distribution(count: Int(count), total: sum, mean: sum / count, p50: quantile(0.5), p99: quantile(0.99), max: quantile(1))
+    }
+}
