@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BenchTests",
-            dependencies: ["WatchCache", "WatchCacheBench"]
+            dependencies: ["WatchCache", "WatchCacheBench", "WatchCacheServer"]
         ),
         .testTarget(
             name: "TransportTests",

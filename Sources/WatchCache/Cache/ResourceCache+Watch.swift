@@ -115,12 +115,15 @@ extension ResourceCache {
                 return
             }
             var caughtUp: Int?
+            // Read once: a property read per event would copy the filter (and retain its parts) each time.
+            let filter = w.filter
+            let queueLimit = w.queueLimit
             let scanned: Int = w.state.withLock { ws in
                 guard case .replay(let current) = ws.phase, current == position else { return 0 }
                 var p = position
                 let stop = min(cs.log.end, position + configuration.replayChunk)
-                while p < stop, ws.queue.count < w.queueLimit {
-                    _ = ws.enqueue(cs.log[p], filter: w.filter)
+                while p < stop, ws.queue.count < queueLimit {
+                    _ = ws.enqueue(cs.log[p], filter: filter)
                     p += 1
                 }
                 ws.initScanned += p - position
