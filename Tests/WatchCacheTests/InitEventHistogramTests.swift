@@ -1,4 +1,5 @@
 import Testing
+import Synchronization
 @testable import WatchCache
 
 /// Each watch start's init events, recorded once it has caught up (`watchcache_watch_init_events`).
@@ -30,4 +31,30 @@ import Testing
         #expect(drain(w).end == .error(Status.tooOldResourceVersion(ResourceVersion(1), oldest: ResourceVersion(6))))
         #expect(f.pods.statistics().watchInitEvents.count == 0)
     }
+}
+
+/// A long-lived watch is woken once per event: the wake-up must cost the same on the 100,000th
+/// event as on the first (a closure kept bare in a Mutex was re-wrapped on every wake-up, so each
+/// call went through one more layer of thunks than the last).
+@Suite struct WakeUpTests {
+    @Test func aWatcherWokenManyTimesKeepsWaking() throws {
+        let f = Fixture()
+        let woken = Counter()
+        let w = try f.pods.watch(WatchOptions(resourceVersion: f.pods.currentVersion.description)) { woken.increment() }
+        _ = f.createPod("p")
+        var pulls = 0
+        for i in 0..<100_000 {
+            if !w.next(maxEvents: 10).isPending { pulls += 1 }  // take the event; the next pull arms a wake-up
+            if w.next(maxEvents: 10).isPending { pulls += 1 }
+            _ = f.updatePod("p", labels: ["n": "\(i % 7)"])
+        }
+        #expect(pulls == 200_000)
+        #expect(woken.value == 100_000)
+    }
+}
+
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -28,7 +28,10 @@ public final class Watcher: Sendable, CustomStringConvertible {
     let cache: ResourceCache
     /// Dropped once the watch has ended and its last wake-up was delivered, so nothing the consumer
     /// captured (a transport's handler, a connection) outlives the watch in the cache's timer wheels.
-    private let onReady: Mutex<(@Sendable () -> Void)?>
+    ///
+    /// Boxed: a closure kept directly in a `Mutex` is re-abstracted on every `inout` access, so
+    /// each wake-up would wrap it in two more thunks and calls would get slower with every event.
+    private let onReady: Mutex<ReadyCallback?>
     let state: Mutex<WatcherState>
 
     init(id: UInt64, filter: WatchFilter, allowBookmarks: Bool, queueLimit: Int, deadline: Timestamp?,
@@ -40,7 +43,7 @@ public final class Watcher: Sendable, CustomStringConvertible {
         self.deadline = deadline
         self.cache = cache
         self.state = Mutex(state)
-        self.onReady = Mutex(onReady)
+        self.onReady = Mutex(ReadyCallback(onReady))
     }
 
     public var description: String { "watcher \(id) of \(cache.resource.qualifiedPlural) (\(filter.labels), \(filter.fields))" }
@@ -96,7 +99,13 @@ public final class Watcher: Sendable, CustomStringConvertible {
             defer { if finished { callback = nil } }
             return callback
         }
-        callback?()
+        callback?.call()
+    }
+
+    /// The consumer's wake-up, in a class so that reading and clearing it never re-wraps it.
+    final class ReadyCallback: Sendable {
+        let call: @Sendable () -> Void
+        init(_ call: @escaping @Sendable () -> Void) { self.call = call }
     }
 
     private enum Step {
