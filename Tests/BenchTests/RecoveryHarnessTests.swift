@@ -58,15 +58,16 @@ import WatchCache
         p.windowEvents = RecoveryParameters.window2019(watchers: 5000)
         // N/R = 80 s; bookmark 2 s before the deadline: ≈ 80 / 2 = 40x (exactly 1/(1 − e^(−1/40))).
         #expect(abs(RecoveryModel.ratio(p) - 1 / (1 - exp(-2.0 / 80))) < 0.01)
-        #expect(abs(RecoveryModel.initEventsPerReconnect(p, bookmarks: false) - 5000) < 1)
+        #expect(abs(RecoveryModel.initEventsPerReconnect(p, bookmarks: false) - 4999) < 1)  // (1 - 1/N) x R x N/R
         #expect(RecoveryModel.expiredShare(p) < 1e-20)
         // A window of 75 s turns most long quiet spells into 410s: fewer rescans, more relists.
         p.windowEvents = nil
         #expect(RecoveryModel.initEventsPerReconnect(p, bookmarks: false) < 5000 * 0.4)
         #expect(abs(RecoveryModel.expiredShare(p) - exp(-75.0 / 80)) < 1e-9)
-        // Unselective: every event is the watcher's own, so bookmarks change nothing.
+        // Unselective: every event is the watcher's own, so a resume rescans nothing either way.
         p.selective = false
-        #expect(abs(RecoveryModel.ratio(p) - 1) < 1e-6)
+        #expect(RecoveryModel.initEventsPerReconnect(p, bookmarks: false) == 0)
+        #expect(RecoveryModel.ratio(p) == 1)
     }
 
     @Test func distributionsUseNearestRank() {

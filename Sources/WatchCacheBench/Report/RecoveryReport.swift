@@ -23,6 +23,7 @@ public struct RecoveryComparison: Sendable {
     /// The model's off / on ratio of init events per reconnect.
     public var predictedRatio: Double { RecoveryModel.ratio(parameters) }
 
+    /// a / b, with 0 / 0 = 1 (nothing either way is no difference).
     static func ratio(_ a: Double, _ b: Double) -> Double { b > 0 ? a / b : (a > 0 ? .infinity : 1) }
 }
 
