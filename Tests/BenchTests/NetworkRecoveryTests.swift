@@ -69,6 +69,7 @@ import WatchCacheServer
         #expect(c.off.bookmarksReceived == 0 && c.on.bookmarksReceived > 0)
         #expect(c.off.writes > 50 && c.on.writes > 50)
         #expect(c.off.expired == 0 && c.on.expired == 0)
+        #expect(c.off.failedRequests == 0 && c.on.failedRequests == 0)
         #expect(c.initEventRatio > 5)
         #expect(c.off.serverCPUSeconds > 0 && c.off.watchBytes > 0)
         #expect(c.off.stormInitEvents > c.on.stormInitEvents)

@@ -83,12 +83,12 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         }.get()
         try await sleep(measured, total: warmup + measured, done: warmup)
         let after = try await scrape()
-        let clientFigures = try await loop.submit { () -> (Int, Int, Int, Int, Double, Double, Int) in
+        let clientFigures = try await loop.submit { () -> (Int, Int, Int, Int, Double, Double, Int, Int) in
             self.counting = false
             self.stopping = true  // no more writes
             return (self.clients.reduce(0) { $0 + $1.expiredCount }, self.clients.reduce(0) { $0 + $1.relists },
                     self.clients.reduce(0) { $0 + $1.bookmarks }, self.clients.reduce(0) { $0 + $1.watchStarts },
-                    self.watchBytes, self.relistBytes, self.writes)
+                    self.watchBytes, self.relistBytes, self.writes, self.failures)
         }.get()
 
         // The reconnect storm: every stream is cancelled and re-opened at once from its last version;
@@ -115,7 +115,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         }.get()
 
         let distribution = after.initEventsPerWatch(since: before)
-        return RecoveryMeasurement(
+        var measurement = RecoveryMeasurement(
             parameters: p, bookmarks: bookmarks, mode: "network",
             reconnects: distribution.count,
             initEventsPerReconnect: distribution,
@@ -130,6 +130,8 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             stormCatchUpSeconds: stormSeconds,
             stormInitEvents: stormAfter.initEventsTotal - stormBefore.initEventsTotal,
             wallSeconds: CPUTime.wall() - wallStart)
+        measurement.failedRequests = clientFigures.7
+        return measurement
     }
 
     /// Closes the connections and the client's event loop.

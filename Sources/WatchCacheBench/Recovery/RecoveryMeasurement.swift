@@ -27,6 +27,8 @@ public struct RecoveryMeasurement: Sendable, Hashable {
     /// once (a reconnect storm, or the restart when there is one), and the init events it cost.
     public var stormCatchUpSeconds: Double
     public var stormInitEvents: Double
+    /// Requests that failed (non-2xx writes or lists, over the network); 0 in-process.
+    public var failedRequests = 0
     /// Wall-clock seconds the run took.
     public var wallSeconds: Double
 

@@ -82,6 +82,9 @@ public struct RecoveryReport: Sendable {
                 Self.grouped(c.off.stormInitEvents), Self.grouped(c.on.stormInitEvents),
                 Self.times(RecoveryComparison.ratio(c.off.stormInitEvents, c.on.stormInitEvents)))
             row("writes counted", Self.grouped(Double(c.off.writes)), Self.grouped(Double(c.on.writes)))
+            if c.off.failedRequests + c.on.failedRequests > 0 {
+                row("failed requests", Self.grouped(Double(c.off.failedRequests)), Self.grouped(Double(c.on.failedRequests)))
+            }
             out += TextTable.render(rows)
         }
         out += "\nInit events are events the server scanned to (re)start watches (apiserver_init_events_total),\n"
@@ -150,7 +153,7 @@ public struct RecoveryReport: Sendable {
                 ("modelInitEventsPerReconnect", n(RecoveryModel.initEventsPerReconnect(m.parameters, bookmarks: m.bookmarks))),
                 ("initEventsTotal", n(m.initEventsTotal)), ("serverCPUSeconds", n(m.serverCPUSeconds)),
                 ("watchBytes", n(m.watchBytes)), ("expired", n(m.expired)), ("relists", n(m.relists)), ("relistBytes", n(m.relistBytes)),
-                ("bookmarksReceived", n(m.bookmarksReceived)), ("writes", n(m.writes)),
+                ("bookmarksReceived", n(m.bookmarksReceived)), ("writes", n(m.writes)), ("failedRequests", n(m.failedRequests)),
                 ("stormCatchUpSeconds", n(m.stormCatchUpSeconds)), ("stormInitEvents", n(m.stormInitEvents)),
                 ("wallSeconds", n(m.wallSeconds)),
             ]))
