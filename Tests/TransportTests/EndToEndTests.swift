@@ -131,6 +131,24 @@ import WatchCacheServer
 
     /// nghttp opens 20 watch streams on one connection; one write reaches all of them, and each
     /// ends cleanly (END_STREAM) at its timeout.
+    /// A response far larger than the socket buffers, to a client whose windows never stop it: the
+    /// server must keep writing as the socket drains (a wake-up arriving during its own flush was
+    /// once lost, stalling the response after ~200 KB).
+    @Test func largeResponsesToAClientWithLargeWindows() async throws {
+        let (server, port) = try await Self.startServer()
+        let padding = String(repeating: "x", count: 1000)
+        for i in 0..<6000 {
+            _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
+                                           in: .pods, namespace: "big")
+        }
+        let url = "http://127.0.0.1:\(port)/api/v1/namespaces/big/pods"
+        // 4 MiB stream window, 256 MiB connection window: flow control never pauses the server.
+        let body = try await Self.run("timeout", ["-s", "KILL", "20", "/usr/bin/nghttp", "-w", "22", "-W", "28", url])
+        #expect(body.utf8.count > 6_000_000)
+        #expect(body.hasSuffix("]}"))
+        try await server.shutdown()
+    }
+
     @Test func manyWatchStreamsShareOneHTTP2Connection() async throws {
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"

@@ -21,6 +21,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     /// Streams whose request is complete, handled once `mem_recv` has returned (not re-entrantly).
     private var completed: [Int32] = []
     private var inFlush = false
+    /// The channel became writable during a flush: flush once more.
+    private var flushAgain = false
     /// Closes the connection when it has had no stream for the idle timeout.
     private var idleTimer: Scheduled<Void>?
     /// The channel closed while a flush was writing: the session is deleted once the flush unwinds.
@@ -96,7 +98,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { flush() }
+        if context.channel.isWritable {
+            // Inside a flush (the socket drained during `context.flush()`), ask that flush to go on:
+            // returning would lose the only wake-up a large response gets.
+            if inFlush { flushAgain = true } else { flush() }
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -268,9 +274,19 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Output
 
-    /// Writes what libnghttp2 has to send, while the channel is writable, in one flush.
+    /// Writes what libnghttp2 has to send, while the channel is writable; again if the channel
+    /// became writable while it was flushing.
     private func flush() {
-        guard let context, let session, !inFlush else { return }
+        guard !inFlush else { return }
+        repeat {
+            flushAgain = false
+            guard flushOnce() else { return }
+        } while flushAgain && context?.channel.isWritable == true
+    }
+
+    /// One pass of ``flush()``; false when the connection is closing.
+    private func flushOnce() -> Bool {
+        guard let context, let session else { return false }
         inFlush = true
         var out = context.channel.allocator.buffer(capacity: 0)
         // While not writable, take at most one chunk (so SETTINGS, GOAWAY and resets still go out),
@@ -281,7 +297,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             if n < 0 {
                 inFlush = false
                 context.close(promise: nil)
-                return
+                return false
             }
             if n == 0 { break }
             out.writeBytes(UnsafeRawBufferPointer(start: data, count: n))  // valid only until the next call
@@ -297,11 +313,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         if closedDuringFlush {
             closedDuringFlush = false
             tearDown()
-            return
+            return false
         }
         if nghttp2_session_want_read(session) == 0, nghttp2_session_want_write(session) == 0 {
             context.close(promise: nil)
+            return false
         }
+        return true
     }
 
     // MARK: - libnghttp2 callbacks
