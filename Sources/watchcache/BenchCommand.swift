@@ -88,6 +88,7 @@ struct RecoveryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let revision = Self.gitRevision()  // before the runs: the checkout may move while they go on
         let scenarios = scenario == "all" ? RecoveryScenario.allCases : [RecoveryScenario(rawValue: scenario)!]
         var points: [(RecoveryScenario, RecoveryParameters)] = []
         for s in scenarios {
@@ -131,7 +132,7 @@ struct RecoveryCommand: AsyncParsableCommand {
         bar.finish()
 
         let report = RecoveryReport(scenario: scenario, mode: mode, comparisons: comparisons, machine: .current(),
-                                    revision: Self.gitRevision(), date: ISO8601DateFormatter().string(from: Date()))
+                                    revision: revision, date: ISO8601DateFormatter().string(from: Date()))
         print(report.table(), terminator: "")
         if let json {
             try Data(report.json()).write(to: URL(fileURLWithPath: json))
