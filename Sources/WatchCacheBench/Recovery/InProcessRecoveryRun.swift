@@ -174,19 +174,24 @@ public final class InProcessRecoveryRun {
         let options = ListOptions(resourceVersion: initial ? "0" : clients[c].lastVersion.description,
                                   resourceVersionMatch: initial ? nil : "NotOlderThan",
                                   fieldSelector: PodWorkload.fieldSelector(node: clients[c].node), namespace: PodWorkload.namespace)
-        let box = ListBox()
-        let cache = self.cache!
-        let bytes: Int = cpu.measure {
-            cache.list(options) { result in box.result.withLock { $0 = result } }
-            guard case .success(let list)? = box.result.withLock({ $0 }) else { return -1 }
-            return list.encoded(for: .pods).count
-        }
-        guard bytes >= 0, case .success(let list)? = box.result.withLock({ $0 }) else {
-            throw BenchError("LIST for watcher \(c) did not complete at once")
+        let (list, bytes) = try cpu.measure { () throws -> (ListResult, Int) in
+            let list = try listNow(options)
+            return (list, list.encoded(for: .pods).count)
         }
         if counting, !initial { relistBytes += Double(bytes) }
         let next = clients[c].listed(at: list.resourceVersion, using: &rng)
         try perform(c, next)
+    }
+
+    /// A LIST the cache answers at once (every version asked for here has been reached).
+    private func listNow(_ options: ListOptions) throws -> ListResult {
+        let box = ListBox()
+        cache.list(options) { result in box.result.withLock { $0 = result } }
+        switch box.result.withLock({ $0 }) {
+        case .success(let list)?: return list
+        case .failure(let status)?: throw BenchError("LIST failed: \(status)")
+        case nil: throw BenchError("LIST did not complete at once")
+        }
     }
 
     private func watch(_ c: Int, from version: ResourceVersion, timeoutSeconds: Int) throws {
@@ -249,9 +254,7 @@ public final class InProcessRecoveryRun {
     /// every watcher resumes against the new one.
     private func restart() throws -> (seconds: Double, initEvents: Double) {
         let start = CPUTime.wall()
-        let box = ListBox()
-        cache.list(ListOptions()) { result in box.result.withLock { $0 = result } }
-        guard case .success(let all)? = box.result.withLock({ $0 }) else { throw BenchError("could not snapshot the store") }
+        let all = try listNow(ListOptions())
         let recovery = StorageRecovery(version: registry.currentVersion, objects: [ResourceDescriptor.pods.description: all.items.map(\.encoded)])
         let old = registry!
         registry = try Registry(storage: SnapshotStorage(recovery: recovery), configuration: configuration, clock: clock)

@@ -83,23 +83,15 @@ public enum RecoveryChart {
         var out = "<text x=\"\(origin.x + size.w / 2)\" y=\"\(origin.y - 12)\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(escape(title))</text>\n"
         out += "<rect x=\"\(origin.x)\" y=\"\(origin.y)\" width=\"\(size.w)\" height=\"\(size.h)\" fill=\"none\" stroke=\"#333\"/>\n"
         // Decade grid and tick labels, with 2 and 5 in between.
-        var decade = xMin
-        while decade <= xMax * 1.0001 {
-            for m in [1.0, 2, 5] where decade * m <= xMax * 1.0001 {
-                let x = px(decade * m)
-                out += "<line x1=\"\(x)\" y1=\"\(origin.y)\" x2=\"\(x)\" y2=\"\(origin.y + size.h)\" stroke=\"#ddd\"/>\n"
-                out += "<text x=\"\(x)\" y=\"\(origin.y + size.h + 18)\" text-anchor=\"middle\">\(label(decade * m))</text>\n"
-            }
-            decade *= 10
+        for tick in ticks(from: xMin, to: xMax) {
+            let x = px(tick)
+            out += "<line x1=\"\(x)\" y1=\"\(origin.y)\" x2=\"\(x)\" y2=\"\(origin.y + size.h)\" stroke=\"#ddd\"/>\n"
+            out += "<text x=\"\(x)\" y=\"\(origin.y + size.h + 18)\" text-anchor=\"middle\">\(label(tick))</text>\n"
         }
-        decade = yMin
-        while decade <= yMax * 1.0001 {
-            for m in [1.0, 2, 5] where decade * m <= yMax * 1.0001 {
-                let y = py(decade * m)
-                out += "<line x1=\"\(origin.x)\" y1=\"\(y)\" x2=\"\(origin.x + size.w)\" y2=\"\(y)\" stroke=\"#ddd\"/>\n"
-                out += "<text x=\"\(origin.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(label(decade * m))x</text>\n"
-            }
-            decade *= 10
+        for tick in ticks(from: yMin, to: yMax) {
+            let y = py(tick)
+            out += "<line x1=\"\(origin.x)\" y1=\"\(y)\" x2=\"\(origin.x + size.w)\" y2=\"\(y)\" stroke=\"#ddd\"/>\n"
+            out += "<text x=\"\(origin.x - 6)\" y=\"\(y + 4)\" text-anchor=\"end\">\(label(tick))x</text>\n"
         }
         out += "<text x=\"\(origin.x + size.w / 2)\" y=\"\(origin.y + size.h + 40)\" text-anchor=\"middle\">N/R: seconds between one watcher's own events (log scale)</text>\n"
         out += "<text transform=\"translate(\(origin.x - 48) \(origin.y + size.h / 2)) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel)), log scale</text>\n"
@@ -132,6 +124,17 @@ public enum RecoveryChart {
                 out += "<circle cx=\"\(x + 11)\" cy=\"\(y - 4)\" r=\"5\" fill=\"\(s.color)\"/>\n"
             }
             out += "<text x=\"\(x + 30)\" y=\"\(y)\">\(escape(s.label))</text>\n"
+        }
+        return out
+    }
+
+    /// 1, 2 and 5 times each power of ten from `low` (a power of ten) up to `high`.
+    private static func ticks(from low: Double, to high: Double) -> [Double] {
+        var out: [Double] = []
+        var decade = low
+        while decade <= high * 1.0001 {
+            out += [1.0, 2, 5].map { decade * $0 }.filter { $0 <= high * 1.0001 }
+            decade *= 10
         }
         return out
     }

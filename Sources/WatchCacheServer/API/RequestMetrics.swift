@@ -60,11 +60,12 @@ enum MetricsPage {
     static func render(caches: [ResourceCache], requests: RequestMetrics) -> String {
         let stats = caches.map { $0.statistics() }
         var out = ""
+        func labels(_ s: CacheStatistics) -> String {
+            "group=\"\(s.resource.group)\",version=\"\(s.resource.version)\",resource=\"\(s.resource.plural)\""
+        }
         func family(_ name: String, _ type: String, _ help: String, _ value: (CacheStatistics) -> String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-            for s in stats {
-                out += "\(name){group=\"\(s.resource.group)\",version=\"\(s.resource.version)\",resource=\"\(s.resource.plural)\"} \(value(s))\n"
-            }
+            for s in stats { out += "\(name){\(labels(s))} \(value(s))\n" }
         }
         family("apiserver_init_events_total", "counter", "Events scanned to start or resume watches, matching or not.") { "\($0.initEvents)" }
         family("watchcache_events_recorded_total", "counter", "Changes recorded in the history window.") { "\($0.eventsRecorded)" }
@@ -81,7 +82,7 @@ enum MetricsPage {
         out += "# HELP watchcache_watch_init_events Init events each watch start scanned before it caught up.\n"
         out += "# TYPE watchcache_watch_init_events histogram\n"
         for s in stats {
-            let labels = "group=\"\(s.resource.group)\",version=\"\(s.resource.version)\",resource=\"\(s.resource.plural)\""
+            let labels = labels(s)
             let h = s.watchInitEvents
             var cumulative: UInt64 = 0
             for (i, bound) in InitEventHistogram.bounds.enumerated() {
