@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // libnghttp2 (HTTP/2 framing) as a system library. Only the transport uses it.
@@ -30,6 +31,15 @@ let package = Package(
             name: "WatchCache",
             dependencies: [
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The embedded durable storage backend: objects and history in SQLite (through GRDB).
+        .target(
+            name: "WatchCacheSQLite",
+            dependencies: [
+                "WatchCache",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -55,6 +65,7 @@ let package = Package(
             name: "WatchCacheBench",
             dependencies: [
                 "WatchCache",
+                "WatchCacheSQLite",
                 "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,6 +77,7 @@ let package = Package(
             dependencies: [
                 "WatchCache",
                 "WatchCacheServer",
+                "WatchCacheSQLite",
                 "WatchCacheBench",
                 "CNghttp2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -80,6 +92,10 @@ let package = Package(
         .testTarget(
             name: "WatchCacheTests",
             dependencies: ["WatchCache"]
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["WatchCache", "WatchCacheSQLite", "WatchCacheServer", "WatchCacheBench"]
         ),
         .testTarget(
             name: "BenchTests",

@@ -6,8 +6,8 @@ import WatchCacheBench
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks that print figures: what reconnecting watchers cost the server.",
-        subcommands: [RecoveryCommand.self]
+        abstract: "Benchmarks that print figures: what reconnecting watchers cost the server, and what durability costs.",
+        subcommands: [RecoveryCommand.self, StorageBenchCommand.self]
     )
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import WatchCache
 import WatchCacheServer
+import WatchCacheSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -15,8 +16,11 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the Kubernetes API (LIST, GET, WATCH, create, update, patch, delete) over HTTP/2 and HTTP/1.1.",
         discussion: """
             One cleartext port serves HTTP/2 with prior knowledge (libnghttp2) and HTTP/1.1; the first \
-            bytes of a connection decide. State is in memory (durable storage is coming: --in-memory is \
-            the only mode today). SIGTERM or SIGINT stops it cleanly: watches end, the process exits 0.
+            bytes of a connection decide. Objects and the recent history of changes are kept in SQLite in \
+            --data-dir: every acknowledged write is on disk, and after a restart watches resume from any \
+            version inside the kept history without 410 or relist. While it loads, /readyz and API \
+            requests answer 503 with Retry-After. --in-memory keeps nothing. SIGTERM or SIGINT stops it \
+            cleanly: watches end, the process exits 0.
             """
     )
 
@@ -59,8 +63,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("resource"), help: "Serve another resource: [group/]version/plural=Kind, with :cluster for cluster-scoped (repeatable), e.g. apps/v1/statefulsets=StatefulSet.")
     var extraResources: [String] = []
 
-    @Flag(name: .customLong("in-memory"), help: "Keep everything in memory (the only storage today).")
+    @Flag(name: .customLong("in-memory"), help: "Keep everything in memory: a restart starts empty (tests, benchmarks).")
     var inMemory = false
+
+    @Option(name: .customLong("data-dir"), help: "Where the durable storage lives (created if missing; one server per directory).")
+    var dataDir = "./watchcache-data"
+
+    @Option(help: "When writes reach the disk: always (one synced commit per write) or batch (concurrent writes share a commit). Never acknowledged before the commit.")
+    var sync: SyncMode = .batch
+
+    @Option(help: "History kept for watches to resume from, across restarts: events (500000), a duration (15m), or both (500000,15m).")
+    var history = HistoryRetention.default.description
 
     @Flag(name: .customLong("log-requests"), help: "Log one line per request (failures are always logged).")
     var logRequests = false
@@ -99,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard timeCompression >= 1, timeCompression <= 1000 else { throw ValidationError("--time-compression must be between 1 and 1000") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        do { _ = try HistoryRetention(parsing: history) } catch { throw ValidationError("--history: \(error)") }
         for value in extraResources {
             do { _ = try ResourceFlag.parse(value) } catch { throw ValidationError("\(error)") }
         }
@@ -143,7 +157,21 @@ struct ServeCommand: AsyncParsableCommand {
             history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(Double(windowSeconds) / f)),
             bookmarkInterval: .seconds(Double(bookmarkInterval) / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f))
         configuration.tickInterval = .seconds(max(0.005, 0.1 / f))
-        let registry = try Registry(storage: InMemoryStorage(), configuration: cache, logger: logger)
+        let storage: any Storage
+        let durable: SQLiteStorage?
+        if inMemory {
+            storage = InMemoryStorage()
+            durable = nil
+        } else {
+            do {
+                durable = try SQLiteStorage(directory: dataDir, sync: sync, retention: try HistoryRetention(parsing: history), logger: logger)
+            } catch {
+                throw ValidationError("cannot open --data-dir \(dataDir): \(error)")
+            }
+            storage = durable!
+        }
+        // Listen first, load second: until loaded, /readyz and API requests answer 503 + Retry-After.
+        let registry = try Registry(storage: storage, configuration: cache, logger: logger, recover: false)
         let server = try Server(configuration: configuration, registry: registry, logger: logger)
         do {
             try await server.start()
@@ -151,8 +179,30 @@ struct ServeCommand: AsyncParsableCommand {
             try? await server.shutdown()
             throw ValidationError("cannot start serving on \(bindAddress): \(error)")
         }
-        await Signals.wait(for: [SIGTERM, SIGINT])
+        let loading = Task.detached { () -> Error? in
+            let started = ContinuousClock.now
+            do {
+                try registry.recover()
+            } catch {
+                return error
+            }
+            let seconds = (ContinuousClock.now - started).seconds
+            let objects = registry.caches.reduce(0) { $0 + $1.statistics().objects }
+            let events = registry.caches.reduce(0) { $0 + $1.statistics().windowEvents }
+            logger.info("storage loaded", metadata: ["seconds": "\(String(format: "%.3f", seconds))", "objects": "\(objects)",
+                                                     "window_events": "\(events)", "resource_version": "\(registry.currentVersion)",
+                                                     "storage": "\(inMemory ? "memory" : dataDir)"])
+            return nil
+        }
+        let stop = Task { await Signals.wait(for: [SIGTERM, SIGINT]) }
+        if let failure = await loading.value {
+            stop.cancel()
+            try? await server.shutdown()
+            throw ValidationError("cannot load the storage in \(dataDir): \(failure)")
+        }
+        await stop.value
         try await server.shutdown()
+        try durable?.close()
     }
 }
 
@@ -197,4 +247,10 @@ final class SignalWaiter: Sendable {
             if fired { c.resume() }
         }
     }
+}
+
+extension SyncMode: ExpressibleByArgument {}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -9,8 +9,8 @@ import WatchCache
     /// A storage whose disk is gone: every write fails.
     struct BrokenStorage: Storage {
         struct DiskGone: Error {}
-        func recover() throws -> StorageRecovery { StorageRecovery() }
-        func persist(_ write: StoredWrite) throws { throw DiskGone() }
+        func recover(historyLimit: Int) throws -> StorageRecovery { StorageRecovery() }
+        func persist(_ writes: [StoredWrite]) throws { throw DiskGone() }
     }
 
     final class Lines: Sendable {

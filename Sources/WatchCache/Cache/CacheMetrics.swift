@@ -12,6 +12,8 @@ final class CacheMetrics: Sendable {
     let watchersStarted = Atomic<UInt64>(0)
     let watchersTerminated = Atomic<UInt64>(0)
     let watchesExpired = Atomic<UInt64>(0)
+    /// Watches that resumed from the storage's history, older than the window.
+    let archiveReads = Atomic<UInt64>(0)
     let currentWatchers = Atomic<Int>(0)
     /// Init events per watch start, recorded when the watch has caught up.
     let watchInitEvents = Mutex(InitEventHistogram())
@@ -74,6 +76,8 @@ public struct CacheStatistics: Sendable, Hashable {
     public var watchersTerminated: UInt64
     /// Watches answered with 410 Expired (too old resource version).
     public var watchesExpired: UInt64
+    /// Watches that resumed from the storage's history because the window no longer reached back.
+    public var archiveReplays: UInt64
     public var currentWatchers: Int
     /// Events in the history window now.
     public var windowEvents: Int

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 
@@ -5,34 +6,93 @@ import Synchronization
 /// global resource version across them, and the write path — create, update, delete with
 /// kube-apiserver's checks and server-set metadata — in front of a ``Storage``.
 ///
-/// Writes are serialised: each gets the next version, is persisted, then applied to its cache and
-/// fanned out; every other cache's version advances with it, so bookmarks on quiet resources move.
+/// Writes are ordered: each gets the next version, is persisted, then applied to its cache and
+/// fanned out, and only then acknowledged; every other cache's version advances with it, so
+/// bookmarks on quiet resources move. With a storage that waits for a disk, the checks and the
+/// version happen on the writer's thread against the newest *staged* state (so concurrent writers
+/// conflict as they should), and one committer persists the staged writes in groups — one disk
+/// sync for many writers — then applies and acknowledges them in order.
 public final class Registry: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
     let storage: any Storage
     let logger: Logger
     private let state: Mutex<RegistryState>
-    private let recovered: StorageRecovery
+    private let ready = Atomic(false)
+    /// Runs ``drainCommits()`` for storages that do not persist inline.
+    private let committer = DispatchQueue(label: "watchcache.registry.committer", qos: .userInitiated)
+    /// The most writes one commit takes.
+    static let maximumBatch = 1_000
 
     private struct RegistryState {
+        /// The newest version applied (persisted and fanned out).
         var version: ResourceVersion
+        /// The newest version handed out; above ``version`` while writes wait for the committer.
+        var assigned: ResourceVersion
         var caches: [String: ResourceCache] = [:]
         var order: [ResourceCache] = []
+        /// What the storage held, for resources not registered yet; `nil` until recovered.
+        var recovered: StorageRecovery?
+        /// Writes waiting for the committer, in version order.
+        var pending: [PendingWrite] = []
+        /// The newest staged state of objects with pending writes (resource and key → state).
+        var staged: [String: StagedObject] = [:]
+        var committing = false
     }
 
-    /// A registry over `storage`, starting from what it recovers.
+    private struct PendingWrite {
+        let write: StoredWrite
+        let cache: ResourceCache
+        let stagedKey: String
+        let result: KubeObject
+        let completion: @Sendable (Result<KubeObject, Status>) -> Void
+    }
+
+    private struct StagedObject {
+        let version: ResourceVersion
+        /// `nil` once a pending write deletes it.
+        let object: KubeObject?
+    }
+
+    /// A registry over `storage`. With `recover` (the default) it loads what the storage holds
+    /// now; otherwise it answers writes with 503 until ``recover()`` is called (a server that
+    /// listens while it loads).
     public init(storage: any Storage = InMemoryStorage(), configuration: CacheConfiguration = CacheConfiguration(),
-                clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache")) throws {
+                clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache"), recover: Bool = true) throws {
         self.storage = storage
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        recovered = try storage.recover()
-        state = Mutex(RegistryState(version: recovered.version))
+        state = Mutex(RegistryState(version: .zero, assigned: .zero))
+        if recover { try self.recover() }
     }
 
-    /// The newest version written.
+    /// Loads the objects, the version and the recent history from the storage into every cache
+    /// (registered or to be), then accepts requests. Call once.
+    public func recover() throws {
+        let recovered = try storage.recover(historyLimit: configuration.history.maximumEvents)
+        try state.withLock { (s: inout RegistryState) throws(Status) in
+            precondition(s.recovered == nil, "recover() is called once")
+            s.version = recovered.version
+            s.assigned = recovered.version
+            s.recovered = recovered
+            for cache in s.order {
+                let (objects, history, floor) = try Self.take(cache.resource, from: &s.recovered!)
+                try cache.restore(version: s.version, objects: objects, history: history, historyFloor: floor)
+            }
+        }
+        ready.store(true, ordering: .releasing)
+    }
+
+    /// Whether the storage has been recovered: until then the caches are empty and writes get
+    /// ``loadingStatus``.
+    public var isReady: Bool { ready.load(ordering: .acquiring) }
+
+    /// 503 ServiceUnavailable with `Retry-After: 1`: what requests get while the storage loads.
+    public static let loadingStatus = Status(code: 503, reason: .serviceUnavailable, message: "the server is loading its storage, please try again later",
+                                      details: .init(retryAfterSeconds: 1))
+
+    /// The newest version written (persisted and applied).
     public var currentVersion: ResourceVersion { state.withLock { $0.version } }
 
     /// Adds `resource` (idempotent) and returns its cache, holding whatever the storage recovered for it.
@@ -40,16 +100,30 @@ public final class Registry: Sendable {
     public func register(_ resource: ResourceDescriptor) throws(Status) -> ResourceCache {
         try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
             if let existing = s.caches[resource.description] { return existing }
-            var objects: [KubeObject] = []
-            for bytes in recovered.objects[resource.description] ?? [] {
-                objects.append(try KubeObject(bytes: bytes, resource: resource))
-            }
             let cache = ResourceCache(resource: resource, configuration: configuration, clock: clock,
-                                      version: s.version, objects: objects, logger: logger)
+                                      version: s.version, archive: storage.persistsInline ? nil : storage, logger: logger)
+            if s.recovered != nil {
+                let (objects, history, floor) = try Self.take(resource, from: &s.recovered!)
+                // Registered after writes since the recovery: like a cache started later, its window
+                // begins now (older versions replay from the archive, if any, or get 410).
+                let fresh = s.version == s.recovered!.version
+                try cache.restore(version: s.version, objects: objects, history: fresh ? history : [], historyFloor: fresh ? floor : s.version)
+            }
             s.caches[resource.description] = cache
             s.order.append(cache)
             return cache
         }
+    }
+
+    /// Parses (and removes from `recovery`) what was stored for `resource`.
+    private static func take(_ resource: ResourceDescriptor, from recovery: inout StorageRecovery) throws(Status)
+        -> (objects: [KubeObject], history: [StoredEvent], floor: ResourceVersion) {
+        var objects: [KubeObject] = []
+        let stored = recovery.objects.removeValue(forKey: resource.description) ?? []
+        objects.reserveCapacity(stored.count)
+        for bytes in stored { objects.append(try KubeObject(bytes: bytes, resource: resource)) }
+        let history = recovery.history.removeValue(forKey: resource.description) ?? []
+        return (objects, history, recovery.historyFloor)
     }
 
     /// The cache of `resource`, if registered.
@@ -65,37 +139,43 @@ public final class Registry: Sendable {
     /// Creates an object. Sets `metadata.resourceVersion`, `uid`, `creationTimestamp` and `generation`
     /// (and `name` from `generateName`). 409 AlreadyExists if the name is taken; 400 if the object
     /// sets `resourceVersion` or names another namespace than `namespace`.
-    /// With `dryRun`, validates and answers but stores and emits nothing.
+    /// With `dryRun`, validates and answers but stores and emits nothing. Returns once the write is
+    /// durable and fanned out.
     public func create(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil,
                        dryRun: Bool = false) throws(Status) -> KubeObject {
-        let cache = try registeredCache(resource)
+        try Self.wait { create(json, in: resource, namespace: namespace, dryRun: dryRun, completion: $0) }
+    }
+
+    /// ``create(_:in:namespace:dryRun:)`` without waiting: `completion` gets the result once the
+    /// write is durable and fanned out (at once for errors, dry runs and in-memory storage).
+    public func create(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil, dryRun: Bool = false,
+                       completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         var object = json
         var metadata = object["metadata"]?.objectValue ?? JSONObject()
-        if let rv = metadata["resourceVersion"]?.stringValue, !rv.isEmpty {
-            throw Status.badRequest("resourceVersion should not be set on objects to be created")
+        do throws(Status) {
+            if let rv = metadata["resourceVersion"]?.stringValue, !rv.isEmpty {
+                throw Status.badRequest("resourceVersion should not be set on objects to be created")
+            }
+            if (metadata["name"]?.stringValue ?? "").isEmpty, let prefix = metadata["generateName"]?.stringValue, !prefix.isEmpty {
+                metadata["name"] = .string(prefix + Self.randomSuffix())
+            }
+            try Self.scope(&metadata, to: namespace, resource: resource)
+        } catch {
+            return completion(.failure(error))
         }
-        if (metadata["name"]?.stringValue ?? "").isEmpty, let prefix = metadata["generateName"]?.stringValue, !prefix.isEmpty {
-            metadata["name"] = .string(prefix + Self.randomSuffix())
-        }
-        try Self.scope(&metadata, to: namespace, resource: resource)
         metadata["uid"] = .string(Self.randomUID())
         metadata["creationTimestamp"] = .string(WallClock.rfc3339Now())
         metadata["generation"] = .number("1")
         Self.setTypeMeta(&object, resource)
 
-        var effects = DeferredEffects()
-        defer { effects.run(logger: logger) }
-        return try state.withLock { (s: inout RegistryState) throws(Status) -> KubeObject in
-            let version = s.version.next
+        submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
             metadata["resourceVersion"] = .string(version.description)
             object["metadata"] = .object(metadata)
             let stored = try KubeObject(json: object, resource: resource)
-            if cache.get(namespace: stored.namespace, name: stored.name) != nil {
+            if current(stored.namespace, stored.name) != nil {
                 throw Status.alreadyExists(resource, name: stored.name)
             }
-            if dryRun { return stored }
-            try commit(.put(stored), to: cache, version: version, in: &s, effects: &effects)
-            return stored
+            return (.put(stored), stored, nil)
         }
     }
 
@@ -104,80 +184,225 @@ public final class Registry: Sendable {
     /// `creationTimestamp`; bumps `generation` when anything outside `metadata` and `status` changed.
     public func update(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil,
                        dryRun: Bool = false) throws(Status) -> KubeObject {
-        let cache = try registeredCache(resource)
+        try Self.wait { update(json, in: resource, namespace: namespace, dryRun: dryRun, completion: $0) }
+    }
+
+    /// ``update(_:in:namespace:dryRun:)`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
+    public func update(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil, dryRun: Bool = false,
+                       completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         var object = json
         var metadata = object["metadata"]?.objectValue ?? JSONObject()
-        try Self.scope(&metadata, to: namespace, resource: resource)
-        guard let name = metadata["name"]?.stringValue, !name.isEmpty else {
-            throw Status.invalid(kind: resource.kind, group: resource.group, name: "",
-                                 errors: [FieldError(field: "metadata.name", type: .required, detail: "name or generateName is required")])
+        let name: String
+        do throws(Status) {
+            try Self.scope(&metadata, to: namespace, resource: resource)
+            guard let given = metadata["name"]?.stringValue, !given.isEmpty else {
+                throw Status.invalid(kind: resource.kind, group: resource.group, name: "",
+                                     errors: [FieldError(field: "metadata.name", type: .required, detail: "name or generateName is required")])
+            }
+            name = given
+        } catch {
+            return completion(.failure(error))
         }
         let expected = metadata["resourceVersion"]?.stringValue ?? ""
         Self.setTypeMeta(&object, resource)
 
-        var effects = DeferredEffects()
-        defer { effects.run(logger: logger) }
-        return try state.withLock { (s: inout RegistryState) throws(Status) -> KubeObject in
-            guard let current = cache.get(namespace: metadata["namespace"]?.stringValue, name: name) else {
+        submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
+            guard let existing = current(metadata["namespace"]?.stringValue, name) else {
                 throw Status.notFound(resource, name: name)
             }
-            if !expected.isEmpty, expected != current.resourceVersion.description {
+            if !expected.isEmpty, expected != existing.resourceVersion.description {
                 throw Status.conflict(resource, name: name)
             }
-            let currentJSON = current.json
-            let currentMetadata = currentJSON["metadata"]?.objectValue ?? JSONObject()
-            for key in ["uid", "creationTimestamp"] { metadata[key] = currentMetadata[key] }
-            let generation = current.generation ?? 1
-            metadata["generation"] = .number(String(Self.specChanged(currentJSON, object) ? generation + 1 : generation))
-            let version = s.version.next
-            metadata["resourceVersion"] = .string(version.description)
-            object["metadata"] = .object(metadata)
-            let stored = try KubeObject(json: object, resource: resource)
-            if dryRun { return stored }
-            try commit(.put(stored), to: cache, version: version, in: &s, effects: &effects)
-            return stored
+            let stored = try Self.replacement(of: existing, with: object, metadata: metadata, version: version)
+            return (.put(stored), stored, existing)
         }
+    }
+
+    /// Changes an object starting from its newest state, as kube-apiserver's `GuaranteedUpdate`
+    /// does for PATCH: `transform` gets that state (staged writes included, so concurrent writers
+    /// never lose an update) and returns the new object; the rest is ``update(_:in:namespace:dryRun:)``.
+    /// A `metadata.resourceVersion` left in the result must still be the current one (409 otherwise).
+    public func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
+                       transform: (KubeObject) throws(Status) -> JSONObject,
+                       completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
+        submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
+            guard let existing = current(namespace, name) else {
+                throw Status.notFound(resource, name: name)
+            }
+            var object = try transform(existing)
+            var metadata = object["metadata"]?.objectValue ?? JSONObject()
+            try Self.scope(&metadata, to: namespace, resource: resource)
+            let given = metadata["name"]?.stringValue ?? ""
+            if given.isEmpty {
+                metadata["name"] = .string(name)
+            } else if given != name {
+                throw Status.badRequest("the name of the object (\(given)) does not match the name on the URL (\(name))")
+            }
+            if let expected = metadata["resourceVersion"]?.stringValue, !expected.isEmpty, expected != existing.resourceVersion.description {
+                throw Status.conflict(resource, name: name)
+            }
+            Self.setTypeMeta(&object, resource)
+            let stored = try Self.replacement(of: existing, with: object, metadata: metadata, version: version)
+            return (.put(stored), stored, existing)
+        }
+    }
+
+    /// `object` as the new state of `existing` at `version`: `uid` and `creationTimestamp` kept,
+    /// `generation` bumped when anything outside `metadata` and `status` changed.
+    private static func replacement(of existing: KubeObject, with object: JSONObject, metadata: JSONObject,
+                                    version: ResourceVersion) throws(Status) -> KubeObject {
+        var object = object
+        var metadata = metadata
+        let existingJSON = existing.json
+        let existingMetadata = existingJSON["metadata"]?.objectValue ?? JSONObject()
+        for key in ["uid", "creationTimestamp"] { metadata[key] = existingMetadata[key] }
+        let generation = existing.generation ?? 1
+        metadata["generation"] = .number(String(specChanged(existingJSON, object) ? generation + 1 : generation))
+        metadata["resourceVersion"] = .string(version.description)
+        object["metadata"] = .object(metadata)
+        return try KubeObject(json: object, resource: existing.resource)
     }
 
     /// Deletes an object and returns its last state (with the deletion's version). 404 if it does
     /// not exist; 409 Conflict if `precondition` (a resourceVersion) does not match.
     public func delete(_ resource: ResourceDescriptor, namespace: String?, name: String,
                        precondition: String? = nil, dryRun: Bool = false) throws(Status) -> KubeObject {
-        let cache = try registeredCache(resource)
-        var effects = DeferredEffects()
-        defer { effects.run(logger: logger) }
-        return try state.withLock { (s: inout RegistryState) throws(Status) -> KubeObject in
-            guard let current = cache.get(namespace: namespace, name: name) else {
+        try Self.wait { delete(resource, namespace: namespace, name: name, precondition: precondition, dryRun: dryRun, completion: $0) }
+    }
+
+    /// ``delete(_:namespace:name:precondition:dryRun:)`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
+    public func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, precondition: String? = nil, dryRun: Bool = false,
+                       completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
+        submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
+            guard let existing = current(namespace, name) else {
                 throw Status.notFound(resource, name: name)
             }
-            if let precondition, !precondition.isEmpty, precondition != current.resourceVersion.description {
-                throw Status.preconditionFailed(resource, name: name, expected: precondition, actual: current.resourceVersion)
+            if let precondition, !precondition.isEmpty, precondition != existing.resourceVersion.description {
+                throw Status.preconditionFailed(resource, name: name, expected: precondition, actual: existing.resourceVersion)
             }
-            let version = s.version.next
-            let final = current.withResourceVersion(version)
-            if dryRun { return final }
-            try commit(.delete(final), to: cache, version: version, in: &s, effects: &effects)
-            return final
+            let final = existing.withResourceVersion(version)
+            return (.delete(final), final, existing)
         }
     }
 
-    private func commit(_ change: Change, to cache: ResourceCache, version: ResourceVersion,
-                        in s: inout RegistryState, effects: inout DeferredEffects) throws(Status) {
-        do {
-            try storage.persist(StoredWrite(resource: cache.resource, change: change))
-        } catch {
-            throw Status.internalError("storage did not persist the write: \(error)")
-        }
-        s.version = version
-        try cache.apply(change, effects: &effects)
-        for other in s.order where other !== cache { other.advance(to: version, effects: &effects) }
-    }
+    /// A write's decision: the change, what the client gets back, and the object's state before.
+    private typealias Decision = (change: Change, result: KubeObject, previous: KubeObject?)
 
-    private func registeredCache(_ resource: ResourceDescriptor) throws(Status) -> ResourceCache {
+    /// Runs `decide` under the lock with the next version and the newest (staged) objects, then
+    /// persists, applies and acknowledges the change — inline, or through the committer.
+    private func submit(_ resource: ResourceDescriptor, dryRun: Bool, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void,
+                        decide: (_ current: (String?, String) -> KubeObject?, _ version: ResourceVersion) throws(Status) -> Decision) {
         guard let cache = cache(for: resource) else {
-            throw Status(code: 404, reason: .notFound, message: "the server could not find the requested resource (\(resource.qualifiedPlural))")
+            return completion(.failure(Status(code: 404, reason: .notFound,
+                                              message: "the server could not find the requested resource (\(resource.qualifiedPlural))")))
         }
-        return cache
+        let inline = storage.persistsInline
+        var effects = DeferredEffects()
+        var startCommitter = false
+        let outcome: Result<KubeObject, Status>? = state.withLock { s in
+            guard s.recovered != nil else { return .failure(Self.loadingStatus) }
+            let version = s.assigned.next
+            let decision: Decision
+            do throws(Status) {
+                let staged = s.staged
+                decision = try decide({ namespace, name in
+                    let key = resource.namespaced ? "\(namespace ?? "")/\(name)" : name
+                    if let pending = staged[Self.stagedKey(resource, key)] { return pending.object }
+                    return cache.get(namespace: namespace, name: name)
+                }, version)
+            } catch {
+                return .failure(error)
+            }
+            if dryRun { return .success(decision.result) }
+            let write = StoredWrite(resource: resource, change: decision.change, previous: decision.previous, wallTime: WallClock.secondsSince1970())
+            if inline {
+                do {
+                    try storage.persist([write])
+                } catch {
+                    return .failure(.internalError("storage did not persist the write: \(error)"))
+                }
+                s.assigned = version
+                s.version = version
+                do throws(Status) {
+                    try cache.apply(decision.change, effects: &effects)
+                } catch {
+                    return .failure(error)
+                }
+                for other in s.order where other !== cache { other.advance(to: version, effects: &effects) }
+                return .success(decision.result)
+            }
+            s.assigned = version
+            let key = Self.stagedKey(resource, decision.result.key)
+            if case .delete = decision.change {
+                s.staged[key] = StagedObject(version: version, object: nil)
+            } else {
+                s.staged[key] = StagedObject(version: version, object: decision.result)
+            }
+            s.pending.append(PendingWrite(write: write, cache: cache, stagedKey: key, result: decision.result, completion: completion))
+            if !s.committing {
+                s.committing = true
+                startCommitter = true
+            }
+            return nil
+        }
+        effects.run(logger: logger)
+        if let outcome { completion(outcome) }
+        if startCommitter { committer.async { self.drainCommits() } }
+    }
+
+    /// The committer: persists pending writes in groups, applies them in order, acknowledges them.
+    private func drainCommits() {
+        while true {
+            let batch: [PendingWrite] = state.withLock { s in
+                let n = min(s.pending.count, Self.maximumBatch)
+                if n == 0 { s.committing = false }
+                defer { s.pending.removeFirst(n) }
+                return Array(s.pending.prefix(n))
+            }
+            if batch.isEmpty { return }
+            var failure: Status?
+            do {
+                try storage.persist(batch.map(\.write))
+            } catch {
+                failure = .internalError("storage did not persist the write: \(error)")
+                logger.error("storage did not persist \(batch.count) writes", metadata: ["error": "\(error)"])
+            }
+            var effects = DeferredEffects()
+            var dependents: [PendingWrite] = []
+            state.withLock { s in
+                if failure != nil {
+                    // Writes staged after the failed ones were checked against them: they fail too.
+                    dependents = s.pending
+                    s.pending.removeAll()
+                    s.staged.removeAll()
+                    return
+                }
+                for p in batch {
+                    do throws(Status) {
+                        try p.cache.apply(p.write.change, effects: &effects)
+                    } catch {
+                        logger.error("a persisted write could not be applied", metadata: ["error": "\(error)"])
+                    }
+                    if s.staged[p.stagedKey]?.version == p.write.version { s.staged[p.stagedKey] = nil }
+                }
+                s.version = batch[batch.count - 1].write.version
+                for cache in s.order { cache.advance(to: s.version, effects: &effects) }
+            }
+            effects.run(logger: logger)
+            for p in batch { p.completion(failure.map { .failure($0) } ?? .success(p.result)) }
+            for p in dependents { p.completion(.failure(failure!)) }
+        }
+    }
+
+    private static func stagedKey(_ resource: ResourceDescriptor, _ key: String) -> String {
+        resource.description + "|" + key
+    }
+
+    /// Calls `start` with a completion and waits for it (at once when it completes inline).
+    private static func wait(_ start: (@escaping @Sendable (Result<KubeObject, Status>) -> Void) -> Void) throws(Status) -> KubeObject {
+        let box = ResultBox()
+        start { box.set($0) }
+        return try box.wait().get()
     }
 
     // MARK: - Time
@@ -248,5 +473,22 @@ public final class Registry: Sendable {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// One write's result, handed from the committer to a waiting caller.
+private final class ResultBox: Sendable {
+    private let result = Mutex<Result<KubeObject, Status>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func set(_ value: Result<KubeObject, Status>) {
+        result.withLock { $0 = value }
+        done.signal()
+    }
+
+    func wait() -> Result<KubeObject, Status> {
+        if let ready = result.withLock({ $0 }) { return ready }
+        done.wait()
+        return result.withLock { $0! }
     }
 }

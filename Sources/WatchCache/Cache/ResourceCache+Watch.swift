@@ -15,6 +15,8 @@ extension ResourceCache {
         let requested: ResourceVersion? = (rvText.isEmpty || rvText == "0") ? nil : try parseResourceVersion(rvText)
         let now = clock.now()
         let deadline = options.timeoutSeconds.flatMap { $0 > 0 ? now + .seconds($0) : nil }
+        let resuming = options.sendInitialEvents != true ? requested : nil
+        let archived = resuming.flatMap { readArchive(after: $0) }
 
         return state.withLock { cs in
             let id = cs.nextWatcherID
@@ -33,10 +35,10 @@ extension ResourceCache {
                     initial.sendEndBookmark = options.allowWatchBookmarks
                     if let requested, requested > cs.version { waitFor = requested } else { snapshot = true }
                 } else if let requested {
-                    initial = resumeState(after: requested, in: &cs)
+                    initial = resumeState(after: requested, archived: archived, in: &cs)
                 }
             } else if let requested {
-                initial = resumeState(after: requested, in: &cs)
+                initial = resumeState(after: requested, archived: archived, in: &cs)
             } else {
                 // Unset or "0": synthetic ADDED for the current state, then changes.
                 snapshot = true
@@ -65,10 +67,15 @@ extension ResourceCache {
         }
     }
 
-    /// The state of a watcher resuming after `rv`: replay from the log, live if there is nothing to
-    /// replay, or a 410 ERROR if the log no longer reaches back to `rv`.
-    private func resumeState(after rv: ResourceVersion, in cs: inout CacheState) -> WatcherState {
+    /// The state of a watcher resuming after `rv`: replay from the log (after the storage's
+    /// `archived` events when the log no longer reaches back to `rv`), live if there is nothing to
+    /// replay, or a 410 ERROR if neither holds the history after `rv`.
+    private func resumeState(after rv: ResourceVersion, archived: ArchivedHistory?, in cs: inout CacheState) -> WatcherState {
         let oldest = cs.log.resumableFrom
+        if rv < oldest, let archived, archived.after == rv, archived.through >= oldest {
+            let resumeAt = cs.log.firstPosition(after: archived.through)
+            return WatcherState(phase: .archive(events: archived.events, next: 0, resumeAt: resumeAt), lastVersion: rv, sendEndBookmark: false)
+        }
         if rv < oldest {
             metrics.watchesExpired.add(1, ordering: .relaxed)
             let status = Status.tooOldResourceVersion(rv, oldest: oldest)
@@ -80,6 +87,32 @@ extension ResourceCache {
         // A version ahead of the cache is not an error: the watch just waits for newer events.
         let phase: WatcherState.Phase = position == cs.log.end ? .live : .replay(position: position)
         return WatcherState(phase: phase, lastVersion: rv, sendEndBookmark: false)
+    }
+
+    /// Events of this resource from the archive, in `(after, through]`.
+    struct ArchivedHistory {
+        var after: ResourceVersion
+        var through: ResourceVersion
+        var events: [CacheEvent]
+    }
+
+    /// The archive's events after `rv` up to where the log takes over — `nil` when the log still
+    /// reaches back to `rv`, there is no archive, or the archive no longer holds them. Reads the
+    /// storage outside the lock.
+    private func readArchive(after rv: ResourceVersion) -> ArchivedHistory? {
+        guard let archive else { return nil }
+        let through = state.withLock { $0.log.resumableFrom }
+        guard rv < through else { return nil }
+        do {
+            guard let stored = try archive.history(of: resource, after: rv, through: through) else { return nil }
+            let events = try CacheEvent.fromStored(stored, resource: resource, now: clock.now(), wallNow: WallClock.secondsSince1970())
+            metrics.archiveReads.add(1, ordering: .relaxed)
+            return ArchivedHistory(after: rv, through: through, events: events)
+        } catch {
+            logger.error("reading the history archive failed; the watch gets 410", metadata: [
+                "watchcache.resource": "\(resource.qualifiedPlural)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// Puts `w` in the snapshot phase: the objects it may select, in key order, as of now.

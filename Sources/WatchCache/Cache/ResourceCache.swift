@@ -22,15 +22,22 @@ public final class ResourceCache: Sendable {
     let metrics = CacheMetrics()
     let logger: Logger
     let state: Mutex<CacheState>
+    /// Where history older than the window is kept: watches resuming from there replay from it
+    /// rather than get 410 Expired.
+    let archive: (any Storage)?
 
     /// A cache holding `objects` as of `version` (its initial LIST), with no history before it.
+    ///
+    /// - Parameter archive: a storage keeping this resource's history beyond the window; a watch
+    ///   from a version the window no longer holds but the archive does replays from it.
     public init(resource: ResourceDescriptor, configuration: CacheConfiguration = CacheConfiguration(),
                 clock: any WatchClock = SystemClock(), version: ResourceVersion = .zero,
-                objects: [KubeObject] = [], logger: Logger = Logger(label: "watchcache")) {
+                objects: [KubeObject] = [], archive: (any Storage)? = nil, logger: Logger = Logger(label: "watchcache")) {
         self.resource = resource
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        self.archive = archive
         var store = ObjectStore(resource: resource)
         for o in objects { store.put(o) }
         let now = clock.now()
@@ -41,6 +48,23 @@ public final class ResourceCache: Sendable {
             bookmarks: TimerWheel(resolution: configuration.timerResolution),
             deadlines: TimerWheel(resolution: configuration.timerResolution),
             budget: TimeBudget(maximum: configuration.slowWatcherBudget, refillPerSecond: configuration.slowWatcherBudgetRefill, now: now)))
+    }
+
+    /// Replaces the contents of a cache no one watches yet with what a storage recovered: the
+    /// objects at `version` and the newest history events (oldest first), which reach back to
+    /// `historyFloor` unless there were more than the window holds.
+    func restore(version: ResourceVersion, objects: [KubeObject], history: [StoredEvent], historyFloor: ResourceVersion) throws(Status) {
+        let events = try CacheEvent.fromStored(history, resource: resource, now: clock.now(), wallNow: WallClock.secondsSince1970())
+        var store = ObjectStore(resource: resource)
+        for o in objects { store.put(o) }
+        // A full refill may have been cut at the window's maximum: it then reaches back to its first event only.
+        let truncated = history.count >= configuration.history.maximumEvents
+        let floor = truncated ? ResourceVersion(events[0].resourceVersion.rawValue - 1) : historyFloor
+        state.withLock { cs in
+            cs.store = store
+            cs.version = version
+            cs.log = EventLog(window: configuration.history, initialVersion: floor, events: events)
+        }
     }
 
     /// The newest version the cache has processed.
@@ -156,6 +180,7 @@ public final class ResourceCache: Sendable {
             watchersStarted: metrics.watchersStarted.load(ordering: .relaxed),
             watchersTerminated: metrics.watchersTerminated.load(ordering: .relaxed),
             watchesExpired: metrics.watchesExpired.load(ordering: .relaxed),
+            archiveReplays: metrics.archiveReads.load(ordering: .relaxed),
             currentWatchers: metrics.currentWatchers.load(ordering: .relaxed),
             windowEvents: windowEvents, windowCapacity: windowCapacity, objects: objects, resourceVersion: version)
     }

@@ -29,6 +29,22 @@ struct EventLog {
         mask = size - 1
     }
 
+    /// A log refilled with `events` (oldest first, all newer than `initialVersion`), holding the
+    /// history after `initialVersion`: at most the window's maximum (the newest), at least its
+    /// minimum capacity.
+    init(window: HistoryWindow, initialVersion: ResourceVersion, events: [CacheEvent]) {
+        self.init(window: window, initialVersion: initialVersion)
+        let kept = events.suffix(window.maximumEvents)
+        setCapacity(min(max(kept.count, window.minimumEvents), window.maximumEvents))
+        for event in kept {
+            precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
+            slots[end & mask] = event
+            end += 1
+        }
+        hasEvicted = kept.count < events.count
+        checkInvariants()
+    }
+
     var count: Int { end - start }
     var isEmpty: Bool { start == end }
 

@@ -133,6 +133,15 @@ public final class Watcher: Sendable, CustomStringConvertible {
                 return .done(nil)
             case .replay(let position):
                 return .replay(position: position)
+            case .archive(let archived, var next, let resumeAt):
+                // Replayed from the storage; every event scanned is an init event, as from the log.
+                while next < archived.count, s.queue.count < max {
+                    _ = s.enqueue(archived[next], filter: filter)
+                    next += 1
+                    scanned += 1
+                    s.initScanned += 1
+                }
+                s.phase = next < archived.count ? .archive(events: archived, next: next, resumeAt: resumeAt) : .replay(position: resumeAt)
             case .snapshot(let objects, var next, let resumeAt, let version):
                 // Synthetic ADDED events; every object scanned is an init event.
                 while next < objects.count, s.queue.count < max {

@@ -5,6 +5,8 @@ import DequeModule
 /// ```
 /// waitingForVersion ─► snapshot ─► replay ─► live ─► finished
 ///                        (synthetic ADDED) (from the log) (dispatched)
+///                        archive ─┘
+///           (from the storage, older than the log)
 /// ```
 /// A watcher that must replay is not registered for live dispatch: its consumer pulls the replay
 /// from the log, and the switch to live happens under the cache lock exactly when the replay
@@ -15,6 +17,9 @@ struct WatcherState {
         case waitingForVersion(ResourceVersion, deadline: Timestamp)
         /// Synthetic ADDED events for `objects` (the store at `version`), then the log from `resumeAt`.
         case snapshot(objects: [KubeObject], next: Int, resumeAt: Int, version: ResourceVersion)
+        /// Replaying `events` read from the storage's history (older than the log), then the log
+        /// from `resumeAt`.
+        case archive(events: [CacheEvent], next: Int, resumeAt: Int)
         /// Replaying the log from absolute position `position`.
         case replay(position: Int)
         /// Registered with the dispatcher.

@@ -35,6 +35,16 @@ public final class ServerProcess {
         process.waitUntilExit()
     }
 
+    /// SIGKILL — a crash, with no chance to flush or close anything — then waits for the exit.
+    public func crash() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Whether the process still runs.
+    public var isRunning: Bool { process.isRunning }
+
     deinit { stop() }
 
     private static func freePort() throws -> Int {
@@ -51,6 +61,30 @@ public final class ServerProcess {
         }
         guard bound else { throw BenchError("could not find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The status code of `GET path` over HTTP/1.1 (nil if the server does not answer in 5 s).
+    public func status(of path: String) -> Int? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return nil }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        guard send(fd, request, request.count, 0) == request.count else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        guard n >= 12 else { return nil }
+        // "HTTP/1.1 200 ..."
+        return Int(String(decoding: buffer[9..<12], as: UTF8.self))
     }
 
     private static func accepts(port: Int) -> Bool {

@@ -279,8 +279,9 @@ public final class InProcessRecoveryRun {
 /// whose objects survived and whose history did not.
 struct SnapshotStorage: Storage {
     let recovery: StorageRecovery
-    func recover() throws -> StorageRecovery { recovery }
-    func persist(_ write: StoredWrite) throws {}
+    func recover(historyLimit: Int) throws -> StorageRecovery { recovery }
+    func persist(_ writes: [StoredWrite]) throws {}
+    var persistsInline: Bool { true }
 }
 
 /// Watchers with events waiting, as their `onReady` callbacks report them.

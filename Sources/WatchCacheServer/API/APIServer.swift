@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import WatchCache
 
 /// The Kubernetes REST API over a ``Registry``: routing, verbs, discovery and errors, independent
@@ -111,8 +112,14 @@ public final class APIServer: Sendable {
         case .version:
             guard get else { throw Self.methodNotAllowed }
             return .json(Discovery.version)
-        case .health:
+        case .health(let check):
             guard get else { throw Self.methodNotAllowed }
+            if check == "readyz", !registry.isReady {
+                // Listening but still loading the storage: not ready for traffic (liveness is fine).
+                return .complete(status: 503, contentType: "text/plain; charset=utf-8",
+                                 body: Array("[-]storage-loaded failed: the server is loading its storage\nreadyz check failed\n".utf8),
+                                 headers: [("retry-after", "1")])
+            }
             return .complete(status: 200, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
         case .metrics:
             guard get else { throw Self.methodNotAllowed }
@@ -143,6 +150,8 @@ public final class APIServer: Sendable {
                 throw Self.notFound
             }
             if namespace != nil, !resource.namespaced { throw Self.notFound }
+            // Never an empty or partial answer while the storage loads: try again shortly.
+            guard registry.isReady else { throw Registry.loadingStatus }
             return try handleResource(request, resource: resource, cache: cache, namespace: namespace, name: name, respond: respond)
         }
     }
@@ -176,31 +185,31 @@ public final class APIServer: Sendable {
             return .object(object)
         case ("POST", nil):
             let object = try Self.bodyObject(request)
-            return .object(try registry.create(object, in: resource, namespace: namespace, dryRun: dryRun), status: 201)
+            registry.create(object, in: resource, namespace: namespace, dryRun: dryRun, completion: Self.answer(respond, status: 201))
+            return nil
         case ("PUT", let name?):
             var object = try Self.bodyObject(request)
             try Self.checkName(&object, name)
-            return .object(try registry.update(object, in: resource, namespace: namespace, dryRun: dryRun))
+            registry.update(object, in: resource, namespace: namespace, dryRun: dryRun, completion: Self.answer(respond))
+            return nil
         case ("PATCH", let name?):
-            guard let current = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
-            var patched = try Self.patched(current, request)
-            try Self.checkName(&patched, name)
-            return .object(try registry.update(patched, in: resource, namespace: namespace, dryRun: dryRun))
+            // Applied to the newest state under the write lock, as GuaranteedUpdate does: no lost updates.
+            registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
+                            transform: { (current) throws(Status) in try Self.patched(current, request) },
+                            completion: Self.answer(respond))
+            return nil
         case ("DELETE", let name?):
             let options = try Self.deleteOptions(request)
-            return .object(try registry.delete(resource, namespace: namespace, name: name, precondition: options.precondition,
-                                               dryRun: dryRun || options.dryRun))
+            registry.delete(resource, namespace: namespace, name: name, precondition: options.precondition,
+                            dryRun: dryRun || options.dryRun, completion: Self.answer(respond))
+            return nil
         case ("DELETE", nil):
             let options = try RequestQuery.listOptions(request.query, namespace: namespace)
+            let registry = self.registry
             cache.list(ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, namespace: namespace)) { result in
                 switch result {
                 case .success(let list):
-                    var deleted = list
-                    deleted.items = list.items.compactMap { try? self.registry.delete(resource, namespace: $0.namespace, name: $0.name, dryRun: dryRun) }
-                    deleted.resourceVersion = self.registry.currentVersion
-                    deleted.continueToken = nil
-                    deleted.remainingItemCount = nil
-                    respond(.complete(status: 200, contentType: "application/json", body: deleted.encoded(for: resource)))
+                    Self.deleteAll(list, of: resource, in: registry, dryRun: dryRun, respond: respond)
                 case .failure(let status):
                     respond(.error(status))
                 }
@@ -209,6 +218,41 @@ public final class APIServer: Sendable {
         default:
             throw Self.methodNotAllowed
         }
+    }
+
+    /// A write's completion that answers with the object, or its error.
+    private static func answer(_ respond: @escaping @Sendable (APIResponse) -> Void, status: Int = 200)
+        -> @Sendable (Result<KubeObject, Status>) -> Void {
+        { result in
+            switch result {
+            case .success(let object): respond(.object(object, status: status))
+            case .failure(let error): respond(.error(error))
+            }
+        }
+    }
+
+    /// DELETECOLLECTION: deletes every listed object (those already gone are skipped) and answers
+    /// with the deleted ones once every delete is durable.
+    private static func deleteAll(_ list: ListResult, of resource: ResourceDescriptor, in registry: Registry, dryRun: Bool,
+                                  respond: @escaping @Sendable (APIResponse) -> Void) {
+        let remaining = Atomic(list.items.count + 1)
+        let deleted = Mutex<[(Int, KubeObject)]>([])
+        let finish: @Sendable () -> Void = {
+            guard remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+            var answer = list
+            answer.items = deleted.withLock { $0.sorted { $0.0 < $1.0 }.map(\.1) }
+            answer.resourceVersion = registry.currentVersion
+            answer.continueToken = nil
+            answer.remainingItemCount = nil
+            respond(.complete(status: 200, contentType: "application/json", body: answer.encoded(for: resource)))
+        }
+        for (index, item) in list.items.enumerated() {
+            registry.delete(resource, namespace: item.namespace, name: item.name, dryRun: dryRun) { result in
+                if case .success(let object) = result { deleted.withLock { $0.append((index, object)) } }
+                finish()
+            }
+        }
+        finish()
     }
 
     /// The verb kube-apiserver's metrics would give the request.

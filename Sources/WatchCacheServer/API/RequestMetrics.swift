@@ -73,6 +73,7 @@ enum MetricsPage {
         family("watchcache_bookmarks_total", "counter", "Bookmarks handed to watch streams.") { "\($0.bookmarksDelivered)" }
         family("apiserver_terminated_watchers_total", "counter", "Watchers ended because they did not keep up.") { "\($0.watchersTerminated)" }
         family("watchcache_expired_watches_total", "counter", "Watches answered 410 Expired (too old resource version).") { "\($0.watchesExpired)" }
+        family("watchcache_archive_replays_total", "counter", "Watches that resumed from the storage's history, older than the window.") { "\($0.archiveReplays)" }
         family("watchcache_watchers_started_total", "counter", "Watches started.") { "\($0.watchersStarted)" }
         family("apiserver_registered_watchers", "gauge", "Watches open now.") { "\($0.currentWatchers)" }
         family("apiserver_watch_cache_capacity", "gauge", "Events the history window may hold now.") { "\($0.windowCapacity)" }

@@ -1,0 +1,198 @@
+import Foundation
+import Synchronization
+import WatchCache
+import WatchCacheSQLite
+
+/// `watchcache bench storage`: what the durable storage costs, measured through the registry
+/// (the write path the server uses, without HTTP):
+///
+/// 1. write throughput with `--sync always` and `batch`: `writers` threads creating 1 KiB objects;
+/// 2. start-up: the time to open a data directory with `objects` objects and `events` history
+///    events and load it (the registry's recovery: objects parsed, windows refilled);
+/// 3. disk: bytes per 100,000 history events (1 KiB objects, a fixed set of objects updated).
+public struct StorageBenchmark: Sendable {
+    public var writers = 32
+    public var seconds = 5.0
+    public var objectBytes = 1024
+    public var startupObjects = 150_000
+    public var startupEvents = 100_000
+    public var diskEvents = 100_000
+    /// Where data directories are made (each removed after its measurement).
+    public var scratch = NSTemporaryDirectory()
+
+    public init() {}
+
+    public struct Throughput: Sendable, Codable {
+        public var sync: String
+        public var writers: Int
+        public var objects: Int
+        public var seconds: Double
+        public var objectsPerSecond: Double
+        public var p50Milliseconds: Double
+        public var p99Milliseconds: Double
+    }
+
+    public struct Startup: Sendable, Codable {
+        public var objects: Int
+        public var historyEvents: Int
+        public var fileBytes: Int64
+        /// Opening the database and recovering the registry (objects parsed, windows refilled).
+        public var loadSeconds: Double
+        public var windowEvents: Int
+        /// A real `watchcache serve` on the data directory: from spawning it until `/readyz` says 200.
+        public var serverReadySeconds: Double?
+    }
+
+    public struct Disk: Sendable, Codable {
+        public var historyEvents: Int
+        public var objects: Int
+        public var fileBytes: Int64
+        public var bytesPerHundredThousandEvents: Double
+    }
+
+    /// One 1 KiB-ish config map (its `data` pads it to `objectBytes` of JSON).
+    func configMap(_ name: String, step: Int) -> JSONObject {
+        let padding = String(repeating: "x", count: max(0, objectBytes - 160))
+        return JSONObject([
+            ("metadata", .object(JSONObject([("name", .string(name)), ("namespace", .string("bench"))]))),
+            ("data", .object(JSONObject([("step", .string(String(step))), ("payload", .string(padding))]))),
+        ])
+    }
+
+    func directory(_ label: String) -> String {
+        scratch + "/watchcache-bench-\(label)-\(UUID().uuidString)"
+    }
+
+    /// `writers` threads creating objects for `seconds`; each write waits for its commit.
+    public func throughput(sync: SyncMode) throws -> Throughput {
+        let path = directory("throughput")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let storage = try SQLiteStorage(directory: path, sync: sync)
+        defer { try? storage.close() }
+        let registry = try Registry(storage: storage)
+        try registry.register(.configMaps)
+        let latencies = Mutex<[Double]>([])
+        let failures = Atomic(0)
+        let stop = Atomic(false)
+        let group = DispatchGroup()
+        let started = CPUTime.wall()
+        for w in 0..<writers {
+            group.enter()
+            Thread.detachNewThread {
+                var mine: [Double] = []
+                var i = 0
+                while !stop.load(ordering: .relaxed) {
+                    let t0 = CPUTime.wall()
+                    do {
+                        _ = try registry.create(configMap("w\(w)-\(i)", step: i), in: .configMaps)
+                        mine.append(CPUTime.wall() - t0)
+                    } catch {
+                        failures.add(1, ordering: .relaxed)
+                    }
+                    i += 1
+                }
+                latencies.withLock { $0 += mine }
+                group.leave()
+            }
+        }
+        Thread.sleep(forTimeInterval: seconds)
+        stop.store(true, ordering: .relaxed)
+        group.wait()
+        let elapsed = CPUTime.wall() - started
+        guard failures.load(ordering: .relaxed) == 0 else { throw BenchError("\(failures.load(ordering: .relaxed)) writes failed") }
+        let sorted = latencies.withLock { $0 }.sorted()
+        let pick = { (q: Double) in sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] * 1000 }
+        return Throughput(sync: sync.rawValue, writers: writers, objects: sorted.count, seconds: elapsed,
+                          objectsPerSecond: Double(sorted.count) / elapsed, p50Milliseconds: pick(0.5), p99Milliseconds: pick(0.99))
+    }
+
+    /// Fills a data directory with `startupObjects` objects, compacts its history to
+    /// `startupEvents`, then times a cold load.
+    /// With `executable`, also times a real `watchcache serve` from spawn to ready.
+    public func startup(executable: String? = nil, progress: (Double) -> Void = { _ in }) throws -> Startup {
+        let path = directory("startup")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let retention = HistoryRetention(events: startupEvents, seconds: nil)
+        do {
+            let storage = try SQLiteStorage(directory: path, sync: .batch, retention: retention, compactionInterval: .seconds(3600))
+            let registry = try Registry(storage: storage)
+            try registry.register(.configMaps)
+            try fill(registry, count: startupObjects, progress: progress)
+            try storage.compact()
+            try storage.close()
+        }
+        let started = CPUTime.wall()
+        let storage = try SQLiteStorage(directory: path, sync: .batch, retention: retention, compactionInterval: .seconds(3600))
+        let registry = try Registry(storage: storage)
+        let cache = try registry.register(.configMaps)
+        let seconds = CPUTime.wall() - started
+        let stats = try storage.statistics()
+        let window = cache.statistics().windowEvents
+        registry.close()
+        try storage.close()
+        var ready: Double?
+        if let executable {
+            let spawned = CPUTime.wall()
+            let server = try ServerProcess(executable: executable, arguments: ["--data-dir", path])
+            defer { server.stop() }
+            while server.status(of: "/readyz") != 200 {
+                guard server.isRunning else { throw BenchError("watchcache serve exited while loading \(path)") }
+                guard CPUTime.wall() - spawned < 300 else { throw BenchError("watchcache serve was not ready within 300 s") }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            ready = CPUTime.wall() - spawned
+        }
+        return Startup(objects: stats.objects, historyEvents: stats.historyEvents, fileBytes: stats.fileBytes,
+                       loadSeconds: seconds, windowEvents: window, serverReadySeconds: ready)
+    }
+
+    /// Bytes on disk for `diskEvents` history events: 1,000 objects updated over and over.
+    public func disk(progress: (Double) -> Void = { _ in }) throws -> Disk {
+        let path = directory("disk")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let storage = try SQLiteStorage(directory: path, sync: .batch, retention: HistoryRetention(events: diskEvents * 2, seconds: nil))
+        let registry = try Registry(storage: storage)
+        try registry.register(.configMaps)
+        let objects = 1_000
+        try fill(registry, count: diskEvents, distinct: objects, progress: progress)
+        try storage.checkpoint()
+        let stats = try storage.statistics()
+        try storage.close()
+        return Disk(historyEvents: stats.historyEvents, objects: stats.objects, fileBytes: stats.fileBytes,
+                    bytesPerHundredThousandEvents: Double(stats.fileBytes) / Double(stats.historyEvents) * 100_000)
+    }
+
+    /// `count` writes from 32 threads: creates of `distinct` objects, then updates of them.
+    private func fill(_ registry: Registry, count: Int, distinct: Int? = nil, progress: (Double) -> Void) throws {
+        let distinct = min(distinct ?? count, count)
+        try concurrently(0..<distinct, total: count, done: 0, progress: progress) { i in
+            _ = try registry.create(configMap("o\(i)", step: i), in: .configMaps)
+        }
+        try concurrently(distinct..<count, total: count, done: distinct, progress: progress) { i in
+            _ = try registry.update(configMap("o\(i % distinct)", step: i), in: .configMaps)
+        }
+    }
+
+    /// Runs `body` for every index of `range` on 32 threads.
+    private func concurrently(_ range: Range<Int>, total: Int, done: Int, progress: (Double) -> Void,
+                              _ body: @escaping @Sendable (Int) throws -> Void) throws {
+        let next = Atomic(range.lowerBound)
+        let failures = Atomic(0)
+        let group = DispatchGroup()
+        for _ in 0..<32 {
+            group.enter()
+            Thread.detachNewThread {
+                while true {
+                    let i = next.add(1, ordering: .relaxed).newValue - 1
+                    guard i < range.upperBound else { break }
+                    do { try body(i) } catch { failures.add(1, ordering: .relaxed) }
+                }
+                group.leave()
+            }
+        }
+        while group.wait(timeout: .now() + 0.2) == .timedOut {
+            progress(Double(done + min(next.load(ordering: .relaxed), range.upperBound) - range.lowerBound) / Double(total))
+        }
+        guard failures.load(ordering: .relaxed) == 0 else { throw BenchError("\(failures.load(ordering: .relaxed)) writes failed") }
+    }
+}

@@ -1,0 +1,246 @@
+import Dispatch
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+import WatchCache
+
+/// The embedded durable storage: the current objects and a bounded history of changes in one
+/// SQLite database (WAL, `synchronous = FULL`) in a data directory.
+///
+/// - Every write the ``Registry`` hands over is committed and synced before ``persist(_:)``
+///   returns, with the newest version recorded in the same transaction, so versions keep
+///   increasing across restarts.
+/// - The history is what lets watches survive a restart: ``recover(historyLimit:)`` refills each
+///   resource's window, and ``history(of:after:through:)`` serves watches from versions older
+///   than the window. It is compacted in the background, a small batch per transaction, to the
+///   ``HistoryRetention``.
+/// - An event stores the object after the change; its state before is the previous event of the
+///   same object while that event is kept, and is copied into the event when compaction removes it.
+public final class SQLiteStorage: Storage {
+    public let directory: String
+    public let sync: SyncMode
+    public let retention: HistoryRetention
+    let pool: DatabasePool
+    let logger: Logger
+    private let lock: DataDirectoryLock
+    /// Writer-side bookkeeping, changed only inside the database's (serialised) write transactions.
+    let writer = Mutex(WriterState())
+    private let compactionQueue = DispatchQueue(label: "watchcache.storage.compactor", qos: .utility)
+    private let stopped = Atomic(false)
+    /// Events removed per compaction transaction: small enough that a write waits a few ms at most.
+    static let compactionChunk = 1_000
+
+    struct WriterState {
+        var resourceIDs: [String: Int64] = [:]
+        /// Every event with a version above it is kept.
+        var floor: Int64 = 0
+        var eventCount = 0
+    }
+
+    /// The database file inside the data directory.
+    public static let fileName = "watchcache.sqlite"
+
+    /// Opens (creating if needed) the storage in `directory`, taking its lock.
+    public init(directory: String, sync: SyncMode = .batch, retention: HistoryRetention = .default,
+                compactionInterval: Duration = .seconds(1), logger: Logger = Logger(label: "watchcache.storage")) throws {
+        self.directory = directory
+        self.sync = sync
+        self.retention = retention
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        lock = try DataDirectoryLock(directory: directory)
+        var configuration = Configuration()
+        configuration.label = "watchcache"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // Committed means on disk: the WAL is synced at every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: directory + "/" + Self.fileName, configuration: configuration)
+        try SQLiteSchema.migrate(pool)
+        try pool.write { db in
+            let floor = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'floor'") ?? 0
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
+            var ids: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM resources") { ids[row[1]] = row[0] }
+            writer.withLock { $0 = WriterState(resourceIDs: ids, floor: floor, eventCount: count) }
+        }
+        let interval = Double(compactionInterval.components.seconds) + Double(compactionInterval.components.attoseconds) / 1e18
+        scheduleCompaction(after: interval)
+    }
+
+    /// Compacts every `interval` seconds until closed.
+    private func scheduleCompaction(after interval: Double) {
+        compactionQueue.asyncAfter(deadline: .now() + interval) { [weak self] in
+            guard let self, !self.stopped.load(ordering: .acquiring) else { return }
+            self.compactLogged()
+            self.scheduleCompaction(after: interval)
+        }
+    }
+
+    /// Stops background compaction and closes the database. Later calls fail.
+    public func close() throws {
+        stopped.store(true, ordering: .releasing)
+        compactionQueue.sync {}
+        try pool.close()
+        lock.release()
+    }
+
+    // MARK: - Storage
+
+    public func recover(historyLimit: Int) throws -> StorageRecovery {
+        try pool.read { db in
+            var recovery = StorageRecovery()
+            recovery.version = ResourceVersion(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'version'") ?? 0))
+            recovery.historyFloor = ResourceVersion(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'floor'") ?? 0))
+            var names: [Int64: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM resources") { names[row[0]] = row[1] }
+            let objects = try Row.fetchCursor(db, sql: "SELECT resource, body FROM objects")
+            while let row = try objects.next() {
+                guard let name = names[row[0]] else { continue }
+                recovery.objects[name, default: []].append(Self.bytes(row, 1))
+            }
+            for (id, name) in names {
+                let events = try Self.fetchEvents(db, sql: """
+                    SELECT * FROM (\(Self.eventColumns) WHERE e.resource = ? ORDER BY e.version DESC LIMIT ?) ORDER BY version
+                    """, arguments: [id, historyLimit])
+                if !events.isEmpty { recovery.history[name] = events }
+            }
+            return recovery
+        }
+    }
+
+    public func persist(_ writes: [StoredWrite]) throws {
+        guard !writes.isEmpty else { return }
+        switch sync {
+        case .batch:
+            try commit(writes[...])
+        case .always:
+            for i in writes.indices { try commit(writes[i...i]) }
+        }
+    }
+
+    public func history(of resource: ResourceDescriptor, after: ResourceVersion, through: ResourceVersion) throws -> [StoredEvent]? {
+        try pool.read { db in
+            // Read in one snapshot with the floor, so compaction cannot remove events in between.
+            let floor = try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'floor'") ?? 0
+            guard Int64(after.rawValue) >= floor else { return nil }
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM resources WHERE name = ?", arguments: [resource.description]) else {
+                return []
+            }
+            return try Self.fetchEvents(db, sql: "\(Self.eventColumns) WHERE e.resource = ? AND e.version > ? AND e.version <= ? ORDER BY e.version",
+                                        arguments: [id, Int64(after.rawValue), Int64(through.rawValue)])
+        }
+    }
+
+    // MARK: - Writing
+
+    private enum EventKind: Int64 {
+        case added = 0, modified = 1, deleted = 2
+    }
+
+    /// Commits `writes` in one transaction (synced), with the newest version.
+    private func commit(_ writes: ArraySlice<StoredWrite>) throws {
+        try pool.write { db in
+            try writer.withLock { w in
+                let putObject = try db.cachedStatement(sql: "INSERT OR REPLACE INTO objects (resource, key, version, body) VALUES (?, ?, ?, ?)")
+                let deleteObject = try db.cachedStatement(sql: "DELETE FROM objects WHERE resource = ? AND key = ?")
+                let insertEvent = try db.cachedStatement(sql: """
+                    INSERT INTO events (version, resource, type, key, body, previous_version, previous, wall_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for write in writes {
+                    let id = try resourceID(write.resource, db: db, state: &w)
+                    let version = Int64(write.version.rawValue)
+                    switch write.change {
+                    case .put(let object):
+                        let body = Data(object.encoded)
+                        try putObject.execute(arguments: [id, object.key, version, body])
+                        let previousVersion = write.previous.map { Int64($0.resourceVersion.rawValue) }
+                        // The state before is the previous event's object while that event is kept.
+                        let previousBody = previousVersion.flatMap { $0 <= w.floor ? Data(write.previous!.encoded) : nil }
+                        try insertEvent.execute(arguments: [version, id, (write.previous == nil ? EventKind.added : .modified).rawValue,
+                                                            object.key, body, previousVersion, previousBody, write.wallTime])
+                    case .delete(let object):
+                        try deleteObject.execute(arguments: [id, object.key])
+                        let last = write.previous ?? object
+                        try insertEvent.execute(arguments: [version, id, EventKind.deleted.rawValue, object.key, Data(last.encoded),
+                                                            nil, nil, write.wallTime])
+                    }
+                }
+                try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'version'", arguments: [Int64(writes.last!.version.rawValue)])
+                w.eventCount += writes.count
+            }
+        }
+    }
+
+    private func resourceID(_ resource: ResourceDescriptor, db: Database, state w: inout WriterState) throws -> Int64 {
+        if let id = w.resourceIDs[resource.description] { return id }
+        try db.execute(sql: "INSERT INTO resources (name) VALUES (?)", arguments: [resource.description])
+        let id = db.lastInsertedRowID
+        w.resourceIDs[resource.description] = id
+        return id
+    }
+
+    // MARK: - Reading
+
+    /// Events with their state before: stored in the row, or the kept previous event's object.
+    private static let eventColumns = """
+        SELECT e.version AS version, e.type, e.body, COALESCE(e.previous, p.body), e.wall_time
+        FROM events e LEFT JOIN events p ON e.previous IS NULL AND p.version = e.previous_version
+        """
+
+    private static func fetchEvents(_ db: Database, sql: String, arguments: StatementArguments) throws -> [StoredEvent] {
+        var events: [StoredEvent] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            let type: EventType = switch EventKind(rawValue: row[1]) {
+            case .added: .added
+            case .deleted: .deleted
+            default: .modified
+            }
+            let previous: [UInt8]? = type == .modified ? optionalBytes(row, 3) : nil
+            events.append(StoredEvent(type: type, version: ResourceVersion(UInt64(row[0] as Int64)), object: bytes(row, 2),
+                                      previous: previous, wallTime: row[4]))
+        }
+        return events
+    }
+
+    static func bytes(_ row: Row, _ index: Int) -> [UInt8] {
+        optionalBytes(row, index) ?? []
+    }
+
+    static func optionalBytes(_ row: Row, _ index: Int) -> [UInt8]? {
+        (try? row.withUnsafeData(atIndex: index) { data in data.map { [UInt8]($0) } }) ?? nil
+    }
+
+    // MARK: - Statistics
+
+    /// Copies the write-ahead log into the database file and truncates it (for measuring size).
+    public func checkpoint() throws {
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
+    /// What the storage holds now.
+    public func statistics() throws -> SQLiteStorageStatistics {
+        let (floor, count) = writer.withLock { ($0.floor, $0.eventCount) }
+        let objects = try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM objects") ?? 0 }
+        var bytes: Int64 = 0
+        for suffix in ["", "-wal", "-shm"] {
+            let path = directory + "/" + Self.fileName + suffix
+            if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber { bytes += size.int64Value }
+        }
+        return SQLiteStorageStatistics(objects: objects, historyEvents: count,
+                                       historyFloor: ResourceVersion(UInt64(floor)), fileBytes: bytes)
+    }
+}
+
+/// Sizes of a ``SQLiteStorage``.
+public struct SQLiteStorageStatistics: Sendable, Hashable {
+    public var objects: Int
+    public var historyEvents: Int
+    /// The history holds every change after this version.
+    public var historyFloor: ResourceVersion
+    /// The database, its WAL and shared-memory files, in bytes.
+    public var fileBytes: Int64
+}
