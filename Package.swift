@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "WatchCache", targets: ["WatchCache"]),
+        .library(name: "WatchCacheSQLite", targets: ["WatchCacheSQLite"]),
         .executable(name: "watchcache", targets: ["watchcache"]),
     ],
     dependencies: [

@@ -25,6 +25,21 @@ extension SQLiteStorage {
     }
 
     private func compactChunk(now: Double) throws -> Int {
+        let started = ContinuousClock.now
+        let removed = try removeChunk(now: now)
+        if removed > 0 {
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            writer.withLock { w in
+                w.compactedEvents += removed
+                w.compactionChunks += 1
+                w.longestCompactionChunk = max(w.longestCompactionChunk, seconds)
+            }
+        }
+        return removed
+    }
+
+    private func removeChunk(now: Double) throws -> Int {
         try pool.write { db in
             try writer.withLock { w in
                 let excess = retention.events.map { max(0, w.eventCount - $0) } ?? 0

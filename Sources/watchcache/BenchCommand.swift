@@ -22,7 +22,7 @@ struct RecoveryCommand: AsyncParsableCommand {
             Every point runs with bookmarks off, then on.
 
             Scenarios: kep956 (N = 5,000, R = 62.5/s), sweep (N in 1k/5k/10k x R in 20/62.5/100/500), \
-            control (unselective watchers: ~1x expected), server-restart (kep956 with a restart halfway), \
+            control (unselective watchers: ~1x expected), server-restart (kep956 with a graceful restart halfway, on the durable storage in a scratch directory), \
             compression (kep956 at compression 1 and 10: the ratio must not move), all.
 
             In-process mode runs the library on a virtual clock: deterministic for a seed. Network mode             starts a real `watchcache serve` on loopback for each run (or uses --server) and drives it             through HTTP/2 connections of up to 500 watch streams each; it runs in real time, so its             default compression is 10 (kep956: 3 minutes per run).
@@ -75,8 +75,8 @@ struct RecoveryCommand: AsyncParsableCommand {
         if let compression, !(1...100).contains(compression) { throw ValidationError("--compression must be between 1 and 100") }
         if server != nil, mode != "network" { throw ValidationError("--server needs --mode network") }
         if let server, Self.endpoint(server) == nil { throw ValidationError("--server must look like http://127.0.0.1:8080") }
-        if mode == "network", scenario == "server-restart" || scenario == "all" {
-            throw ValidationError("--mode network does not run server-restart yet: the server keeps no objects or history across restarts until durable storage lands; run it in-process")
+        if mode == "network", server != nil, scenario == "server-restart" || scenario == "all" {
+            throw ValidationError("--scenario server-restart restarts the server it starts itself: it cannot run against --server")
         }
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
         if let writesPerSecond, !(writesPerSecond > 0) { throw ValidationError("--writes-per-second must be positive") }
@@ -124,6 +124,10 @@ struct RecoveryCommand: AsyncParsableCommand {
                 } else {
                     let run = InProcessRecoveryRun(parameters: p, bookmarks: bookmarks)
                     run.progress = progress
+                    // A restart needs something to restart from: the durable storage, in a scratch directory.
+                    let data = p.restartAt == nil ? nil : NSTemporaryDirectory() + "watchcache-bench-restart-\(UUID().uuidString)"
+                    run.dataDirectory = data
+                    defer { if let data { try? FileManager.default.removeItem(atPath: data) } }
                     pair.append(try run.run())
                 }
             }
@@ -145,24 +149,38 @@ struct RecoveryCommand: AsyncParsableCommand {
     }
 
     /// One network run: against `server`, or a fresh `watchcache serve` (this executable) on loopback.
+    /// A run with a restart uses the durable storage in a scratch data directory and restarts the
+    /// server gracefully (SIGTERM, then a new process on the same port and directory).
     static func runOverNetwork(_ p: RecoveryParameters, bookmarks: Bool, server: String?, progress: @escaping (Double) -> Void) async throws -> RecoveryMeasurement {
-        var process: ServerProcess?
         let host: String, port: Int
+        let managed = ManagedServer()
+        var data: String?
         if let server, let endpoint = endpoint(server) {
             (host, port) = endpoint
         } else {
-            var arguments = ["--in-memory", "--threads", "1", "--time-compression", String(p.compression),
+            var arguments = ["--threads", "1", "--time-compression", String(p.compression),
                              "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"]
+            if p.restartAt != nil {
+                data = NSTemporaryDirectory() + "watchcache-bench-restart-\(UUID().uuidString)"
+                arguments += ["--data-dir", data!]
+            } else {
+                arguments += ["--in-memory"]
+            }
             if let events = p.windowEvents {
                 arguments += ["--window-min-events", String(events), "--window-max-events", String(events)]
             }
-            let started = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0], arguments: arguments)
-            process = started
-            (host, port) = ("127.0.0.1", started.port)
+            try managed.start(arguments: arguments, port: nil)
+            (host, port) = ("127.0.0.1", managed.port)
         }
-        defer { process?.stop() }
+        defer {
+            managed.stop()
+            if let data { try? FileManager.default.removeItem(atPath: data) }
+        }
         let run = NetworkRecoveryRun(parameters: p, bookmarks: bookmarks, host: host, port: port)
         run.progress = progress
+        if server == nil {
+            run.restartServer = { try managed.restart() }
+        }
         do {
             let result = try await run.run()
             await run.close()
@@ -200,5 +218,33 @@ struct RecoveryCommand: AsyncParsableCommand {
         guard let head = git(["-C", directory, "rev-parse", "HEAD"]) ?? git(["rev-parse", "HEAD"]) else { return "unknown" }
         let dirty = !(git(["-C", directory, "status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty
         return dirty ? head + "-dirty" : head
+    }
+}
+
+/// The `watchcache serve` process a network run starts, and restarts on the same port.
+final class ManagedServer: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var process: ServerProcess?
+    private var arguments: [String] = []
+    private(set) var port = 0
+
+    func start(arguments: [String], port requested: Int?) throws {
+        let started = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0], arguments: arguments, port: requested)
+        lock.withLock {
+            self.arguments = arguments
+            process = started
+            port = started.port
+        }
+    }
+
+    /// SIGTERM (a graceful stop: watchers get their last bookmark), then the same command again.
+    func restart() throws {
+        let (old, arguments, port) = lock.withLock { (process, self.arguments, self.port) }
+        old?.stop()
+        try start(arguments: arguments, port: port)
+    }
+
+    func stop() {
+        lock.withLock { process }?.stop()
     }
 }

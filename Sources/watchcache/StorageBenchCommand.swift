@@ -80,6 +80,8 @@ struct StorageBenchCommand: AsyncParsableCommand {
             rows.append(["start-up", "objects", "history", "load s", "serve→ready s"])
             rows.append([String(format: "%.0f MiB on disk", Double(s.fileBytes) / 1_048_576), "\(s.objects)", "\(s.historyEvents)",
                          String(format: "%.2f", s.loadSeconds), s.serverReadySeconds.map { String(format: "%.2f", $0) } ?? "-"])
+            rows.append(["compaction to \(s.historyEvents) events", "", "\(s.compactedEvents) removed", "",
+                         String(format: "longest txn %.1f ms", s.longestCompactionMilliseconds)])
             results["startup"] = try Self.encode(s)
         }
         if measure == "disk" || measure == "all" {

@@ -82,4 +82,19 @@ import Testing
         #expect(events.isEmpty)
         #expect(end == .timeout)
     }
+
+    @Test func closingSendsALastBookmarkAtTheNewestVersionToThoseWhoAskedForThem() throws {
+        let f = Fixture()
+        f.createPod("a", node: "n1")                                                            // 1
+        let withBookmarks = try f.watchPods(WatchOptions(resourceVersion: "1", allowWatchBookmarks: true, fieldSelector: "spec.nodeName=n1"))
+        let without = try f.watchPods(WatchOptions(resourceVersion: "1", fieldSelector: "spec.nodeName=n1"))
+        f.createPod("b", node: "n2")                                                            // 2: neither sees it
+        f.createConfigMap("c")                                                                  // 3
+        f.registry.close()
+        let (events, end) = drain(withBookmarks)
+        #expect(summary(events) == ["BOOKMARK@3"])
+        #expect(end == .cacheClosed)
+        let (others, otherEnd) = drain(without)
+        #expect(others.isEmpty && otherEnd == .cacheClosed)
+    }
 }

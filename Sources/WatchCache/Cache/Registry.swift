@@ -118,10 +118,7 @@ public final class Registry: Sendable {
     /// Parses (and removes from `recovery`) what was stored for `resource`.
     private static func take(_ resource: ResourceDescriptor, from recovery: inout StorageRecovery) throws(Status)
         -> (objects: [KubeObject], history: [StoredEvent], floor: ResourceVersion) {
-        var objects: [KubeObject] = []
-        let stored = recovery.objects.removeValue(forKey: resource.description) ?? []
-        objects.reserveCapacity(stored.count)
-        for bytes in stored { objects.append(try KubeObject(bytes: bytes, resource: resource)) }
+        let objects = try KubeObject.parseAll(recovery.objects.removeValue(forKey: resource.description) ?? [], resource: resource)
         let history = recovery.history.removeValue(forKey: resource.description) ?? []
         return (objects, history, recovery.historyFloor)
     }

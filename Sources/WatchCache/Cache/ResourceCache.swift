@@ -146,13 +146,26 @@ public final class ResourceCache: Sendable {
         effects.run(logger: logger)
     }
 
-    /// Ends every watch (``WatchEndReason/cacheClosed``) and refuses new ones.
+    /// Ends every watch (``WatchEndReason/cacheClosed``) and refuses new ones. Live watchers that
+    /// allow bookmarks get a last one at the newest version first, so a client that reconnects to
+    /// the restarted server resumes from exactly where it was: it replays only what changed while
+    /// it was away (the "bookmark on shutdown" KEP-1904 lists as future work).
     public func close() {
         var effects = DeferredEffects()
         state.withLock { cs in
             cs.closed = true
             var all: [Watcher] = []
             cs.watchers.forEach { all.append($0) }
+            let version = cs.version
+            let bookmark = version > .zero ? WatchEvent.bookmark(for: resource, at: version) : nil
+            for w in all where w.allowBookmarks {
+                guard let bookmark else { break }
+                w.state.withLock { ws in
+                    guard ws.isLive, version > ws.lastVersion else { return }
+                    ws.queue.append(bookmark)
+                    ws.lastVersion = version
+                }
+            }
             for w in all { finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects) }
             for waiter in cs.waiters {
                 switch waiter.kind {

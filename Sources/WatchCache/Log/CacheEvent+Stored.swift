@@ -8,8 +8,8 @@ extension CacheEvent {
         events.reserveCapacity(stored.count)
         // The newest state seen of each object, by key, to serve as the next event's previous state.
         var latest: [String: KubeObject] = [:]
-        for e in stored {
-            let parsed = try KubeObject(bytes: e.object, resource: resource)
+        let objects = try KubeObject.parseAll(stored.map(\.object), resource: resource)
+        for (e, parsed) in zip(stored, objects) {
             let age = max(0, wallNow - e.wallTime)
             let recordedAt = now - Duration.seconds(age)
             let event: CacheEvent

@@ -19,6 +19,9 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     public var streamsPerConnection = 500
     /// Called with the fraction of the run done, from the event loop.
     public var progress: ((Double) -> Void)?
+    /// Restarts the server on the same port (for ``RecoveryParameters/restartAt``); returns once
+    /// the new process accepts connections.
+    public var restartServer: (@Sendable () async throws -> Void)?
 
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var loop: any EventLoop { group.next() }
@@ -40,6 +43,12 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     private var writesInFlight = 0
     private var failures = 0
     private var startedAt = 0.0
+    /// While the server restarts: requests wait in ``parked`` and writes are skipped.
+    private var down = false
+    private var parked: [() -> Void] = []
+    /// Restart figures: seconds from stopping the old server until every watcher was live again.
+    private var restartSeconds = 0.0
+    private var restartInitEvents = 0.0
 
     public init(parameters: RecoveryParameters, bookmarks: Bool, host: String = "127.0.0.1", port: Int) {
         self.parameters = parameters
@@ -81,8 +90,19 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             self.counting = true
             for c in self.clients.indices { self.clients[c].resetCounters() }
         }.get()
-        try await sleep(measured, total: warmup + measured, done: warmup)
-        let after = try await scrape()
+        var after: ServerMetrics
+        if let restartAt = p.restartAt.map({ min($0 / f, measured) }) {
+            try await sleep(restartAt, total: warmup + measured, done: warmup)
+            let beforeRestart = try await scrape()
+            let restartStart = CPUTime.wall()
+            try await restart()
+            try await sleep(measured - (CPUTime.wall() - restartStart) - restartAt, total: warmup + measured, done: warmup + restartAt)
+            // The new process counted from zero: its figures add to the old one's.
+            after = beforeRestart.adding(try await scrape())
+        } else {
+            try await sleep(measured, total: warmup + measured, done: warmup)
+            after = try await scrape()
+        }
         let clientFigures = try await loop.submit { () -> (Int, Int, Int, Int, Double, Double, Int, Int) in
             self.counting = false
             self.stopping = true  // no more writes
@@ -127,8 +147,8 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             relistBytes: clientFigures.5,
             bookmarksReceived: clientFigures.2,
             writes: clientFigures.6,
-            stormCatchUpSeconds: stormSeconds,
-            stormInitEvents: stormAfter.initEventsTotal - stormBefore.initEventsTotal,
+            stormCatchUpSeconds: p.restartAt == nil ? stormSeconds : restartSeconds,
+            stormInitEvents: p.restartAt == nil ? stormAfter.initEventsTotal - stormBefore.initEventsTotal : restartInitEvents,
             wallSeconds: CPUTime.wall() - wallStart)
         measurement.failedRequests = clientFigures.7
         return measurement
@@ -139,6 +159,53 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         _ = try? await loop.submit { self.stopping = true }.get()
         for channel in channels { try? await channel.close() }
         try? await group.shutdownGracefully()
+    }
+
+    // MARK: - Restart
+
+    /// Stops the server and starts it again (``restartServer``), reconnects, waits for `/readyz`,
+    /// then lets every parked client resume; records how long until all watchers were live again
+    /// and the init events their resumption took.
+    private func restart() async throws {
+        guard let restartServer else { throw BenchError("this run has a restart but no way to restart the server") }
+        let start = CPUTime.wall()
+        try await loop.submit { self.down = true }.get()
+        let old = channels
+        try await restartServer()
+        for channel in old { try? await channel.closeFuture.get() }
+        try await loop.submit { self.channels.removeAll { c in old.contains { $0 === c } } }.get()
+        writer = try await connect()
+        var fresh: [HTTP2ClientConnection] = []
+        for _ in watchConnections { fresh.append(try await connect()) }
+        let connections = fresh
+        try await loop.submit { self.watchConnections = connections }.get()
+        while try await status(of: "/readyz") != 200 {
+            guard CPUTime.wall() - start < 300 else { throw BenchError("the restarted server was not ready within 300 s") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let resumed = try await loop.submit { () -> Int in
+            self.down = false
+            let waiting = self.parked
+            self.parked.removeAll()
+            for action in waiting { action() }
+            return self.clients.count
+        }.get()
+        // Caught up: the new server has recorded a caught-up start for every watcher.
+        var metrics = try await scrape()
+        while metrics.initCount < Double(resumed), CPUTime.wall() - start < 300 {
+            try await Task.sleep(for: .milliseconds(10))
+            metrics = try await scrape()
+        }
+        restartSeconds = CPUTime.wall() - start
+        restartInitEvents = metrics.initEventsTotal
+    }
+
+    private func status(of path: String) async throws -> Int {
+        let promise = loop.makePromise(of: Int.self)
+        try await loop.submit {
+            self.fetch(self.writer, "GET", path) { status, _ in promise.succeed(status) }
+        }.get()
+        return try await promise.futureResult.get()
     }
 
     // MARK: - Connections and requests
@@ -233,7 +300,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         after(gap) {
             guard !self.stopping else { return }
             self.scheduleWrite()
-            guard self.writesInFlight < 512 else { return }  // the server is behind: skip, counted by the achieved rate
+            guard self.writesInFlight < 512, !self.down else { return }  // the server is behind: skip, counted by the achieved rate
             let i = Int.random(in: 0..<self.workload.objects, using: &self.rng)
             self.revisions[i] += 1
             let body = JSONWriter.encode(.object(self.workload.pod(i, revision: self.revisions[i])))
@@ -242,7 +309,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
                 self.writesInFlight -= 1
                 if status == 200 {
                     if self.counting { self.writes += 1 }
-                } else {
+                } else if !self.down {
                     self.failures += 1
                 }
             }
@@ -256,11 +323,12 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     }
 
     private func list(_ c: Int, initial: Bool) {
+        guard !down else { return parked.append { self.list(c, initial: initial) } }
         let version = initial ? "0" : "\(clients[c].lastVersion)&resourceVersionMatch=NotOlderThan"
         let path = "/api/v1/namespaces/\(PodWorkload.namespace)/pods?resourceVersion=\(version)\(selectorQuery(c))"
         fetch(watchConnections[c / streamsPerConnection], "GET", path) { status, body in
             guard status == 200, let rv = Self.firstResourceVersion(body[...]) else {
-                self.failures += 1
+                if !self.down { self.failures += 1 }
                 self.after(self.parameters.relistBackoff / self.parameters.compression) { self.list(c, initial: initial) }
                 return
             }
@@ -270,6 +338,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     }
 
     private func perform(_ c: Int, _ action: ReconnectingWatcher.Action) {
+        guard !down else { return parked.append { self.perform(c, action) } }
         switch action {
         case .list:
             list(c, initial: true)

@@ -36,6 +36,19 @@ struct ServerMetrics: Sendable {
         }
     }
 
+    /// The counters of two processes added up (a server restarted: the new one counts from zero).
+    func adding(_ other: ServerMetrics) -> ServerMetrics {
+        var sum = self
+        sum.initEventsTotal += other.initEventsTotal
+        sum.expiredWatches += other.expiredWatches
+        sum.cpuSeconds += other.cpuSeconds
+        sum.residentBytes = max(residentBytes, other.residentBytes)
+        sum.initSum += other.initSum
+        sum.initCount += other.initCount
+        sum.initBuckets = zip(initBuckets, other.initBuckets).map { ($0.bound, $0.cumulative + $1.cumulative) }
+        return sum
+    }
+
     /// The watch starts between `earlier` and `self`, summarised from the histogram's deltas.
     func initEventsPerWatch(since earlier: ServerMetrics) -> Distribution {
         let count = initCount - earlier.initCount

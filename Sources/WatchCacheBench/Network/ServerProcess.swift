@@ -7,10 +7,10 @@ public final class ServerProcess {
     public let port: Int
     private let process: Process
 
-    /// Starts `executable serve` with `arguments` on a free loopback port and waits until it accepts
-    /// connections (at most 30 s).
-    public init(executable: String, arguments: [String]) throws {
-        port = try Self.freePort()
+    /// Starts `executable serve` with `arguments` on `port` (default: a free loopback port) and waits
+    /// until it accepts connections (at most 30 s).
+    public init(executable: String, arguments: [String], port requested: Int? = nil) throws {
+        port = try requested ?? Self.freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--bind-address", "127.0.0.1", "--port", String(port)] + arguments

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import WatchCache
+import WatchCacheSQLite
 
 /// Runs one workload point against the library on a virtual clock: deterministic for a seed, and
 /// as fast as the work itself (no waiting for time to pass).
@@ -21,7 +22,12 @@ public final class InProcessRecoveryRun {
 
     // MARK: - State of a run
 
+    /// With a directory, the registry keeps its objects and history in a durable ``SQLiteStorage``
+    /// there, and a restart reopens it — the server-restart scenario. Without, it keeps nothing.
+    public var dataDirectory: String?
+
     private var clock = ManualClock()
+    private var storage: SQLiteStorage?
     private var registry: Registry!
     private var cache: ResourceCache!
     private var clients: [ReconnectingWatcher] = []
@@ -57,14 +63,13 @@ public final class InProcessRecoveryRun {
         let start = 1000.0
         now = start
         clock = ManualClock(start: .seconds(start))
-        registry = try Registry(configuration: configuration, clock: clock)
+        if let dataDirectory { storage = try SQLiteStorage(directory: dataDirectory, sync: .batch) }
+        registry = try Registry(storage: storage ?? InMemoryStorage(), configuration: configuration, clock: clock)
         cache = try registry.register(.pods)
 
         let workload = PodWorkload(watchers: p.watchers, objectsPerWatcher: p.objectsPerWatcher)
         var revisions = [Int](repeating: 0, count: workload.objects)
-        for i in 0..<workload.objects {
-            _ = try registry.create(workload.pod(i, revision: 0), in: .pods, namespace: PodWorkload.namespace)
-        }
+        try populate(workload)
         clients = (0..<p.watchers).map { node in
             ReconnectingWatcher(node: p.selective ? node : nil, allowBookmarks: bookmarks, minTimeout: p.watchTimeout / f,
                                 relistBackoff: p.relistBackoff / f)
@@ -152,7 +157,23 @@ public final class InProcessRecoveryRun {
         result.stormInitEvents = storm.initEvents
         result.wallSeconds = CPUTime.wall() - wallStart
         registry.close()
+        try storage?.close()
         return result
+    }
+
+    /// Creates the pods without waiting for each (a durable storage commits them in groups).
+    private func populate(_ workload: PodWorkload) throws {
+        let failure = Mutex<Status?>(nil)
+        let group = DispatchGroup()
+        for i in 0..<workload.objects {
+            group.enter()
+            registry.create(workload.pod(i, revision: 0), in: .pods, namespace: PodWorkload.namespace) { result in
+                if case .failure(let status) = result { failure.withLock { $0 = $0 ?? status } }
+                group.leave()
+            }
+        }
+        group.wait()
+        if let status = failure.withLock({ $0 }) { throw BenchError("creating the pods failed: \(status.message)") }
     }
 
     // MARK: - Client actions
@@ -249,17 +270,25 @@ public final class InProcessRecoveryRun {
         return (CPUTime.wall() - start, Double(cache.statistics().initEvents - before))
     }
 
-    /// The server restarts: a new registry recovers the objects and the version (as kube-apiserver
-    /// does from etcd; this server keeps no history across restarts yet), the old one closes, and
-    /// every watcher resumes against the new one.
+    /// The server restarts: the registry and its storage close, a new registry opens the data
+    /// directory — objects, version and history, which refills the window — and every watcher
+    /// resumes against it from its last version. Without a data directory the restart keeps the
+    /// objects and the version only (what kube-apiserver gets from etcd: an empty window).
     private func restart() throws -> (seconds: Double, initEvents: Double) {
         let start = CPUTime.wall()
-        let all = try listNow(ListOptions())
-        let recovery = StorageRecovery(version: registry.currentVersion, objects: [ResourceDescriptor.pods.description: all.items.map(\.encoded)])
         let old = registry!
-        registry = try Registry(storage: SnapshotStorage(recovery: recovery), configuration: configuration, clock: clock)
+        if let dataDirectory {
+            old.close()
+            try storage?.close()
+            storage = try SQLiteStorage(directory: dataDirectory, sync: .batch)
+            registry = try Registry(storage: storage!, configuration: configuration, clock: clock)
+        } else {
+            let all = try listNow(ListOptions())
+            let recovery = StorageRecovery(version: registry.currentVersion, objects: [ResourceDescriptor.pods.description: all.items.map(\.encoded)])
+            registry = try Registry(storage: SnapshotStorage(recovery: recovery), configuration: configuration, clock: clock)
+            old.close()
+        }
         cache = try registry.register(.pods)
-        old.close()
         try drainReady()
         let before = cache.statistics().initEvents
         try settle()

@@ -31,8 +31,8 @@ public struct RecoveryParameters: Sendable, Hashable {
     /// The history window in events, fixed; `nil` sizes it as Kubernetes does today (75 s of
     /// events, 100 to 102,400).
     public var windowEvents: Int?
-    /// Seconds into the counted phase at which the server restarts (objects kept, history lost),
-    /// or `nil` for none.
+    /// Seconds into the counted phase at which the server restarts gracefully on its durable
+    /// storage (objects, version and history kept), or `nil` for none.
     public var restartAt: Double?
     /// Seed of the run's random choices (timeouts, which pod each write changes).
     public var seed: UInt64 = 1

@@ -7,7 +7,7 @@ public enum RecoveryScenario: String, CaseIterable, Sendable {
     case sweep
     /// Unselective watchers (each sees every event): bookmarks should change ~nothing.
     case control
-    /// KEP-956's point with a server restart halfway through the counted phase.
+    /// KEP-956's point with a graceful server restart (durable storage) halfway through the counted phase.
     case serverRestart = "server-restart"
     /// KEP-956's point at time compressions 1 and 10: the ratio must not depend on the factor.
     case compression

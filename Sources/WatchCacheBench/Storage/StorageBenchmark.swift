@@ -36,6 +36,9 @@ public struct StorageBenchmark: Sendable {
         public var objects: Int
         public var historyEvents: Int
         public var fileBytes: Int64
+        /// Compacting the history to `historyEvents`: events removed, and the longest transaction (ms).
+        public var compactedEvents: Int
+        public var longestCompactionMilliseconds: Double
         /// Opening the database and recovering the registry (objects parsed, windows refilled).
         public var loadSeconds: Double
         public var windowEvents: Int
@@ -113,12 +116,15 @@ public struct StorageBenchmark: Sendable {
         let path = directory("startup")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let retention = HistoryRetention(events: startupEvents, seconds: nil)
+        var compacted = (events: 0, longestMilliseconds: 0.0)
         do {
             let storage = try SQLiteStorage(directory: path, sync: .batch, retention: retention, compactionInterval: .seconds(3600))
             let registry = try Registry(storage: storage)
             try registry.register(.configMaps)
             try fill(registry, count: startupObjects, progress: progress)
             try storage.compact()
+            let stats = try storage.statistics()
+            compacted = (stats.compactedEvents, stats.longestCompactionChunkSeconds * 1000)
             try storage.close()
         }
         let started = CPUTime.wall()
@@ -143,6 +149,7 @@ public struct StorageBenchmark: Sendable {
             ready = CPUTime.wall() - spawned
         }
         return Startup(objects: stats.objects, historyEvents: stats.historyEvents, fileBytes: stats.fileBytes,
+                       compactedEvents: compacted.events, longestCompactionMilliseconds: compacted.longestMilliseconds,
                        loadSeconds: seconds, windowEvents: window, serverReadySeconds: ready)
     }
 
