@@ -16,7 +16,9 @@ public final class Server: Sendable {
     private let channels = Mutex<[any Channel]>([])
     /// Open client connections, so shutdown can tell each to drain.
     private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
-    private let ticker = Mutex<Task<Void, Never>?>(nil)
+    /// The caches' time-driven work, on an event loop: it must not wait for the Swift concurrency
+    /// pool, which an embedding program (or a test runner) may keep busy.
+    private let ticker = Mutex<RepeatedTask?>(nil)
 
     public init(configuration: ServerConfiguration, registry: Registry, logger: Logger = Logger(label: "watchcache")) throws(Status) {
         self.configuration = configuration
@@ -49,7 +51,11 @@ public final class Server: Sendable {
         }
         let registry = self.registry
         let interval = configuration.tickInterval
-        ticker.withLock { $0 = Task { await registry.run(every: interval) } }
+        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        let tickTask = group.next().scheduleRepeatedTask(initialDelay: .nanoseconds(nanoseconds), delay: .nanoseconds(nanoseconds)) { _ in
+            registry.tick()
+        }
+        ticker.withLock { $0 = tickTask }
         logger.info("watchcache serving", metadata: [
             "address": "\(configuration.bindAddress)",
             "port": "\(ports.cleartext.map { "\($0) (h2c prior knowledge, http/1.1)" } ?? "off")",
@@ -94,7 +100,7 @@ public final class Server: Sendable {
             connection.pipeline.fireUserInboundEventTriggered(ServerQuiesce())
         }
         registry.close()
-        ticker.withLock { t in t?.cancel(); t = nil }
+        ticker.withLock { t in t?.cancel(promise: nil); t = nil }
         let deadline = ContinuousClock.now + drain
         while ContinuousClock.now < deadline, !connections.withLock({ $0.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))

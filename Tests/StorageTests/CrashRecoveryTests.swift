@@ -44,6 +44,14 @@ import WatchCacheBench
         }
     }
 
+    /// Runs blocking work (starting, killing, stopping processes) on a Dispatch thread, never on
+    /// the Swift concurrency pool that the servers' and other tests' tasks need.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     struct Event: Hashable {
         var type: String
         var name: String
@@ -81,7 +89,7 @@ import WatchCacheBench
         defer { try? FileManager.default.removeItem(atPath: data) }
         let arguments = ["--data-dir", data, "--sync", sync.rawValue, "--threads", "2"]
 
-        let first = try ServerProcess(executable: Self.executable, arguments: arguments)
+        let first = try await Self.offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
         var base = "http://127.0.0.1:\(first.port)"
         let resource = "api/v1/namespaces/default/configmaps"
         let seed = try JSONObject(parsing: await Client("/usr/bin/curl", ["-s", "-X", "POST", "-H", "content-type: application/json",
@@ -105,7 +113,7 @@ import WatchCacheBench
                 """])
         }
         try await Task.sleep(for: .milliseconds(Int.random(in: 400...1200)))
-        first.crash()
+        try await Self.offPool { first.crash() }
 
         // What the clients were told before the crash.
         var acknowledged: [(name: String, version: UInt64)] = []
@@ -122,8 +130,8 @@ import WatchCacheBench
         #expect(Set(acknowledged.map(\.version)).count == acknowledged.count, "two acknowledged writes share a version")
 
         // Restart on the same data directory; the watcher resumes from the newest version it saw.
-        let second = try ServerProcess(executable: Self.executable, arguments: arguments)
-        defer { second.stop() }
+        let second = try await Self.offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
+        defer { DispatchQueue.global().async { second.stop() } }
         base = "http://127.0.0.1:\(second.port)"
         try await Self.waitUntilReady(base)
         let resumed = try Client("/usr/bin/curl", ["-sN", "\(base)/\(resource)?watch=1&timeoutSeconds=2&resourceVersion=\(before.newest)"])

@@ -172,27 +172,30 @@ import Testing
             let wins = Atomic(0)
         }
         let tally = Tally()
-        // 8 writers: 25 creates each, and conditional updates of one shared object from a stale view.
-        await withTaskGroup(of: Void.self) { group in
-            for writer in 0..<8 {
-                group.addTask {
-                    for i in 0..<25 {
-                        registry.create(Self.pod("w\(writer)-\(i)"), in: .pods) { result in
-                            if case .success(let o) = result { tally.created.withLock { $0.append(o.resourceVersion) } }
-                        }
+        // 8 writer threads (not tasks: a write blocks until its commit): 25 creates each, and
+        // conditional updates of one shared object from a stale view.
+        let group = DispatchGroup()
+        for writer in 0..<8 {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                for i in 0..<25 {
+                    registry.create(Self.pod("w\(writer)-\(i)"), in: .pods) { result in
+                        if case .success(let o) = result { tally.created.withLock { $0.append(o.resourceVersion) } }
                     }
-                    var update = Self.pod("shared", node: "writer-\(writer)")
-                    update["metadata"] = .object(JSONObject([("name", .string("shared")), ("namespace", .string("default")),
-                                                             ("resourceVersion", .string("1"))]))
-                    do {
-                        _ = try registry.update(update, in: .pods)
-                        tally.wins.add(1, ordering: .relaxed)
-                    } catch {
-                        if (error as? Status)?.code == 409 { tally.conflicts.add(1, ordering: .relaxed) }
-                    }
+                }
+                var update = Self.pod("shared", node: "writer-\(writer)")
+                update["metadata"] = .object(JSONObject([("name", .string("shared")), ("namespace", .string("default")),
+                                                         ("resourceVersion", .string("1"))]))
+                do {
+                    _ = try registry.update(update, in: .pods)
+                    tally.wins.add(1, ordering: .relaxed)
+                } catch {
+                    if (error as? Status)?.code == 409 { tally.conflicts.add(1, ordering: .relaxed) }
                 }
             }
         }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in group.notify(queue: .global()) { c.resume() } }
         // Wait for the last asynchronous creates.
         while tally.created.withLock({ $0.count }) < 200 { try await Task.sleep(for: .milliseconds(5)) }
         let versions = tally.created.withLock { $0 }

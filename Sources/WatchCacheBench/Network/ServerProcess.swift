@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 
 /// A `watchcache serve` process the network benchmark starts on loopback, and stops.
-public final class ServerProcess {
+public final class ServerProcess: @unchecked Sendable {  // `process` is only signalled and waited on after init
     public let port: Int
     private let process: Process
 
