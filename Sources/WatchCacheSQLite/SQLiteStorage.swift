@@ -119,6 +119,8 @@ public final class SQLiteStorage: Storage {
         }
     }
 
+    public var keepsHistory: Bool { true }
+
     public func persist(_ writes: [StoredWrite]) throws {
         guard !writes.isEmpty else { return }
         switch sync {

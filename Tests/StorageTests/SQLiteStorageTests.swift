@@ -24,7 +24,13 @@ import Testing
         return JSONObject([("metadata", .object(metadata)), ("spec", .object(JSONObject([("nodeName", .string(node))])))])
     }
 
+    /// Everything the watcher has now, once any read of the stored history it started is done.
     static func events(_ w: Watcher) -> (lines: [String], end: WatchEndReason?) {
+        for _ in 0..<1000 {
+            let loading = w.state.withLock { if case .loadingArchive = $0.phase { true } else { false } }
+            if !loading { break }
+            usleep(5_000)
+        }
         var lines: [String] = []
         while true {
             let batch = w.next(maxEvents: 1000)
@@ -110,9 +116,17 @@ import Testing
         let pods = try registry.register(.pods)
         for i in 1...10 { _ = try registry.create(Self.pod("p\(i)"), in: .pods) }
         #expect(pods.statistics().windowEvents == 4)
-        // Version 2 is six events behind the window: the archive serves 3...6, the log 7...10.
-        let w = try pods.watch(WatchOptions(resourceVersion: "2")) {}
-        #expect(Self.events(w).lines == (3...10).map { "ADDED p\($0)@\($0)" })
+        // Version 2 is six events behind the window: the archive serves 3...6, the log 7...10. The
+        // archive is read off the caller's thread; a consumer that finds nothing yet is woken.
+        let woken = DispatchSemaphore(value: 0)
+        let w = try pods.watch(WatchOptions(resourceVersion: "2")) { woken.signal() }
+        var first = w.next(maxEvents: 1000)
+        if first.isPending {
+            #expect(woken.wait(timeout: .now() + 5) == .success, "the archive read never woke the consumer")
+            first = w.next(maxEvents: 1000)
+        }
+        let lines = first.events.map { "\($0.type.rawValue) \($0.object!.name)@\($0.resourceVersion)" } + Self.events(w).lines
+        #expect(lines == (3...10).map { "ADDED p\($0)@\($0)" })
         _ = try registry.create(Self.pod("p11"), in: .pods)
         #expect(Self.events(w).lines == ["ADDED p11@11"])
         #expect(pods.statistics().archiveReplays == 1 && pods.statistics().watchesExpired == 0)

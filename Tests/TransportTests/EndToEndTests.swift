@@ -99,7 +99,7 @@ import WatchCacheServer
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"
         let watch = Task {
-            try await Self.curl(protocolFlags + ["-N", "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
+            try await Self.curl(protocolFlags + ["-N", "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=6"])
         }
         try await Self.waitForWatchers(base, count: 1)
         try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"a"}}"#,

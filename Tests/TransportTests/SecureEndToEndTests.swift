@@ -44,7 +44,7 @@ import WatchCacheServer
             "--data", #"{"metadata":{"name":"a"}}"#, "\(base)/api/v1/namespaces/default/pods"]))
         #expect(created["metadata"]?["resourceVersion"] == .string("1"))
         let watch = Task {
-            try await Self.curl(protocolFlags + auth + ["-N", "\(base)/api/v1/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
+            try await Self.curl(protocolFlags + auth + ["-N", "\(base)/api/v1/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=6"])
         }
         try await EndToEndTests.waitForWatchers(base, count: 1, curlFlags: ["-k"] + auth)
         _ = try await Self.curl(auth + ["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,

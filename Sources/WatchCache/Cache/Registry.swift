@@ -101,7 +101,7 @@ public final class Registry: Sendable {
         try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
             if let existing = s.caches[resource.description] { return existing }
             let cache = ResourceCache(resource: resource, configuration: configuration, clock: clock,
-                                      version: s.version, archive: storage, logger: logger)
+                                      version: s.version, archive: storage.keepsHistory ? storage : nil, logger: logger)
             if s.recovered != nil {
                 let (objects, history, floor) = try Self.take(resource, from: &s.recovered!)
                 // Registered after writes since the recovery: like a cache started later, its window

@@ -1,3 +1,5 @@
+import Dispatch
+
 extension ResourceCache {
     /// Starts a watch with Kubernetes' semantics for `options`.
     ///
@@ -15,8 +17,13 @@ extension ResourceCache {
         let requested: ResourceVersion? = (rvText.isEmpty || rvText == "0") ? nil : try parseResourceVersion(rvText)
         let now = clock.now()
         let deadline = options.timeoutSeconds.flatMap { $0 > 0 ? now + .seconds($0) : nil }
-        let resuming = options.sendInitialEvents != true ? requested : nil
-        let archived = resuming.flatMap { readArchive(after: $0) }
+        var loadArchive: (watcher: Watcher, after: ResourceVersion, through: ResourceVersion)?
+        defer {
+            // Read outside the lock and off the caller's thread (a transport's event loop).
+            if let loadArchive {
+                DispatchQueue.global().async { self.loadArchive(for: loadArchive.watcher, after: loadArchive.after, through: loadArchive.through) }
+            }
+        }
 
         return state.withLock { cs in
             let id = cs.nextWatcherID
@@ -35,10 +42,10 @@ extension ResourceCache {
                     initial.sendEndBookmark = options.allowWatchBookmarks
                     if let requested, requested > cs.version { waitFor = requested } else { snapshot = true }
                 } else if let requested {
-                    initial = resumeState(after: requested, archived: archived, in: &cs)
+                    initial = resumeState(after: requested, in: &cs)
                 }
             } else if let requested {
-                initial = resumeState(after: requested, archived: archived, in: &cs)
+                initial = resumeState(after: requested, in: &cs)
             } else {
                 // Unset or "0": synthetic ADDED for the current state, then changes.
                 snapshot = true
@@ -50,6 +57,7 @@ extension ResourceCache {
             let w = Watcher(id: id, filter: filter, allowBookmarks: options.allowWatchBookmarks, queueLimit: queueLimit,
                             deadline: deadline, cache: self, state: initial, onReady: onReady)
             if case .finished = initial.phase { return w }
+            if case .loadingArchive(let after, let through) = initial.phase { loadArchive = (w, after, through) }
 
             metrics.watchersStarted.add(1, ordering: .relaxed)
             metrics.currentWatchers.add(1, ordering: .relaxed)
@@ -67,52 +75,62 @@ extension ResourceCache {
         }
     }
 
-    /// The state of a watcher resuming after `rv`: replay from the log (after the storage's
-    /// `archived` events when the log no longer reaches back to `rv`), live if there is nothing to
-    /// replay, or a 410 ERROR if neither holds the history after `rv`.
-    private func resumeState(after rv: ResourceVersion, archived: ArchivedHistory?, in cs: inout CacheState) -> WatcherState {
+    /// The state of a watcher resuming after `rv`: replay from the log, live if there is nothing to
+    /// replay, loading from the archive if the log no longer reaches back to `rv` but the cache has
+    /// one, or a 410 ERROR.
+    private func resumeState(after rv: ResourceVersion, in cs: inout CacheState) -> WatcherState {
         let oldest = cs.log.resumableFrom
-        if rv < oldest, let archived, archived.after == rv, archived.through >= oldest {
-            let resumeAt = cs.log.firstPosition(after: archived.through)
-            return WatcherState(phase: .archive(events: archived.events, next: 0, resumeAt: resumeAt), lastVersion: rv, sendEndBookmark: false)
+        if rv < oldest, archive != nil {
+            return WatcherState(phase: .loadingArchive(after: rv, through: oldest), lastVersion: rv, sendEndBookmark: false)
         }
-        if rv < oldest {
-            metrics.watchesExpired.add(1, ordering: .relaxed)
-            let status = Status.tooOldResourceVersion(rv, oldest: oldest)
-            var s = WatcherState(phase: .finished(.error(status)), lastVersion: rv, sendEndBookmark: false)
-            s.queue.append(WatchEvent(error: status))
-            return s
-        }
+        if rv < oldest { return expiredState(rv, oldest: oldest) }
         let position = cs.log.firstPosition(after: rv)
         // A version ahead of the cache is not an error: the watch just waits for newer events.
         let phase: WatcherState.Phase = position == cs.log.end ? .live : .replay(position: position)
         return WatcherState(phase: phase, lastVersion: rv, sendEndBookmark: false)
     }
 
-    /// Events of this resource from the archive, in `(after, through]`.
-    struct ArchivedHistory {
-        var after: ResourceVersion
-        var through: ResourceVersion
-        var events: [CacheEvent]
+    /// One ERROR event with 410 Expired, then the end.
+    private func expiredState(_ rv: ResourceVersion, oldest: ResourceVersion) -> WatcherState {
+        metrics.watchesExpired.add(1, ordering: .relaxed)
+        let status = Status.tooOldResourceVersion(rv, oldest: oldest)
+        var s = WatcherState(phase: .finished(.error(status)), lastVersion: rv, sendEndBookmark: false)
+        s.queue.append(WatchEvent(error: status))
+        return s
     }
 
-    /// The archive's events after `rv` up to where the log takes over — `nil` when the log still
-    /// reaches back to `rv`, there is no archive, or the archive no longer holds them. Reads the
-    /// storage outside the lock.
-    private func readArchive(after rv: ResourceVersion) -> ArchivedHistory? {
-        guard let archive else { return nil }
-        let through = state.withLock { $0.log.resumableFrom }
-        guard rv < through else { return nil }
+    /// Reads the events of `(after, through]` from the archive for `w`, then hands it to the
+    /// archive-replay phase — or, when the archive no longer holds them (or the log moved past
+    /// `through` meanwhile), ends it with 410 as the log alone would have.
+    func loadArchive(for w: Watcher, after rv: ResourceVersion, through: ResourceVersion) {
+        var events: [CacheEvent]?
         do {
-            guard let stored = try archive.history(of: resource, after: rv, through: through) else { return nil }
-            let events = try CacheEvent.fromStored(stored, resource: resource, now: clock.now(), wallNow: WallClock.secondsSince1970())
-            metrics.archiveReads.add(1, ordering: .relaxed)
-            return ArchivedHistory(after: rv, through: through, events: events)
+            if let stored = try archive?.history(of: resource, after: rv, through: through) {
+                events = try CacheEvent.fromStored(stored, resource: resource, now: clock.now(), wallNow: WallClock.secondsSince1970())
+            }
         } catch {
             logger.error("reading the history archive failed; the watch gets 410", metadata: [
                 "watchcache.resource": "\(resource.qualifiedPlural)", "error": "\(error)"])
-            return nil
         }
+        var effects = DeferredEffects()
+        state.withLock { cs in
+            let expired: WatcherState? = w.state.withLock { ws in
+                guard case .loadingArchive = ws.phase else { return nil }  // ended meanwhile
+                if let events, cs.log.resumableFrom <= through {
+                    ws.phase = .archive(events: events, next: 0, resumeAt: cs.log.firstPosition(after: through))
+                    metrics.archiveReads.add(1, ordering: .relaxed)
+                    return nil
+                }
+                return expiredState(rv, oldest: cs.log.resumableFrom)
+            }
+            if let expired {
+                w.state.withLock { ws in ws.queue.append(contentsOf: expired.queue) }
+                finishLocked(w, in: &cs, reason: .error(expired.queue.first!.status!), keepQueued: true, effects: &effects)
+            } else if w.state.withLock({ $0.takeWaiting() }) {
+                effects.ready.append(w)
+            }
+        }
+        effects.run(logger: logger)
     }
 
     /// Puts `w` in the snapshot phase: the objects it may select, in key order, as of now.

@@ -13,6 +13,8 @@ public protocol Storage: Sendable {
     /// thread (memory). Storages that wait for a disk say `false`: their writes are committed
     /// by one background committer, in groups.
     var persistsInline: Bool { get }
+    /// Whether ``history(of:after:through:)`` can serve versions older than the caches' windows.
+    var keepsHistory: Bool { get }
     /// The events of `resource` with versions in `(after, through]`, oldest first — or `nil` when the
     /// storage no longer holds all of them (compacted, or never kept).
     func history(of resource: ResourceDescriptor, after: ResourceVersion, through: ResourceVersion) throws -> [StoredEvent]?
@@ -20,6 +22,7 @@ public protocol Storage: Sendable {
 
 extension Storage {
     public var persistsInline: Bool { false }
+    public var keepsHistory: Bool { false }
     public func history(of resource: ResourceDescriptor, after: ResourceVersion, through: ResourceVersion) throws -> [StoredEvent]? { nil }
 }
 

@@ -128,7 +128,7 @@ public final class Watcher: Sendable, CustomStringConvertible {
             switch s.phase {
             case .finished(let reason):
                 return .done(reason)
-            case .live, .waitingForVersion:
+            case .live, .waitingForVersion, .loadingArchive:
                 s.consumerWaiting = true
                 return .done(nil)
             case .replay(let position):

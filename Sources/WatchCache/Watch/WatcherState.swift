@@ -5,7 +5,7 @@ import DequeModule
 /// ```
 /// waitingForVersion ─► snapshot ─► replay ─► live ─► finished
 ///                        (synthetic ADDED) (from the log) (dispatched)
-///                        archive ─┘
+///     loadingArchive ─► archive ─┘
 ///           (from the storage, older than the log)
 /// ```
 /// A watcher that must replay is not registered for live dispatch: its consumer pulls the replay
@@ -17,6 +17,9 @@ struct WatcherState {
         case waitingForVersion(ResourceVersion, deadline: Timestamp)
         /// Synthetic ADDED events for `objects` (the store at `version`), then the log from `resumeAt`.
         case snapshot(objects: [KubeObject], next: Int, resumeAt: Int, version: ResourceVersion)
+        /// Waiting while the storage's history of `(after, through]` is read (off the lock and
+        /// off the consumer's thread).
+        case loadingArchive(after: ResourceVersion, through: ResourceVersion)
         /// Replaying `events` read from the storage's history (older than the log), then the log
         /// from `resumeAt`.
         case archive(events: [CacheEvent], next: Int, resumeAt: Int)
