@@ -107,6 +107,36 @@ import Testing
         #expect(pods.statistics().watchesExpired == 0)
     }
 
+    @Test func aWatcherUpToDateAtShutdownReplaysOnlyWhatChangedWhileItWasAway() throws {
+        let dir = DataDirectory()
+        var resumeFrom = ResourceVersion.zero
+        do {
+            let storage = try SQLiteStorage(directory: dir.path)
+            let registry = try Registry(storage: storage)
+            let pods = try registry.register(.pods)
+            try registry.register(.configMaps)
+            let w = try pods.watch(WatchOptions(resourceVersion: "0", allowWatchBookmarks: true, fieldSelector: "spec.nodeName=n1")) {}
+            #expect(Self.events(w).lines.isEmpty)  // the (empty) initial state pulled: it is live
+            for i in 1...20 { _ = try registry.create(Self.pod("p\(i)", node: "n\(i % 5)"), in: .pods) }  // 4 on n1
+            _ = try registry.create(JSONObject([("metadata", .object(JSONObject([("name", .string("c"))])))]), in: .configMaps)
+            registry.close()  // a graceful stop: the last bookmark carries the newest version, 21
+            let (lines, end) = Self.events(w)
+            #expect(lines.last == "BOOKMARK@21" && end == .cacheClosed)
+            resumeFrom = ResourceVersion(21)
+            try storage.close()
+        }
+        let storage = try SQLiteStorage(directory: dir.path)
+        defer { try? storage.close() }
+        let registry = try Registry(storage: storage)
+        let pods = try registry.register(.pods)
+        for i in 21...23 { _ = try registry.create(Self.pod("p\(i)", node: "n1"), in: .pods) }  // while it was away
+        let before = pods.statistics().initEvents
+        let w = try pods.watch(WatchOptions(resourceVersion: resumeFrom.description, allowWatchBookmarks: true,
+                                            fieldSelector: "spec.nodeName=n1")) {}
+        #expect(Self.events(w).lines == ["ADDED p21@22", "ADDED p22@23", "ADDED p23@24"])
+        #expect(pods.statistics().initEvents - before == 3)
+    }
+
     @Test func watchesOlderThanTheWindowReplayFromTheArchive() throws {
         let dir = DataDirectory()
         let storage = try SQLiteStorage(directory: dir.path)
