@@ -4,6 +4,8 @@ struct ServerMetrics: Sendable {
     var expiredWatches = 0.0
     var cpuSeconds = 0.0
     var residentBytes = 0.0
+    /// `apiserver_terminated_watchers_total` for pods.
+    var terminatedWatchers = 0.0
     /// `watchcache_watch_init_events` for pods: cumulative bucket counts by upper bound, sum, count.
     var initBuckets: [(bound: Double, cumulative: Double)] = []
     var initSum = 0.0
@@ -21,6 +23,8 @@ struct ServerMetrics: Sendable {
                 initEventsTotal = value
             } else if series == "watchcache_expired_watches_total{\(pods)}" {
                 expiredWatches = value
+            } else if series == "apiserver_terminated_watchers_total{\(pods)}" {
+                terminatedWatchers = value
             } else if series == "process_cpu_seconds_total" {
                 cpuSeconds = value
             } else if series == "process_resident_memory_bytes" {

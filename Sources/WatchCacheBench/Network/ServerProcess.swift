@@ -9,11 +9,19 @@ public final class ServerProcess: @unchecked Sendable {  // `process` is only si
 
     /// Starts `executable serve` with `arguments` on `port` (default: a free loopback port) and waits
     /// until it accepts connections (at most 30 s).
-    public init(executable: String, arguments: [String], port requested: Int? = nil) throws {
+    ///
+    /// - Parameter cpus: pin the server to these CPUs (`taskset -c`, e.g. "0").
+    public init(executable: String, arguments: [String], port requested: Int? = nil, cpus: String? = nil) throws {
         port = try requested ?? Self.freePort()
         process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--bind-address", "127.0.0.1", "--port", String(port)] + arguments
+        let serve = ["serve", "--bind-address", "127.0.0.1", "--port", String(port)] + arguments
+        if let cpus {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", cpus, executable] + serve
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = serve
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -1,0 +1,149 @@
+import NIOCore
+import Synchronization
+
+/// The newest write sequence number seen on one stream that receives every write: how far
+/// delivery has got, for a writer that must not outrun it. Shared across event loops.
+final class DeliveryProbe: Sendable {
+    private let newest = Atomic(0)
+    var seen: Int { newest.load(ordering: .relaxed) }
+    func saw(_ sequence: Int) {
+        var current = newest.load(ordering: .relaxed)
+        while sequence > current {
+            let (exchanged, original) = newest.compareExchange(expected: current, desired: sequence, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+}
+
+/// What one client connection's watch streams received.
+struct FanoutCounters: Sendable {
+    var established = 0
+    var failed = 0
+    var ended = 0
+    var events = 0
+    var bookmarks = 0
+    var errors = 0
+    var bytes = 0
+    var lastEstablishedAt = 0.0
+    var latency = LatencyHistogram()
+
+    mutating func add(_ other: FanoutCounters) {
+        established += other.established
+        failed += other.failed
+        ended += other.ended
+        events += other.events
+        bookmarks += other.bookmarks
+        errors += other.errors
+        bytes += other.bytes
+        lastEstablishedAt = max(lastEstablishedAt, other.lastEstablishedAt)
+        latency.merge(other.latency)
+    }
+}
+
+/// One HTTP/2 connection of watch streams: splits each stream's bytes into event lines, counts
+/// them, and times the writes' events by the send time they carry. Confined to `loop`.
+final class FanoutConnection: @unchecked Sendable {
+    let http: HTTP2ClientConnection
+    let loop: any EventLoop
+    private(set) var counters = FanoutCounters()
+
+    init(http: HTTP2ClientConnection, loop: any EventLoop) {
+        self.http = http
+        self.loop = loop
+    }
+
+    /// A stream's unfinished line.
+    private final class Stream {
+        var partial: [UInt8] = []
+        let measureLatency: Bool
+        let probe: DeliveryProbe?
+        init(measureLatency: Bool, probe: DeliveryProbe?) {
+            self.measureLatency = measureLatency
+            self.probe = probe
+        }
+    }
+
+    func open(_ path: String, measureLatency: Bool, probe: DeliveryProbe? = nil) {
+        let stream = Stream(measureLatency: measureLatency, probe: probe)
+        var status = 0
+        http.request("GET", path, handler: .init(
+            onStatus: { code in
+                status = code
+                if code == 200 {
+                    self.counters.established += 1
+                    self.counters.lastEstablishedAt = CPUTime.wall()
+                } else {
+                    self.counters.failed += 1
+                }
+            },
+            onData: { chunk in self.received(chunk, on: stream) },
+            onClose: { _ in
+                if status == 200 { self.counters.ended += 1 } else if status == 0 { self.counters.failed += 1 }
+            }))
+    }
+
+    private func received(_ chunk: UnsafeRawBufferPointer, on stream: Stream) {
+        counters.bytes += chunk.count
+        var start = 0
+        for i in 0..<chunk.count where chunk[i] == UInt8(ascii: "\n") {
+            if stream.partial.isEmpty {
+                line(UnsafeRawBufferPointer(rebasing: chunk[start..<i]), on: stream)
+            } else {
+                stream.partial.append(contentsOf: chunk[start..<i])
+                stream.partial.withUnsafeBytes { line($0, on: stream) }
+                stream.partial.removeAll(keepingCapacity: true)
+            }
+            start = i + 1
+        }
+        if start < chunk.count { stream.partial.append(contentsOf: chunk[start...]) }
+    }
+
+    private static let bookmarkPrefix = Array(#"{"type":"BOOKMARK""#.utf8)
+    private static let errorPrefix = Array(#"{"type":"ERROR""#.utf8)
+    private static let sentKey = Array(#""bench-sent":""#.utf8)
+    private static let sequenceKey = Array(#""bench-seq":""#.utf8)
+
+    private func line(_ line: UnsafeRawBufferPointer, on stream: Stream) {
+        if Self.hasPrefix(line, Self.bookmarkPrefix) {
+            counters.bookmarks += 1
+            return
+        }
+        if Self.hasPrefix(line, Self.errorPrefix) {
+            counters.errors += 1
+            return
+        }
+        counters.events += 1
+        if let probe = stream.probe, let sequence = Self.number(after: Self.sequenceKey, in: line) { probe.saw(Int(sequence)) }
+        guard stream.measureLatency, let sent = Self.sentNanoseconds(line) else { return }
+        counters.latency.record(seconds: CPUTime.wall() - Double(sent) / 1e9)
+    }
+
+    private static func hasPrefix(_ line: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        line.count >= prefix.count && zip(line, prefix).allSatisfy { $0 == $1 }
+    }
+
+    /// The digits after `"bench-sent":"`.
+    static func sentNanoseconds(_ line: UnsafeRawBufferPointer) -> UInt64? {
+        number(after: sentKey, in: line)
+    }
+
+    /// The digits after `key` in `line`.
+    static func number(after key: [UInt8], in line: UnsafeRawBufferPointer) -> UInt64? {
+        guard line.count > key.count else { return nil }
+        var i = 0
+        while i + key.count < line.count {
+            if line[i] == key[0], line[(i + 1)..<(i + key.count)].elementsEqual(key[1...]) {
+                var value: UInt64 = 0
+                var j = i + key.count
+                while j < line.count, line[j] >= UInt8(ascii: "0"), line[j] <= UInt8(ascii: "9") {
+                    value = value &* 10 &+ UInt64(line[j] - UInt8(ascii: "0"))
+                    j += 1
+                }
+                return value
+            }
+            i += 1
+        }
+        return nil
+    }
+}

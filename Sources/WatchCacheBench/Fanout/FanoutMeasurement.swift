@@ -1,0 +1,45 @@
+import WatchCache
+
+/// What one fan-out run measured.
+public struct FanoutMeasurement: Sendable {
+    public var parameters: FanoutParameters
+    public var watchers: Int
+    public var streamsEstablished: Int
+    /// Streams refused (a non-200 answer) or reset before answering.
+    public var streamsFailed: Int
+    /// From the first watch request to the last stream's 200.
+    public var establishSeconds: Double
+    /// Streams the server ended during the run (slow-watcher termination, say).
+    public var streamsEnded: Int
+    public var writes: Int
+    public var writeErrors: Int
+    /// Open-loop writes not sent because too many were in flight (the server was behind).
+    public var writesSkipped: Int
+    public var writeSeconds: Double
+    /// Events the acknowledged writes should have produced on the open streams.
+    public var expectedDeliveries: Int
+    /// Change events received during the write phase (bookmarks not included).
+    public var deliveredEvents: Int
+    public var bookmarks: Int
+    public var errorEvents: Int
+    public var bytesReceived: Double
+    /// Send → parsed latency of the delivered events (on the streams that measure it).
+    public var latency: LatencyHistogram
+    public var serverRSSEmpty: Double
+    public var serverRSSBeforeStreams: Double
+    public var serverRSSStreamsOpen: Double
+    public var serverRSSPeak: Double
+    public var serverCPUSecondsWriting: Double
+    public var serverCPUSecondsOpening: Double
+    /// `apiserver_terminated_watchers_total` over the run.
+    public var terminatedWatchers: Double
+    public var wallSeconds: Double
+
+    /// Server memory per open stream, over the server with its objects loaded.
+    public var bytesPerStream: Double {
+        streamsEstablished == 0 ? 0 : (serverRSSStreamsOpen - serverRSSBeforeStreams) / Double(streamsEstablished)
+    }
+
+    public var deliveredPerSecond: Double { writeSeconds > 0 ? Double(deliveredEvents) / writeSeconds : 0 }
+    public var writesPerSecond: Double { writeSeconds > 0 ? Double(writes) / writeSeconds : 0 }
+}

@@ -1,0 +1,94 @@
+/// One fan-out run: how many watch streams of which kinds over how many HTTP/2 connections, and
+/// what writes for how long.
+public struct FanoutParameters: Sendable, Hashable {
+    /// Watchers of one node's pods (`fieldSelector=spec.nodeName=node-k`): the index serves them.
+    public var nodeWatchers: Int
+    /// Nodes the node watchers and the pods spread over.
+    public var nodes: Int
+    /// Watchers of the whole `bench` namespace (every write reaches them).
+    public var namespaceWatchers = 0
+    /// Watchers with a label selector (`group=g`, one of ``labelGroups``).
+    public var labelWatchers = 0
+    public var labelGroups = 10
+    /// Watchers of every pod in every namespace.
+    public var unselectiveWatchers = 0
+    /// HTTP/2 connections the streams are spread over.
+    public var connections: Int
+    /// Pods written (spread over the nodes).
+    public var objects: Int
+    /// Writes per second (a Poisson process); `nil`: as fast as the server takes them, with
+    /// ``writesInFlight`` outstanding.
+    public var writesPerSecond: Double?
+    public var writesInFlight = 128
+    /// Seconds of writing (after every stream is established).
+    public var seconds: Double
+    /// Approximate JSON size of a pod, padded with an annotation.
+    public var objectBytes = 1024
+    /// Measure latency on every stream (`false`: on 1 in 100, to spare the client at high rates).
+    public var latencyOnEveryStream = true
+
+    public init(nodeWatchers: Int, nodes: Int, connections: Int, objects: Int, seconds: Double) {
+        self.nodeWatchers = nodeWatchers
+        self.nodes = nodes
+        self.connections = connections
+        self.objects = objects
+        self.seconds = seconds
+    }
+
+    public var watchers: Int { nodeWatchers + namespaceWatchers + labelWatchers + unselectiveWatchers }
+
+    /// Scales every kind of watcher (and the connections, keeping streams per connection) to
+    /// about `total` streams.
+    public mutating func scale(to total: Int) {
+        let factor = Double(total) / Double(max(1, watchers))
+        func scaled(_ n: Int) -> Int { n == 0 ? 0 : max(1, Int((Double(n) * factor).rounded())) }
+        nodeWatchers = scaled(nodeWatchers)
+        namespaceWatchers = scaled(namespaceWatchers)
+        labelWatchers = scaled(labelWatchers)
+        unselectiveWatchers = scaled(unselectiveWatchers)
+        connections = scaled(connections)
+    }
+
+    /// The node of pod `index`.
+    func node(ofPod index: Int) -> Int { index % max(1, nodes) }
+
+    /// How many watchers a write to pod `index` reaches.
+    func receivers(ofPod index: Int) -> Int {
+        let node = node(ofPod: index)
+        // Node watchers are spread round-robin over the nodes.
+        let perNode = nodeWatchers / max(1, nodes) + (node < nodeWatchers % max(1, nodes) ? 1 : 0)
+        let group = node % labelGroups
+        let perGroup = labelWatchers / labelGroups + (group < labelWatchers % labelGroups ? 1 : 0)
+        return perNode + namespaceWatchers + perGroup + unselectiveWatchers
+    }
+}
+
+/// The measurements, as named presets.
+public enum FanoutScenario: String, CaseIterable, Sendable {
+    /// 100,000 idle node-indexed watch streams over 1,000 connections: time to establish, RSS per stream.
+    case idle
+    /// 10,000 watchers (9,990 node-indexed over 5,000 nodes + 10 unselective), 1,000 writes/s for 60 s.
+    case latency
+    /// 1,000 unselective watchers over 10 connections, writes as fast as the server takes them.
+    case throughput
+
+    public var parameters: FanoutParameters {
+        switch self {
+        case .idle:
+            var p = FanoutParameters(nodeWatchers: 100_000, nodes: 100_000, connections: 1_000, objects: 0, seconds: 0)
+            p.writesPerSecond = 0
+            return p
+        case .latency:
+            var p = FanoutParameters(nodeWatchers: 9_990, nodes: 5_000, connections: 100, objects: 10_000, seconds: 60)
+            p.unselectiveWatchers = 10
+            p.writesPerSecond = 1_000
+            return p
+        case .throughput:
+            var p = FanoutParameters(nodeWatchers: 0, nodes: 100, connections: 10, objects: 1_000, seconds: 30)
+            p.unselectiveWatchers = 1_000
+            p.writesPerSecond = nil
+            p.latencyOnEveryStream = false
+            return p
+        }
+    }
+}

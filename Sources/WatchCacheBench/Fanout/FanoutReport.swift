@@ -1,0 +1,108 @@
+import Foundation
+import WatchCache
+
+/// The fan-out runs side by side: a table for the terminal and every figure as JSON.
+public struct FanoutReport: Sendable {
+    public var runs: [(scenario: String, measurement: FanoutMeasurement)]
+    public var machine: MachineInfo
+    public var revision: String
+    public var date: String
+    /// How server and client were placed ("server on CPU 0, client on CPU 1").
+    public var placement: String
+
+    public init(runs: [(scenario: String, measurement: FanoutMeasurement)], machine: MachineInfo, revision: String, date: String, placement: String) {
+        self.runs = runs
+        self.machine = machine
+        self.revision = revision
+        self.date = date
+        self.placement = placement
+    }
+
+    static func mib(_ bytes: Double) -> String { String(format: "%.1f MiB", bytes / 1_048_576) }
+    static func ms(_ seconds: Double) -> String { String(format: "%.2f ms", seconds * 1000) }
+    static func count(_ n: Double) -> String {
+        let formatter = NumberFormatter()
+        formatter.numberStyle = .decimal
+        formatter.maximumFractionDigits = 0
+        return formatter.string(from: NSNumber(value: n)) ?? String(Int(n))
+    }
+
+    public func table() -> String {
+        var rows: [[String]] = [[""] + runs.map(\.scenario)]
+        func row(_ label: String, _ value: (FanoutMeasurement) -> String) { rows.append([label] + runs.map { value($0.measurement) }) }
+        row("watch streams / connections") { "\(Self.count(Double($0.watchers))) / \(Self.count(Double($0.parameters.connections)))" }
+        row("  node-indexed / namespace / label / all") {
+            "\($0.parameters.nodeWatchers) / \($0.parameters.namespaceWatchers) / \($0.parameters.labelWatchers) / \($0.parameters.unselectiveWatchers)"
+        }
+        row("streams established (failed)") { "\(Self.count(Double($0.streamsEstablished))) (\($0.streamsFailed))" }
+        row("seconds to establish all") { String(format: "%.2f", $0.establishSeconds) }
+        row("server RSS: empty / objects / streams open") {
+            "\(Self.mib($0.serverRSSEmpty)) / \(Self.mib($0.serverRSSBeforeStreams)) / \(Self.mib($0.serverRSSStreamsOpen))"
+        }
+        row("server memory per stream") { $0.streamsEstablished == 0 ? "-" : String(format: "%.2f KiB", $0.bytesPerStream / 1024) }
+        row("server CPU s opening streams") { String(format: "%.2f", $0.serverCPUSecondsOpening) }
+        row("writes/s acknowledged (asked)") { m in
+            m.writeSeconds == 0 ? "-" : "\(Self.count(m.writesPerSecond)) (\(m.parameters.writesPerSecond.map { Self.count($0) } ?? "max"))"
+        }
+        row("write errors / skipped (behind)") { "\($0.writeErrors) / \($0.writesSkipped)" }
+        row("events delivered / expected") { m in
+            m.writeSeconds == 0 ? "-" : "\(Self.count(Double(m.deliveredEvents))) / \(Self.count(Double(m.expectedDeliveries)))"
+        }
+        row("delivered events/s") { $0.writeSeconds == 0 ? "-" : Self.count($0.deliveredPerSecond) }
+        row("latency p50 / p99 / p999") { m in
+            m.latency.count == 0 ? "-" : "\(Self.ms(m.latency.quantile(0.5))) / \(Self.ms(m.latency.quantile(0.99))) / \(Self.ms(m.latency.quantile(0.999)))"
+        }
+        row("latency max (events timed)") { m in m.latency.count == 0 ? "-" : "\(Self.ms(m.latency.maxSeconds)) (\(Self.count(Double(m.latency.count))))" }
+        row("server CPU s writing (cores)") { m in
+            m.writeSeconds == 0 ? "-" : String(format: "%.1f (%.2f)", m.serverCPUSecondsWriting, m.serverCPUSecondsWriting / m.writeSeconds)
+        }
+        row("server RSS peak") { Self.mib($0.serverRSSPeak) }
+        row("watchers terminated / streams ended / ERROR events") { "\(Int($0.terminatedWatchers)) / \($0.streamsEnded) / \($0.errorEvents)" }
+        row("MB received by the client") { String(format: "%.1f", $0.bytesReceived / 1e6) }
+
+        var out = "Fan-out: \(machine.summary), revision \(String(revision.prefix(12))), \(placement)\n\n"
+        out += TextTable.render(rows)
+        out += "\nLatency runs from the client sending a write to it parsing the event on a watch stream (an upper\n"
+        out += "bound on acknowledged -> parsed). Memory per stream is the server's RSS growth over the server with\n"
+        out += "its objects loaded, divided by the streams open.\n"
+        return out
+    }
+
+    public func json() -> [UInt8] {
+        let items: [JSONValue] = runs.map { run in
+            let m = run.measurement
+            let p = m.parameters
+            func n(_ v: Double) -> JSONValue { .number(String(format: "%.6g", v)) }
+            return .object(JSONObject([
+                ("scenario", .string(run.scenario)),
+                ("parameters", .object(JSONObject([
+                    ("nodeWatchers", n(Double(p.nodeWatchers))), ("nodes", n(Double(p.nodes))),
+                    ("namespaceWatchers", n(Double(p.namespaceWatchers))), ("labelWatchers", n(Double(p.labelWatchers))),
+                    ("unselectiveWatchers", n(Double(p.unselectiveWatchers))), ("connections", n(Double(p.connections))),
+                    ("objects", n(Double(p.objects))), ("writesPerSecond", p.writesPerSecond.map(n) ?? .string("max")),
+                    ("seconds", n(p.seconds)), ("objectBytes", n(Double(p.objectBytes))),
+                ]))),
+                ("streamsEstablished", n(Double(m.streamsEstablished))), ("streamsFailed", n(Double(m.streamsFailed))),
+                ("establishSeconds", n(m.establishSeconds)), ("streamsEnded", n(Double(m.streamsEnded))),
+                ("writes", n(Double(m.writes))), ("writeErrors", n(Double(m.writeErrors))), ("writesSkipped", n(Double(m.writesSkipped))),
+                ("writeSeconds", n(m.writeSeconds)), ("expectedDeliveries", n(Double(m.expectedDeliveries))),
+                ("deliveredEvents", n(Double(m.deliveredEvents))), ("deliveredPerSecond", n(m.deliveredPerSecond)),
+                ("bookmarks", n(Double(m.bookmarks))), ("errorEvents", n(Double(m.errorEvents))), ("bytesReceived", n(m.bytesReceived)),
+                ("latencySeconds", .object(JSONObject([
+                    ("count", n(Double(m.latency.count))), ("mean", n(m.latency.meanSeconds)), ("p50", n(m.latency.quantile(0.5))),
+                    ("p99", n(m.latency.quantile(0.99))), ("p999", n(m.latency.quantile(0.999))), ("max", n(m.latency.maxSeconds)),
+                ]))),
+                ("serverRSSBytes", .object(JSONObject([
+                    ("empty", n(m.serverRSSEmpty)), ("beforeStreams", n(m.serverRSSBeforeStreams)),
+                    ("streamsOpen", n(m.serverRSSStreamsOpen)), ("peak", n(m.serverRSSPeak)), ("perStream", n(m.bytesPerStream)),
+                ]))),
+                ("serverCPUSeconds", .object(JSONObject([("opening", n(m.serverCPUSecondsOpening)), ("writing", n(m.serverCPUSecondsWriting))]))),
+                ("terminatedWatchers", n(m.terminatedWatchers)), ("wallSeconds", n(m.wallSeconds)),
+            ]))
+        }
+        return JSONWriter.encode(.object(JSONObject([
+            ("benchmark", .string("fanout")), ("placement", .string(placement)), ("machine", machine.json),
+            ("revision", .string(revision)), ("date", .string(date)), ("runs", .array(items)),
+        ])))
+    }
+}

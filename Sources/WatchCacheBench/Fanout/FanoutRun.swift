@@ -1,0 +1,328 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import WatchCache
+
+/// Drives one ``FanoutParameters`` against a real server over loopback: opens the watch streams
+/// (HTTP/2, multiplexed over the connections, on `clientThreads` SwiftNIO event loops with
+/// libnghttp2 client sessions), writes pods carrying their send time, and measures what arrives.
+///
+/// Latency is from the moment the client sends a write to the moment it has parsed the event on a
+/// watch stream: the write's own round trip through the server (parse, commit, fan-out) is inside
+/// it, so it bounds "acknowledged → parsed" from above.
+public final class FanoutRun: @unchecked Sendable {  // state confined as noted on each part
+    public let parameters: FanoutParameters
+    public let host: String
+    public let port: Int
+    /// Called with (fraction done, phase) from the driving task.
+    public var progress: ((Double, String) -> Void)?
+
+    private let group: MultiThreadedEventLoopGroup
+    private let writerLoop: any EventLoop
+    // Confined to each connection's own loop.
+    private var connections: [FanoutConnection] = []
+    // Confined to `writerLoop`.
+    private var writers: [HTTP2ClientConnection] = []
+    private var control: HTTP2ClientConnection!
+    private var channels: [any Channel] = []
+    private var rng = SplitMix64(seed: 7)
+    private var revisions: [Int] = []
+    private var writing = false
+    private var writesSent = 0
+    private var writesAcknowledged = 0
+    private var writesFailed = 0
+    private var writesSkipped = 0
+    private var writesInFlight = 0
+    private var expectedDeliveries = 0
+    /// Closed-loop writes: the newest write sequence seen on the probe stream.
+    private let probe = DeliveryProbe()
+    /// The next Poisson write, as an absolute time (so the rate does not drift with timer lag).
+    private var nextWriteAt = 0.0
+
+    public init(parameters: FanoutParameters, host: String = "127.0.0.1", port: Int, clientThreads: Int = 1) {
+        self.parameters = parameters
+        self.host = host
+        self.port = port
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, clientThreads))
+        writerLoop = group.next()
+    }
+
+    // MARK: - The run
+
+    public func run() async throws -> FanoutMeasurement {
+        let p = parameters
+        let wallStart = CPUTime.wall()
+        control = try await connect(on: writerLoop)
+        for _ in 0..<4 { writers.append(try await connect(on: writerLoop)) }
+        let empty = try await scrape()
+        progress?(0, "creating \(p.objects) pods")
+        try await populate()
+        let version = try await currentVersion()
+
+        // Open every stream at once and wait for every 200.
+        progress?(0, "opening \(p.watchers) watch streams")
+        let loadedBeforeStreams = try await scrape()
+        var opened: [FanoutConnection] = []
+        for _ in 0..<p.connections {
+            let loop = group.next()
+            opened.append(FanoutConnection(http: try await connect(on: loop), loop: loop))
+        }
+        connections = opened
+        let openStart = CPUTime.wall()
+        let paths = watchPaths(version: version)
+        // The probe: the first stream that sees every write, when there is one.
+        let probeIndex = paths.firstIndex { !$0.contains("fieldSelector") && !$0.contains("labelSelector") }
+        for (index, path) in paths.enumerated() {
+            let connection = connections[index % connections.count]
+            let measure = p.latencyOnEveryStream || index % 100 == 0
+            let probe = index == probeIndex ? self.probe : nil
+            connection.loop.execute { connection.open(path, measureLatency: measure, probe: probe) }
+        }
+        var opening = FanoutCounters()
+        while true {
+            opening = try await totals()
+            progress?(Double(opening.established) / Double(max(1, p.watchers)), "opening watch streams")
+            if opening.established + opening.failed >= p.watchers { break }
+            guard CPUTime.wall() - openStart < 300 else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let establishSeconds = max(0, opening.lastEstablishedAt - openStart)
+        try await Task.sleep(for: .seconds(1))
+        let streamsOpen = try await scrape()
+
+        // Writes, then a grace second for the last deliveries.
+        var peakRSS = streamsOpen.residentBytes
+        let eventsBefore = try await totals().events
+        var writeSeconds = 0.0
+        if p.seconds > 0, p.objects > 0, p.writesPerSecond != 0 {
+            let writeStart = CPUTime.wall()
+            try await writerLoop.submit {
+                self.writing = true
+                if let rate = self.parameters.writesPerSecond {
+                    self.nextWriteAt = CPUTime.wall()
+                    self.scheduleWrite(rate: rate)
+                } else {
+                    self.topUp()
+                }
+            }.get()
+            while CPUTime.wall() - writeStart < p.seconds {
+                try await Task.sleep(for: .milliseconds(500))
+                peakRSS = max(peakRSS, try await scrape().residentBytes)
+                progress?((CPUTime.wall() - writeStart) / p.seconds, "writing")
+            }
+            try await writerLoop.submit { self.writing = false }.get()
+            writeSeconds = CPUTime.wall() - writeStart
+            // Let in-flight writes finish and their events arrive.
+            let drainStart = CPUTime.wall()
+            while try await writerLoop.submit({ self.writesInFlight }).get() > 0, CPUTime.wall() - drainStart < 10 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .seconds(1))
+        }
+        let end = try await scrape()
+        peakRSS = max(peakRSS, end.residentBytes)
+        let final = try await totals()
+        let writes = try await writerLoop.submit {
+            (self.writesAcknowledged, self.writesFailed, self.writesSkipped, self.expectedDeliveries)
+        }.get()
+
+        return FanoutMeasurement(
+            parameters: p, watchers: p.watchers, streamsEstablished: opening.established, streamsFailed: opening.failed,
+            establishSeconds: establishSeconds, streamsEnded: final.ended,
+            writes: writes.0, writeErrors: writes.1, writesSkipped: writes.2, writeSeconds: writeSeconds,
+            expectedDeliveries: writes.3, deliveredEvents: final.events - eventsBefore, bookmarks: final.bookmarks,
+            errorEvents: final.errors, bytesReceived: Double(final.bytes),
+            latency: final.latency,
+            serverRSSEmpty: empty.residentBytes, serverRSSBeforeStreams: loadedBeforeStreams.residentBytes,
+            serverRSSStreamsOpen: streamsOpen.residentBytes, serverRSSPeak: peakRSS,
+            serverCPUSecondsWriting: end.cpuSeconds - streamsOpen.cpuSeconds,
+            serverCPUSecondsOpening: streamsOpen.cpuSeconds - loadedBeforeStreams.cpuSeconds,
+            terminatedWatchers: end.terminatedWatchers - empty.terminatedWatchers,
+            wallSeconds: CPUTime.wall() - wallStart)
+    }
+
+    /// Closes every connection and the client's event loops.
+    public func close() async {
+        for channel in channels { try? await channel.close() }
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: - Streams
+
+    /// The watch paths, interleaved by kind so every connection carries a similar mix.
+    func watchPaths(version: ResourceVersion) -> [String] {
+        let p = parameters
+        let base = "watch=true&resourceVersion=\(version)&timeoutSeconds=3600&allowWatchBookmarks=true"
+        var paths: [String] = []
+        paths.reserveCapacity(p.watchers)
+        for i in 0..<p.nodeWatchers {
+            paths.append("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)&fieldSelector=spec.nodeName%3Dnode-\(i % max(1, p.nodes))")
+        }
+        for _ in 0..<p.namespaceWatchers { paths.append("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)") }
+        for i in 0..<p.labelWatchers { paths.append("/api/v1/pods?\(base)&labelSelector=group%3Dg\(i % p.labelGroups)") }
+        for _ in 0..<p.unselectiveWatchers { paths.append("/api/v1/pods?\(base)") }
+        // Spread each kind over the connections.
+        var order = Array(paths.indices)
+        order.shuffle(using: &rng)
+        return order.map { paths[$0] }
+    }
+
+    /// The connections' counters added up, each read on its own loop.
+    private func totals() async throws -> FanoutCounters {
+        var sum = FanoutCounters()
+        for c in connections { sum.add(try await c.loop.submit { c.counters }.get()) }
+        return sum
+    }
+
+    // MARK: - Writes (on `writerLoop`)
+
+    /// Pod `index` with its next revision, its node, its label group, and the send time.
+    private func pod(_ index: Int, revision: Int, sequence: Int = 0) -> [UInt8] {
+        let p = parameters
+        let node = p.node(ofPod: index)
+        let sent = UInt64(CPUTime.wall() * 1e9)
+        var json = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"fan-\#(index)","namespace":"\#(PodWorkload.namespace)","#
+        json += #""labels":{"app":"fanout","group":"g\#(node % p.labelGroups)"},"annotations":{"bench-sent":"\#(sent)","bench-seq":"\#(sequence)","#
+        json += #""bench-padding":"\#(String(repeating: "x", count: max(0, p.objectBytes - 420)))"}},"#
+        json += #""spec":{"nodeName":"node-\#(node)","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10"}]},"#
+        json += #""status":{"phase":"Running","observedRevision":\#(revision)}}"#
+        return Array(json.utf8)
+    }
+
+    private func populate() async throws {
+        let total = parameters.objects
+        guard total > 0 else { return }
+        let promise = writerLoop.makePromise(of: Void.self)
+        try await writerLoop.submit {
+            self.revisions = Array(repeating: 0, count: total)
+            var next = 0, done = 0
+            var failure: String?
+            func send() {
+                guard next < total else { return }
+                let i = next
+                next += 1
+                self.fetch(self.writers[i % self.writers.count], "POST", "/api/v1/namespaces/\(PodWorkload.namespace)/pods",
+                           body: self.pod(i, revision: 0)) { status, body in
+                    if status != 201, status != 409, failure == nil {
+                        failure = "creating pod \(i) answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))"
+                    }
+                    done += 1
+                    if done == total {
+                        if let failure { promise.fail(BenchError(failure)) } else { promise.succeed(()) }
+                    } else {
+                        send()
+                    }
+                }
+            }
+            for _ in 0..<min(256, total) { send() }
+        }.get()
+        try await promise.futureResult.get()
+    }
+
+    private func scheduleWrite(rate: Double) {
+        nextWriteAt += -log(1 - Double.random(in: 0..<1, using: &rng)) / rate
+        let bound = NIOLoopBound(self, eventLoop: writerLoop)
+        writerLoop.scheduleTask(in: .nanoseconds(Int64(max(0, nextWriteAt - CPUTime.wall()) * 1e9))) {
+            let run = bound.value
+            guard run.writing else { return }
+            run.scheduleWrite(rate: rate)
+            if run.writesInFlight >= run.parameters.writesInFlight {
+                run.writesSkipped += 1  // the server is behind
+            } else {
+                run.writeNext()
+            }
+        }
+    }
+
+    /// As fast as the server delivers: writes go out while fewer than ``undeliveredLimit`` sent
+    /// writes are still unseen on the probe stream (and fewer than `writesInFlight` unanswered);
+    /// re-checked every millisecond and at every acknowledgement. Faster than delivery, the
+    /// server would rightly end the watchers that fall behind.
+    static let undeliveredLimit = 8
+
+    private func topUp() {
+        guard writing else { return }
+        fill()
+        let bound = NIOLoopBound(self, eventLoop: writerLoop)
+        writerLoop.scheduleTask(in: .milliseconds(1)) { bound.value.topUp() }
+    }
+
+    private func fill() {
+        while writing, writesSent - probe.seen < Self.undeliveredLimit, writesInFlight < parameters.writesInFlight {
+            writeNext()
+        }
+    }
+
+    /// One PUT of a random pod; in closed-loop mode each acknowledgement may send the next.
+    private func writeNext() {
+        guard writing else { return }
+        let p = parameters
+        let i = Int.random(in: 0..<p.objects, using: &rng)
+        revisions[i] += 1
+        writesInFlight += 1
+        writesSent += 1
+        expectedDeliveries += p.receivers(ofPod: i)
+        fetch(writers[writesSent % writers.count], "PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i)",
+              body: pod(i, revision: revisions[i], sequence: writesSent)) { status, _ in
+            self.writesInFlight -= 1
+            if status == 200 {
+                self.writesAcknowledged += 1
+            } else {
+                self.writesFailed += 1
+                self.expectedDeliveries -= p.receivers(ofPod: i)
+            }
+            if p.writesPerSecond == nil { self.fill() }
+        }
+    }
+
+    // MARK: - Requests
+
+    private func connect(on loop: any EventLoop) async throws -> HTTP2ClientConnection {
+        let connection = HTTP2ClientConnection(authority: "\(host):\(port)")
+        let channel = try await ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(connection) }
+            }
+            .connect(host: host, port: port).get()
+        channels.append(channel)
+        return connection
+    }
+
+    private func fetch(_ connection: HTTP2ClientConnection, _ method: String, _ path: String, body: [UInt8]? = nil,
+                       completion: @escaping (Int, [UInt8]) -> Void) {
+        var status = 0
+        var data: [UInt8] = []
+        connection.request(method, path, body: body, handler: .init(
+            onStatus: { status = $0 }, onData: { data.append(contentsOf: $0) },
+            onClose: { _ in completion(status, data) }))
+    }
+
+    private func scrape() async throws -> ServerMetrics {
+        let promise = writerLoop.makePromise(of: ServerMetrics.self)
+        try await writerLoop.submit {
+            self.fetch(self.control, "GET", "/metrics") { status, body in
+                if status == 200 {
+                    promise.succeed(ServerMetrics(parsing: String(decoding: body, as: UTF8.self)))
+                } else {
+                    promise.fail(BenchError("GET /metrics answered \(status)"))
+                }
+            }
+        }.get()
+        return try await promise.futureResult.get()
+    }
+
+    private func currentVersion() async throws -> ResourceVersion {
+        let promise = writerLoop.makePromise(of: ResourceVersion.self)
+        try await writerLoop.submit {
+            self.fetch(self.control, "GET", "/api/v1/namespaces/\(PodWorkload.namespace)/pods?limit=1") { status, body in
+                if status == 200, let rv = NetworkRecoveryRun.firstResourceVersion(body[...]) {
+                    promise.succeed(rv)
+                } else {
+                    promise.fail(BenchError("LIST answered \(status)"))
+                }
+            }
+        }.get()
+        return try await promise.futureResult.get()
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import WatchCache
+import WatchCacheBench
+
+struct FanoutBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout",
+        abstract: "Measure watch fan-out: streams held, time to open them, memory per stream, delivered events/s, latency.",
+        discussion: """
+            Starts `watchcache serve --in-memory` (this binary) on loopback — pinned to --server-cpus \
+            with taskset, with --server-threads event loops — opens the watch streams multiplexed over \
+            HTTP/2 connections (libnghttp2 client sessions on SwiftNIO), writes pods carrying their \
+            send time, and reads the server's RSS and CPU from its /metrics. Pin the load generator \
+            itself with taskset, on other CPUs than the server: \
+            `taskset -c 1 watchcache bench fanout --server-cpus 0`.
+
+            Scenarios: idle (100,000 idle node-indexed streams over 1,000 connections), latency \
+            (9,990 node-indexed watchers over 5,000 nodes + 10 unselective, 1,000 writes/s for 60 s), \
+            throughput (1,000 unselective watchers over 10 connections, writes as fast as the server \
+            takes them, ~1 KiB pods), all.
+            """
+    )
+
+    @Option(help: "idle, latency, throughput or all.")
+    var scenario = "all"
+
+    @Option(name: .customLong("server-cpus"), help: "CPUs for the server (taskset -c), e.g. 0. Default: not pinned.")
+    var serverCPUs: String?
+
+    @Option(name: .customLong("server-threads"), help: "Event-loop threads of the server.")
+    var serverThreads = 1
+
+    @Option(name: .customLong("client-threads"), help: "Event-loop threads of the load generator.")
+    var clientThreads = 1
+
+    @Option(help: "Override the scenario's number of watch streams (kinds keep their shares).")
+    var watchers: Int?
+
+    @Option(help: "Override the scenario's number of HTTP/2 connections.")
+    var connections: Int?
+
+    @Option(name: .customLong("writes-per-second"), help: "Override the scenario's write rate; 0 for as fast as the server takes them.")
+    var writesPerSecond: Double?
+
+    @Option(help: "Override the scenario's seconds of writing.")
+    var seconds: Double?
+
+    @Option(help: "Write every figure, the machine and the git revision to this JSON file.")
+    var json: String?
+
+    @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
+    var noProgress = false
+
+    func validate() throws {
+        let names = FanoutScenario.allCases.map(\.rawValue) + ["all"]
+        guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
+        if let serverCPUs, !CPUAffinity.isList(serverCPUs) { throw ValidationError("--server-cpus must look like 0, 1-3 or 0,2") }
+        guard serverThreads >= 1, clientThreads >= 1 else { throw ValidationError("--server-threads and --client-threads must be at least 1") }
+        if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
+        if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
+        if let writesPerSecond, writesPerSecond < 0 { throw ValidationError("--writes-per-second must not be negative") }
+        if let seconds, seconds < 0 { throw ValidationError("--seconds must not be negative") }
+    }
+
+    func run() async throws {
+        let revision = RecoveryCommand.gitRevision()
+        let scenarios = scenario == "all" ? FanoutScenario.allCases : [FanoutScenario(rawValue: scenario)!]
+        var bar = ProgressBar(enabled: !noProgress && isatty(2) == 1)
+        var runs: [(scenario: String, measurement: FanoutMeasurement)] = []
+        for (i, s) in scenarios.enumerated() {
+            var p = s.parameters
+            if let watchers { p.scale(to: watchers) }
+            if let connections { p.connections = connections }
+            if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
+            if let seconds { p.seconds = seconds }
+            let server = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
+                                           arguments: ["--in-memory", "--threads", String(serverThreads),
+                                                       "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"],
+                                           cpus: serverCPUs)
+            defer { server.stop() }
+            let run = FanoutRun(parameters: p, port: server.port, clientThreads: clientThreads)
+            run.progress = { fraction, phase in
+                bar.update((Double(i) + fraction) / Double(scenarios.count), label: "\(s.rawValue): \(phase)")
+            }
+            do {
+                runs.append((s.rawValue, try await run.run()))
+                await run.close()
+            } catch {
+                await run.close()
+                throw error
+            }
+        }
+        bar.finish()
+        let placement = "server \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
+            + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
+        let report = FanoutReport(runs: runs, machine: .current(), revision: revision,
+                                  date: ISO8601DateFormatter().string(from: Date()), placement: placement)
+        print(report.table(), terminator: "")
+        if let json {
+            try Data(report.json()).write(to: URL(fileURLWithPath: json))
+            print("JSON: \(json)")
+        }
+    }
+}

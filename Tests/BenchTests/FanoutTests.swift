@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import WatchCache
+import WatchCacheServer
+@testable import WatchCacheBench
+
+/// The fan-out harness's parts, and a small run against a real server on loopback.
+@Suite struct FanoutTests {
+    @Test func theLatencyHistogramKeepsQuantilesWithinAPercent() {
+        var h = LatencyHistogram()
+        for i in 1...10_000 { h.record(seconds: Double(i) * 1e-6) }  // 1 µs ... 10 ms, uniform
+        #expect(h.count == 10_000)
+        #expect(abs(h.quantile(0.5) / 5e-3 - 1) < 0.015)
+        #expect(abs(h.quantile(0.99) / 9.9e-3 - 1) < 0.015)
+        #expect(h.quantile(1) == h.maxSeconds && h.maxSeconds == 10e-3)
+        var other = LatencyHistogram()
+        other.record(seconds: 2)
+        h.merge(other)
+        #expect(h.count == 10_001 && h.maxSeconds == 2 && h.quantile(0.5) < 6e-3)
+    }
+
+    @Test func theSendTimeIsFoundInAnEventLine() {
+        let line = Array(#"{"type":"MODIFIED","object":{"metadata":{"annotations":{"bench-sent":"123456789","x":"y"}}}}"#.utf8)
+        #expect(line.withUnsafeBytes { FanoutConnection.sentNanoseconds($0) } == 123_456_789)
+        #expect(Array(#"{"type":"ADDED"}"#.utf8).withUnsafeBytes { FanoutConnection.sentNanoseconds($0) } == nil)
+    }
+
+    @Test func receiversCountEveryKindOfWatcher() {
+        var p = FanoutParameters(nodeWatchers: 15, nodes: 10, connections: 1, objects: 20, seconds: 1)
+        p.unselectiveWatchers = 2
+        p.namespaceWatchers = 1
+        p.labelWatchers = 3
+        p.labelGroups = 2
+        // Node watchers go round-robin (nodes 0-4 get two, 5-9 one), label watchers too (g0 two, g1 one);
+        // node watchers + namespace + label group + unselective:
+        #expect(p.receivers(ofPod: 3) == 2 + 1 + 1 + 2)   // node 3, group 1
+        #expect(p.receivers(ofPod: 14) == 2 + 1 + 2 + 2)  // node 4, group 0
+        #expect(p.receivers(ofPod: 16) == 1 + 1 + 2 + 2)  // node 6, group 0
+    }
+
+    /// Every kind of watcher over a few connections, 200 writes/s for 2 s: every event arrives.
+    @Test func aSmallRunDeliversEveryEvent() async throws {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.threads = 1
+        configuration.maxRequestsInFlight = 0
+        configuration.maxMutatingRequestsInFlight = 0
+        let server = try Server(configuration: configuration, registry: try Registry())
+        let ports = try await server.start()
+        var p = FanoutParameters(nodeWatchers: 150, nodes: 50, connections: 4, objects: 100, seconds: 2)
+        p.namespaceWatchers = 5
+        p.labelWatchers = 20
+        p.unselectiveWatchers = 5
+        p.writesPerSecond = 200
+        let run = FanoutRun(parameters: p, port: ports.cleartext!)
+        let m: FanoutMeasurement
+        do {
+            m = try await run.run()
+        } catch {
+            await run.close()
+            try await server.shutdown()
+            throw error
+        }
+        await run.close()
+        try await server.shutdown()
+        #expect(m.streamsEstablished == 180 && m.streamsFailed == 0)
+        #expect(m.writes > 200 && m.writeErrors == 0)
+        #expect(m.deliveredEvents == m.expectedDeliveries)
+        #expect(m.latency.count == UInt64(m.deliveredEvents))
+        #expect(m.errorEvents == 0 && m.streamsEnded == 0)
+        #expect(m.serverRSSStreamsOpen > 0)
+    }
+}
