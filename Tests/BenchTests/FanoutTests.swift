@@ -27,15 +27,28 @@ import WatchCacheServer
 
     @Test func receiversCountEveryKindOfWatcher() {
         var p = FanoutParameters(nodeWatchers: 15, nodes: 10, connections: 1, objects: 20, seconds: 1)
-        p.unselectiveWatchers = 2
-        p.namespaceWatchers = 1
-        p.labelWatchers = 3
         p.labelGroups = 2
-        // Node watchers go round-robin (nodes 0-4 get two, 5-9 one), label watchers too (g0 two, g1 one);
-        // node watchers + namespace + label group + unselective:
-        #expect(p.receivers(ofPod: 3) == 2 + 1 + 1 + 2)   // node 3, group 1
-        #expect(p.receivers(ofPod: 14) == 2 + 1 + 2 + 2)  // node 4, group 0
-        #expect(p.receivers(ofPod: 16) == 1 + 1 + 2 + 2)  // node 6, group 0
+        var tally = ReceiverTally()
+        for i in 0..<15 { tally.add(.node(i % 10)) }  // nodes 0-4 get two, 5-9 one
+        for g in [0, 1, 0] { tally.add(.label(group: g)) }
+        tally.add(.namespace)
+        for _ in 0..<2 { tally.add(.all) }
+        // node watchers + label group + namespace-wide and unselective:
+        #expect(tally.receivers(ofPod: 3, in: p) == 2 + 1 + 3)   // node 3, group 1
+        #expect(tally.receivers(ofPod: 14, in: p) == 2 + 2 + 3)  // node 4, group 0
+        #expect(tally.receivers(ofPod: 16, in: p) == 1 + 2 + 3)  // node 6, group 0
+    }
+
+    @Test func aPlanMarksTheNeverReadingShare() async {
+        var p = FanoutParameters(nodeWatchers: 90, nodes: 30, connections: 10, objects: 30, seconds: 1)
+        p.unselectiveWatchers = 10
+        p.neverReadingShare = 0.1
+        let run = FanoutRun(parameters: p, port: 1)
+        let plan = run.watchPlan(version: ResourceVersion(5))
+        await run.close()
+        #expect(plan.count == 100 && plan.filter { !$0.reads }.count == 10)
+        #expect(plan.filter { $0.target == .all }.count == 10)
+        #expect(plan.allSatisfy { $0.path.contains("resourceVersion=5") })
     }
 
     /// Every kind of watcher over a few connections, 200 writes/s for 2 s: every event arrives.

@@ -149,6 +149,33 @@ import WatchCacheServer
         try await server.shutdown()
     }
 
+    /// A client that never reads (its HTTP/2 stream window is 0) leaves its events in the
+    /// watcher's queue, not in the transport: the slow-watcher policy ends it, as kube-apiserver's
+    /// would, and the server holds little for it meanwhile.
+    @Test func aStreamThatNeverReadsIsEndedByTheSlowWatcherPolicy() async throws {
+        let (server, port) = try await Self.startServer()
+        let url = "http://127.0.0.1:\(port)/api/v1/pods?watch=true&resourceVersion=0&fieldSelector=spec.nodeName%3Dn1"
+        let stalled = Task { try await Self.run("timeout", ["-s", "KILL", "15", "/usr/bin/nghttp", "-w", "0", url]) }
+        try await Self.waitForWatchers("http://127.0.0.1:\(port)", count: 1)
+        let padding = String(repeating: "x", count: 1000)
+        // 60 KiB of events: under the transport's old 256 KiB per-stream buffer, over one 16 KiB frame plus the queue.
+        for i in 0..<60 {
+            _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}},"spec":{"nodeName":"n1"}}"#),
+                                           in: .pods, namespace: "default")
+        }
+        var terminated: UInt64 = 0
+        for _ in 0..<100 {
+            terminated = server.registry.cache(for: .pods)!.statistics().watchersTerminated
+            if terminated > 0 { break }
+            server.registry.tick()
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(terminated == 1)
+        stalled.cancel()
+        try await server.shutdown()
+        _ = try? await stalled.value
+    }
+
     @Test func manyWatchStreamsShareOneHTTP2Connection() async throws {
         let (server, port) = try await Self.startServer()
         let base = "http://127.0.0.1:\(port)"

@@ -28,15 +28,17 @@ struct FanoutCounters: Sendable {
     var lastEstablishedAt = 0.0
     var latency = LatencyHistogram()
 
-    mutating func add(_ other: FanoutCounters) {
+    /// Adds `other`; what streams received counts only from `counted` connections (those that read).
+    mutating func add(_ other: FanoutCounters, counted: Bool = true) {
         established += other.established
         failed += other.failed
         ended += other.ended
+        lastEstablishedAt = max(lastEstablishedAt, other.lastEstablishedAt)
+        guard counted else { return }
         events += other.events
         bookmarks += other.bookmarks
         errors += other.errors
         bytes += other.bytes
-        lastEstablishedAt = max(lastEstablishedAt, other.lastEstablishedAt)
         latency.merge(other.latency)
     }
 }
@@ -46,11 +48,14 @@ struct FanoutCounters: Sendable {
 final class FanoutConnection: @unchecked Sendable {
     let http: HTTP2ClientConnection
     let loop: any EventLoop
+    /// Whether its streams read (not stalled, window open): only those count as deliveries.
+    let counted: Bool
     private(set) var counters = FanoutCounters()
 
-    init(http: HTTP2ClientConnection, loop: any EventLoop) {
+    init(http: HTTP2ClientConnection, loop: any EventLoop, counted: Bool = true) {
         self.http = http
         self.loop = loop
+        self.counted = counted
     }
 
     /// A stream's unfinished line.

@@ -26,6 +26,12 @@ public struct FanoutParameters: Sendable, Hashable {
     public var objectBytes = 1024
     /// Measure latency on every stream (`false`: on 1 in 100, to spare the client at high rates).
     public var latencyOnEveryStream = true
+    /// The share of streams that never read: they sit on connections that offer the server a
+    /// zero flow-control window, so it can send their headers and nothing else.
+    public var neverReadingShare = 0.0
+    /// The share of the other connections whose socket the client stops reading once their
+    /// streams are open (stalled entirely: the server's writes to them back up).
+    public var stalledConnectionShare = 0.0
 
     public init(nodeWatchers: Int, nodes: Int, connections: Int, objects: Int, seconds: Double) {
         self.nodeWatchers = nodeWatchers
@@ -51,15 +57,34 @@ public struct FanoutParameters: Sendable, Hashable {
 
     /// The node of pod `index`.
     func node(ofPod index: Int) -> Int { index % max(1, nodes) }
+}
 
-    /// How many watchers a write to pod `index` reaches.
-    func receivers(ofPod index: Int) -> Int {
-        let node = node(ofPod: index)
-        // Node watchers are spread round-robin over the nodes.
-        let perNode = nodeWatchers / max(1, nodes) + (node < nodeWatchers % max(1, nodes) ? 1 : 0)
-        let group = node % labelGroups
-        let perGroup = labelWatchers / labelGroups + (group < labelWatchers % labelGroups ? 1 : 0)
-        return perNode + namespaceWatchers + perGroup + unselectiveWatchers
+/// What one watch stream selects.
+enum WatchTarget: Hashable, Sendable {
+    case node(Int)
+    case namespace
+    case label(group: Int)
+    case all
+}
+
+/// How many of the counted (reading) streams each write reaches: node watchers of its pod's
+/// node, label watchers of its group, and every namespace-wide and unselective one.
+struct ReceiverTally: Sendable {
+    private var perNode: [Int: Int] = [:]
+    private var perGroup: [Int: Int] = [:]
+    private var everything = 0
+
+    mutating func add(_ target: WatchTarget) {
+        switch target {
+        case .node(let n): perNode[n, default: 0] += 1
+        case .label(let g): perGroup[g, default: 0] += 1
+        case .namespace, .all: everything += 1
+        }
+    }
+
+    func receivers(ofPod index: Int, in p: FanoutParameters) -> Int {
+        let node = p.node(ofPod: index)
+        return (perNode[node] ?? 0) + (perGroup[node % p.labelGroups] ?? 0) + everything
     }
 }
 
@@ -71,6 +96,8 @@ public enum FanoutScenario: String, CaseIterable, Sendable {
     case latency
     /// 1,000 unselective watchers over 10 connections, writes as fast as the server takes them.
     case throughput
+    /// The latency run with 10% of the streams never reading and 1% of the connections stalled.
+    case slow
 
     public var parameters: FanoutParameters {
         switch self {
@@ -82,6 +109,11 @@ public enum FanoutScenario: String, CaseIterable, Sendable {
             var p = FanoutParameters(nodeWatchers: 9_990, nodes: 5_000, connections: 100, objects: 10_000, seconds: 60)
             p.unselectiveWatchers = 10
             p.writesPerSecond = 1_000
+            return p
+        case .slow:
+            var p = FanoutScenario.latency.parameters
+            p.neverReadingShare = 0.1
+            p.stalledConnectionShare = 0.01
             return p
         case .throughput:
             var p = FanoutParameters(nodeWatchers: 0, nodes: 100, connections: 10, objects: 1_000, seconds: 30)

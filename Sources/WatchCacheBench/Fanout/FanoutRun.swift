@@ -34,6 +34,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     private var writesSkipped = 0
     private var writesInFlight = 0
     private var expectedDeliveries = 0
+    /// Who receives what, among the counted streams.
+    private var tally = ReceiverTally()
     /// Closed-loop writes: the newest write sequence seen on the probe stream.
     private let probe = DeliveryProbe()
     /// The next Poisson write, as an absolute time (so the rate does not drift with timer lag).
@@ -62,22 +64,40 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         // Open every stream at once and wait for every 200.
         progress?(0, "opening \(p.watchers) watch streams")
         let loadedBeforeStreams = try await scrape()
+        // Reading connections, then those offering a zero window (never-reading streams).
+        let plan = watchPlan(version: version)
+        let neverReading = plan.filter { !$0.reads }.count
+        let closedConnections = neverReading == 0 ? 0 : max(1, Int((Double(p.connections) * p.neverReadingShare).rounded()))
+        let readingConnections = max(1, p.connections - closedConnections)
+        let stalledConnections = p.stalledConnectionShare > 0 ? max(1, Int((Double(readingConnections) * p.stalledConnectionShare).rounded())) : 0
         var opened: [FanoutConnection] = []
-        for _ in 0..<p.connections {
+        for c in 0..<(readingConnections + closedConnections) {
             let loop = group.next()
-            opened.append(FanoutConnection(http: try await connect(on: loop), loop: loop))
+            let closed = c >= readingConnections
+            opened.append(FanoutConnection(http: try await connect(on: loop, initialWindow: closed ? 0 : 4 << 20), loop: loop,
+                                           counted: !closed && c >= stalledConnections))
         }
         connections = opened
         let openStart = CPUTime.wall()
-        let paths = watchPaths(version: version)
-        // The probe: the first stream that sees every write, when there is one.
-        let probeIndex = paths.firstIndex { !$0.contains("fieldSelector") && !$0.contains("labelSelector") }
-        for (index, path) in paths.enumerated() {
-            let connection = connections[index % connections.count]
+        var reading = 0, closedIndex = 0
+        var tally = ReceiverTally()
+        for (index, stream) in plan.enumerated() {
+            let c: Int
+            if stream.reads {
+                c = reading % readingConnections
+                reading += 1
+            } else {
+                c = readingConnections + closedIndex % closedConnections
+                closedIndex += 1
+            }
+            let connection = connections[c]
+            if connection.counted { tally.add(stream.target) }
             let measure = p.latencyOnEveryStream || index % 100 == 0
-            let probe = index == probeIndex ? self.probe : nil
-            connection.loop.execute { connection.open(path, measureLatency: measure, probe: probe) }
+            let probe = index == plan.firstIndex(where: { $0.target == .all && $0.reads }) ? self.probe : nil
+            connection.loop.execute { connection.open(stream.path, measureLatency: measure, probe: probe) }
         }
+        let counted = tally
+        try await writerLoop.submit { self.tally = counted }.get()
         var opening = FanoutCounters()
         while true {
             opening = try await totals()
@@ -87,6 +107,10 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             try await Task.sleep(for: .milliseconds(20))
         }
         let establishSeconds = max(0, opening.lastEstablishedAt - openStart)
+        // Stall the chosen connections: their sockets are no longer read.
+        for c in connections[0..<stalledConnections] {
+            try await c.loop.submit { c.http.stopReading() }.get()
+        }
         try await Task.sleep(for: .seconds(1))
         let streamsOpen = try await scrape()
 
@@ -149,28 +173,32 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     // MARK: - Streams
 
-    /// The watch paths, interleaved by kind so every connection carries a similar mix.
-    func watchPaths(version: ResourceVersion) -> [String] {
+    /// The watch streams, shuffled so every connection carries a similar mix; ``FanoutParameters/neverReadingShare``
+    /// of them marked as never reading.
+    func watchPlan(version: ResourceVersion) -> [(path: String, target: WatchTarget, reads: Bool)] {
         let p = parameters
         let base = "watch=true&resourceVersion=\(version)&timeoutSeconds=3600&allowWatchBookmarks=true"
-        var paths: [String] = []
-        paths.reserveCapacity(p.watchers)
+        var streams: [(path: String, target: WatchTarget, reads: Bool)] = []
+        streams.reserveCapacity(p.watchers)
         for i in 0..<p.nodeWatchers {
-            paths.append("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)&fieldSelector=spec.nodeName%3Dnode-\(i % max(1, p.nodes))")
+            let node = i % max(1, p.nodes)
+            streams.append(("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)&fieldSelector=spec.nodeName%3Dnode-\(node)", .node(node), true))
         }
-        for _ in 0..<p.namespaceWatchers { paths.append("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)") }
-        for i in 0..<p.labelWatchers { paths.append("/api/v1/pods?\(base)&labelSelector=group%3Dg\(i % p.labelGroups)") }
-        for _ in 0..<p.unselectiveWatchers { paths.append("/api/v1/pods?\(base)") }
-        // Spread each kind over the connections.
-        var order = Array(paths.indices)
-        order.shuffle(using: &rng)
-        return order.map { paths[$0] }
+        for _ in 0..<p.namespaceWatchers { streams.append(("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)", .namespace, true)) }
+        for i in 0..<p.labelWatchers {
+            streams.append(("/api/v1/pods?\(base)&labelSelector=group%3Dg\(i % p.labelGroups)", .label(group: i % p.labelGroups), true))
+        }
+        for _ in 0..<p.unselectiveWatchers { streams.append(("/api/v1/pods?\(base)", .all, true)) }
+        streams.shuffle(using: &rng)
+        let neverReading = Int((Double(streams.count) * p.neverReadingShare).rounded())
+        for i in 0..<neverReading { streams[i].reads = false }
+        return streams
     }
 
     /// The connections' counters added up, each read on its own loop.
     private func totals() async throws -> FanoutCounters {
         var sum = FanoutCounters()
-        for c in connections { sum.add(try await c.loop.submit { c.counters }.get()) }
+        for c in connections { sum.add(try await c.loop.submit { c.counters }.get(), counted: c.counted) }
         return sum
     }
 
@@ -261,7 +289,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         revisions[i] += 1
         writesInFlight += 1
         writesSent += 1
-        expectedDeliveries += p.receivers(ofPod: i)
+        expectedDeliveries += tally.receivers(ofPod: i, in: p)
         fetch(writers[writesSent % writers.count], "PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i)",
               body: pod(i, revision: revisions[i], sequence: writesSent)) { status, _ in
             self.writesInFlight -= 1
@@ -269,7 +297,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
                 self.writesAcknowledged += 1
             } else {
                 self.writesFailed += 1
-                self.expectedDeliveries -= p.receivers(ofPod: i)
+                self.expectedDeliveries -= self.tally.receivers(ofPod: i, in: p)
             }
             if p.writesPerSecond == nil { self.fill() }
         }
@@ -277,8 +305,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     // MARK: - Requests
 
-    private func connect(on loop: any EventLoop) async throws -> HTTP2ClientConnection {
-        let connection = HTTP2ClientConnection(authority: "\(host):\(port)")
+    private func connect(on loop: any EventLoop, initialWindow: UInt32 = 4 << 20) async throws -> HTTP2ClientConnection {
+        let connection = HTTP2ClientConnection(authority: "\(host):\(port)", initialWindow: initialWindow)
         let channel = try await ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in

@@ -32,7 +32,9 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Streams open now.
     var openStreams: Int { handlers.count }
 
-    init(authority: String) {
+    /// - Parameter initialWindow: the stream flow-control window offered to the server (0: the
+    ///   server may send headers but no data — a consumer that never reads).
+    init(authority: String, initialWindow: UInt32 = 4 << 20) {
         self.authority = authority
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
@@ -59,7 +61,7 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
         nghttp2_session_client_new(&session, callbacks, Unmanaged.passUnretained(self).toOpaque())
         // Large windows: a benchmark client should never be the one slowing the stream down.
         var settings = [
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 4 << 20),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: initialWindow),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
@@ -156,6 +158,11 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Cancels a stream (RST_STREAM CANCEL); its handler's `onClose` follows.
+    /// Stops reading the socket (a client stalled entirely): the server's writes back up in TCP.
+    func stopReading() {
+        context?.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+    }
+
     func cancel(_ stream: Int32) {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream, UInt32(NGHTTP2_CANCEL.rawValue))
         flush()

@@ -251,11 +251,17 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         flush()
     }
 
-    /// Pulls events from the stream's watcher into its queue, up to the per-stream bound. Safe
-    /// inside libnghttp2 callbacks: it makes no libnghttp2 call.
+    /// Pulls events from the stream's watcher into its queue, up to what can go out soon: the
+    /// per-stream bound while the peer's flow-control windows are open, one frame's worth when
+    /// they are closed — so a client that stops reading leaves its events in the watcher's queue,
+    /// where the slow-watcher policy sees them (and the server holds little for it), as a
+    /// blocked write does in kube-apiserver. (A full socket alone does not shrink the bound: it is
+    /// routine at high throughput, and batching is what keeps throughput up.) Safe inside
+    /// libnghttp2 callbacks: it only reads the session's window sizes.
     private func refill(_ stream: HTTP2Stream) {
         guard let watcher = stream.watcher else { return }
-        while stream.queuedLineBytes < limits.maxPendingPerStream {
+        let bound = refillBound(stream)
+        while stream.queuedLineBytes < bound {
             events.removeAll(keepingCapacity: true)
             let end = watcher.next(into: &events, maxEvents: 64)
             if let transform = stream.transform {
@@ -271,6 +277,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             if events.isEmpty { return }
         }
     }
+
+    /// What a watch stream may hold in the transport: see ``refill(_:)``.
+    private func refillBound(_ stream: HTTP2Stream) -> Int {
+        guard let session else { return Self.blockedStreamPending }
+        let window = min(nghttp2_session_get_stream_remote_window_size(session, stream.id), nghttp2_session_get_remote_window_size(session))
+        return min(limits.maxPendingPerStream, max(Self.blockedStreamPending, Int(window)))
+    }
+
+    /// What a watch stream holds in the transport while its peer does not read: one 16 KiB DATA frame.
+    static let blockedStreamPending = 16 * 1024
 
     // MARK: - Output
 
