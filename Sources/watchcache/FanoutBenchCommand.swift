@@ -18,7 +18,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             Scenarios: idle (100,000 idle node-indexed streams over 1,000 connections), latency \
             (9,990 node-indexed watchers over 5,000 nodes + 10 unselective, 1,000 writes/s for 60 s), \
             throughput (1,000 unselective watchers over 10 connections, writes as fast as the server \
-            takes them, ~1 KiB pods), all.
+            delivers them, ~1 KiB pods), slow (latency with 10% of the streams never reading and 1% of \
+            the connections stalled), storm (latency, then every watcher reconnects at once from the \
+            newest version it saw; with bookmarks, then without), all.
             """
     )
 
@@ -49,6 +51,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Write every figure, the machine and the git revision to this JSON file.")
     var json: String?
 
+    @Option(help: "Write a chart of the latencies and the memory per stream to this SVG file.")
+    var svg: String?
+
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
@@ -68,8 +73,14 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         let scenarios = scenario == "all" ? FanoutScenario.allCases : [FanoutScenario(rawValue: scenario)!]
         var bar = ProgressBar(enabled: !noProgress && isatty(2) == 1)
         var runs: [(scenario: String, measurement: FanoutMeasurement)] = []
-        for (i, s) in scenarios.enumerated() {
+        // The storm runs twice: bookmarks on, then off.
+        let points: [(name: String, scenario: FanoutScenario, bookmarks: Bool)] = scenarios.flatMap { s in
+            s == .storm ? [("storm (bookmarks on)", s, true), ("storm (bookmarks off)", s, false)] : [(s.rawValue, s, true)]
+        }
+        for (i, point) in points.enumerated() {
+            let s = point.scenario
             var p = s.parameters
+            p.bookmarks = point.bookmarks
             if let watchers { p.scale(to: watchers) }
             if let connections { p.connections = connections }
             if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
@@ -81,10 +92,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             defer { server.stop() }
             let run = FanoutRun(parameters: p, port: server.port, clientThreads: clientThreads)
             run.progress = { fraction, phase in
-                bar.update((Double(i) + fraction) / Double(scenarios.count), label: "\(s.rawValue): \(phase)")
+                bar.update((Double(i) + fraction) / Double(points.count), label: "\(point.name): \(phase)")
             }
             do {
-                runs.append((s.rawValue, try await run.run()))
+                runs.append((point.name, try await run.run()))
                 await run.close()
             } catch {
                 await run.close()
@@ -100,6 +111,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         if let json {
             try Data(report.json()).write(to: URL(fileURLWithPath: json))
             print("JSON: \(json)")
+        }
+        if let svg {
+            try FanoutChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
+            print("Chart: \(svg)")
         }
     }
 }

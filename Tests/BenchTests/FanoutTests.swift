@@ -44,14 +44,15 @@ import WatchCacheServer
         p.unselectiveWatchers = 10
         p.neverReadingShare = 0.1
         let run = FanoutRun(parameters: p, port: 1)
-        let plan = run.watchPlan(version: ResourceVersion(5))
+        let plan = run.watchPlan()
         await run.close()
         #expect(plan.count == 100 && plan.filter { !$0.reads }.count == 10)
         #expect(plan.filter { $0.target == .all }.count == 10)
-        #expect(plan.allSatisfy { $0.path.contains("resourceVersion=5") })
+        #expect(plan.allSatisfy { $0.path.contains("resourceVersion={rv}") && $0.path.contains("allowWatchBookmarks=true") })
     }
 
-    /// Every kind of watcher over a few connections, 200 writes/s for 2 s: every event arrives.
+    /// Every kind of watcher over a few connections, 200 writes/s for 2 s: every event arrives;
+    /// then every stream reconnects at once.
     @Test func aSmallRunDeliversEveryEvent() async throws {
         var configuration = ServerConfiguration()
         configuration.port = 0
@@ -65,6 +66,7 @@ import WatchCacheServer
         p.labelWatchers = 20
         p.unselectiveWatchers = 5
         p.writesPerSecond = 200
+        p.storm = true
         let run = FanoutRun(parameters: p, port: ports.cleartext!)
         let m: FanoutMeasurement
         do {
@@ -82,5 +84,7 @@ import WatchCacheServer
         #expect(m.latency.count == UInt64(m.deliveredEvents))
         #expect(m.errorEvents == 0 && m.streamsEnded == 0)
         #expect(m.serverRSSStreamsOpen > 0)
+        // The storm reopened every stream and the server caught each up.
+        #expect(m.stormStreams == 180 && m.stormSeconds > 0)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Synchronization
 
@@ -58,21 +59,35 @@ final class FanoutConnection: @unchecked Sendable {
         self.counted = counted
     }
 
-    /// A stream's unfinished line.
+    /// One watch stream: its path (with `{rv}` for the version to start from), the newest version
+    /// it has seen, its unfinished line.
     private final class Stream {
+        let template: String
         var partial: [UInt8] = []
+        var lastVersion: UInt64
         let measureLatency: Bool
         let probe: DeliveryProbe?
-        init(measureLatency: Bool, probe: DeliveryProbe?) {
+        /// Cancelled by the client (a reconnect storm): its end is not the server's doing.
+        var cancelled = false
+        init(template: String, version: UInt64, measureLatency: Bool, probe: DeliveryProbe?) {
+            self.template = template
+            self.lastVersion = version
             self.measureLatency = measureLatency
             self.probe = probe
         }
     }
 
-    func open(_ path: String, measureLatency: Bool, probe: DeliveryProbe? = nil) {
-        let stream = Stream(measureLatency: measureLatency, probe: probe)
+    private var open: [Int32: Stream] = [:]
+
+    /// Opens a watch on `template` (its `{rv}` replaced by `version`).
+    func open(_ template: String, version: UInt64, measureLatency: Bool, probe: DeliveryProbe? = nil) {
+        open(Stream(template: template, version: version, measureLatency: measureLatency, probe: probe))
+    }
+
+    private func open(_ stream: Stream) {
         var status = 0
-        http.request("GET", path, handler: .init(
+        var id: Int32 = 0
+        id = http.request("GET", stream.template.replacingOccurrences(of: "{rv}", with: String(stream.lastVersion)), handler: .init(
             onStatus: { code in
                 status = code
                 if code == 200 {
@@ -84,8 +99,24 @@ final class FanoutConnection: @unchecked Sendable {
             },
             onData: { chunk in self.received(chunk, on: stream) },
             onClose: { _ in
+                self.open[id] = nil
+                if stream.cancelled { return }
                 if status == 200 { self.counters.ended += 1 } else if status == 0 { self.counters.failed += 1 }
             }))
+        if id > 0 { open[id] = stream }
+    }
+
+    /// The reconnect storm: every open stream is cancelled and opened again at once, from the
+    /// newest version it saw (its last event's or bookmark's). Returns how many.
+    func reopenAll() -> Int {
+        let streams = open
+        for (id, stream) in streams {
+            stream.cancelled = true
+            http.cancel(id)
+            let again = Stream(template: stream.template, version: stream.lastVersion, measureLatency: stream.measureLatency, probe: stream.probe)
+            open(again)
+        }
+        return streams.count
     }
 
     private func received(_ chunk: UnsafeRawBufferPointer, on stream: Stream) {
@@ -108,8 +139,11 @@ final class FanoutConnection: @unchecked Sendable {
     private static let errorPrefix = Array(#"{"type":"ERROR""#.utf8)
     private static let sentKey = Array(#""bench-sent":""#.utf8)
     private static let sequenceKey = Array(#""bench-seq":""#.utf8)
+    /// The first `"resourceVersion":"` of an event line is its object's.
+    private static let versionKey = Array(#""resourceVersion":""#.utf8)
 
     private func line(_ line: UnsafeRawBufferPointer, on stream: Stream) {
+        if let version = Self.number(after: Self.versionKey, in: line), version > stream.lastVersion { stream.lastVersion = version }
         if Self.hasPrefix(line, Self.bookmarkPrefix) {
             counters.bookmarks += 1
             return

@@ -33,6 +33,12 @@ public struct FanoutMeasurement: Sendable {
     public var serverCPUSecondsOpening: Double
     /// `apiserver_terminated_watchers_total` over the run.
     public var terminatedWatchers: Double
+    /// The reconnect storm: streams reopened at once, seconds until the server had caught all of
+    /// them up, its CPU seconds meanwhile, and the init events it scanned.
+    public var stormStreams: Int
+    public var stormSeconds: Double
+    public var stormCPUSeconds: Double
+    public var stormInitEvents: Double
     public var wallSeconds: Double
 
     /// Server memory per open stream, over the server with its objects loaded.

@@ -32,6 +32,10 @@ public struct FanoutParameters: Sendable, Hashable {
     /// The share of the other connections whose socket the client stops reading once their
     /// streams are open (stalled entirely: the server's writes to them back up).
     public var stalledConnectionShare = 0.0
+    /// Whether the watches ask for bookmarks.
+    public var bookmarks = true
+    /// After the writes, every stream reconnects at once from the newest version it saw.
+    public var storm = false
 
     public init(nodeWatchers: Int, nodes: Int, connections: Int, objects: Int, seconds: Double) {
         self.nodeWatchers = nodeWatchers
@@ -98,6 +102,8 @@ public enum FanoutScenario: String, CaseIterable, Sendable {
     case throughput
     /// The latency run with 10% of the streams never reading and 1% of the connections stalled.
     case slow
+    /// The latency run, then every watcher reconnects at once; with bookmarks, then without.
+    case storm
 
     public var parameters: FanoutParameters {
         switch self {
@@ -109,6 +115,10 @@ public enum FanoutScenario: String, CaseIterable, Sendable {
             var p = FanoutParameters(nodeWatchers: 9_990, nodes: 5_000, connections: 100, objects: 10_000, seconds: 60)
             p.unselectiveWatchers = 10
             p.writesPerSecond = 1_000
+            return p
+        case .storm:
+            var p = FanoutScenario.latency.parameters
+            p.storm = true
             return p
         case .slow:
             var p = FanoutScenario.latency.parameters

@@ -59,6 +59,13 @@ public struct FanoutReport: Sendable {
         row("server RSS peak") { Self.mib($0.serverRSSPeak) }
         row("watchers terminated / streams ended / ERROR events") { "\(Int($0.terminatedWatchers)) / \($0.streamsEnded) / \($0.errorEvents)" }
         row("MB received by the client") { String(format: "%.1f", $0.bytesReceived / 1e6) }
+        if runs.contains(where: { $0.measurement.stormStreams > 0 }) {
+            row("storm: streams reopened at once") { $0.stormStreams == 0 ? "-" : Self.count(Double($0.stormStreams)) }
+            row("storm: seconds until all caught up") { $0.stormStreams == 0 ? "-" : String(format: "%.2f", $0.stormSeconds) }
+            row("storm: server CPU s / init events") { m in
+                m.stormStreams == 0 ? "-" : String(format: "%.2f / ", m.stormCPUSeconds) + Self.count(m.stormInitEvents)
+            }
+        }
 
         var out = "Fan-out: \(machine.summary), revision \(String(revision.prefix(12))), \(placement)\n\n"
         out += TextTable.render(rows)
@@ -80,7 +87,8 @@ public struct FanoutReport: Sendable {
                     ("namespaceWatchers", n(Double(p.namespaceWatchers))), ("labelWatchers", n(Double(p.labelWatchers))),
                     ("unselectiveWatchers", n(Double(p.unselectiveWatchers))), ("connections", n(Double(p.connections))),
                     ("objects", n(Double(p.objects))), ("writesPerSecond", p.writesPerSecond.map(n) ?? .string("max")),
-                    ("seconds", n(p.seconds)), ("objectBytes", n(Double(p.objectBytes))),
+                    ("seconds", n(p.seconds)), ("objectBytes", n(Double(p.objectBytes))), ("bookmarks", .string(p.bookmarks ? "on" : "off")),
+                    ("neverReadingShare", n(p.neverReadingShare)), ("stalledConnectionShare", n(p.stalledConnectionShare)),
                 ]))),
                 ("streamsEstablished", n(Double(m.streamsEstablished))), ("streamsFailed", n(Double(m.streamsFailed))),
                 ("establishSeconds", n(m.establishSeconds)), ("streamsEnded", n(Double(m.streamsEnded))),
@@ -97,7 +105,10 @@ public struct FanoutReport: Sendable {
                     ("streamsOpen", n(m.serverRSSStreamsOpen)), ("peak", n(m.serverRSSPeak)), ("perStream", n(m.bytesPerStream)),
                 ]))),
                 ("serverCPUSeconds", .object(JSONObject([("opening", n(m.serverCPUSecondsOpening)), ("writing", n(m.serverCPUSecondsWriting))]))),
-                ("terminatedWatchers", n(m.terminatedWatchers)), ("wallSeconds", n(m.wallSeconds)),
+                ("terminatedWatchers", n(m.terminatedWatchers)),
+                ("storm", .object(JSONObject([("streams", n(Double(m.stormStreams))), ("seconds", n(m.stormSeconds)),
+                                              ("cpuSeconds", n(m.stormCPUSeconds)), ("initEvents", n(m.stormInitEvents))]))),
+                ("wallSeconds", n(m.wallSeconds)),
             ]))
         }
         return JSONWriter.encode(.object(JSONObject([

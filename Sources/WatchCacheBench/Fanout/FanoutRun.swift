@@ -65,7 +65,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         progress?(0, "opening \(p.watchers) watch streams")
         let loadedBeforeStreams = try await scrape()
         // Reading connections, then those offering a zero window (never-reading streams).
-        let plan = watchPlan(version: version)
+        let plan = watchPlan()
         let neverReading = plan.filter { !$0.reads }.count
         let closedConnections = neverReading == 0 ? 0 : max(1, Int((Double(p.connections) * p.neverReadingShare).rounded()))
         let readingConnections = max(1, p.connections - closedConnections)
@@ -94,7 +94,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             if connection.counted { tally.add(stream.target) }
             let measure = p.latencyOnEveryStream || index % 100 == 0
             let probe = index == plan.firstIndex(where: { $0.target == .all && $0.reads }) ? self.probe : nil
-            connection.loop.execute { connection.open(stream.path, measureLatency: measure, probe: probe) }
+            connection.loop.execute { connection.open(stream.path, version: version.rawValue, measureLatency: measure, probe: probe) }
         }
         let counted = tally
         try await writerLoop.submit { self.tally = counted }.get()
@@ -146,6 +146,23 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         let end = try await scrape()
         peakRSS = max(peakRSS, end.residentBytes)
         let final = try await totals()
+
+        // The reconnect storm: every stream at once, from the newest version it saw; over when the
+        // server has recorded that many caught-up watch starts.
+        var storm: (seconds: Double, cpu: Double, initEvents: Double, streams: Int)?
+        if p.storm {
+            let before = try await scrape()
+            let start = CPUTime.wall()
+            var reopened = 0
+            for c in connections { reopened += try await c.loop.submit { c.reopenAll() }.get() }
+            var now = before
+            while now.initCount - before.initCount < Double(reopened), CPUTime.wall() - start < 600 {
+                try await Task.sleep(for: .milliseconds(10))
+                now = try await scrape()
+            }
+            storm = (CPUTime.wall() - start, now.cpuSeconds - before.cpuSeconds, now.initEventsTotal - before.initEventsTotal, reopened)
+            peakRSS = max(peakRSS, now.residentBytes)
+        }
         let writes = try await writerLoop.submit {
             (self.writesAcknowledged, self.writesFailed, self.writesSkipped, self.expectedDeliveries)
         }.get()
@@ -162,6 +179,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             serverCPUSecondsWriting: end.cpuSeconds - streamsOpen.cpuSeconds,
             serverCPUSecondsOpening: streamsOpen.cpuSeconds - loadedBeforeStreams.cpuSeconds,
             terminatedWatchers: end.terminatedWatchers - empty.terminatedWatchers,
+            stormStreams: storm?.streams ?? 0, stormSeconds: storm?.seconds ?? 0, stormCPUSeconds: storm?.cpu ?? 0,
+            stormInitEvents: storm?.initEvents ?? 0,
             wallSeconds: CPUTime.wall() - wallStart)
     }
 
@@ -175,9 +194,9 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     /// The watch streams, shuffled so every connection carries a similar mix; ``FanoutParameters/neverReadingShare``
     /// of them marked as never reading.
-    func watchPlan(version: ResourceVersion) -> [(path: String, target: WatchTarget, reads: Bool)] {
+    func watchPlan() -> [(path: String, target: WatchTarget, reads: Bool)] {
         let p = parameters
-        let base = "watch=true&resourceVersion=\(version)&timeoutSeconds=3600&allowWatchBookmarks=true"
+        let base = "watch=true&resourceVersion={rv}&timeoutSeconds=3600" + (p.bookmarks ? "&allowWatchBookmarks=true" : "")
         var streams: [(path: String, target: WatchTarget, reads: Bool)] = []
         streams.reserveCapacity(p.watchers)
         for i in 0..<p.nodeWatchers {
