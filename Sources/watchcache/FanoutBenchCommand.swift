@@ -39,6 +39,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Override the scenario's number of watch streams (kinds keep their shares).")
     var watchers: Int?
 
+    @Option(help: "Override the kinds of watch stream, as shares: node=0.9,namespace=0.05,label=0.04,all=0.01 (node-indexed, namespace-scoped, label-selected, unselective).")
+    var mix: String?
+
     @Option(help: "Override the scenario's number of HTTP/2 connections.")
     var connections: Int?
 
@@ -66,6 +69,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
         if let writesPerSecond, writesPerSecond < 0 { throw ValidationError("--writes-per-second must not be negative") }
         if let seconds, seconds < 0 { throw ValidationError("--seconds must not be negative") }
+        if let mix {
+            var probe = FanoutParameters(nodeWatchers: 100, nodes: 1, connections: 1, objects: 1, seconds: 0)
+            do { try probe.mix(mix, total: 100) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     func run() async throws {
@@ -82,6 +89,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             var p = s.parameters
             p.bookmarks = point.bookmarks
             if let watchers { p.scale(to: watchers) }
+            if let mix {
+                do { try p.mix(mix, total: p.watchers) } catch { throw ValidationError("\(error)") }
+            }
             if let connections { p.connections = connections }
             if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
             if let seconds { p.seconds = seconds }

@@ -39,6 +39,17 @@ import WatchCacheServer
         #expect(tally.receivers(ofPod: 16, in: p) == 1 + 2 + 3)  // node 6, group 0
     }
 
+    @Test func aMixSplitsTheStreamsByShare() throws {
+        var p = FanoutParameters(nodeWatchers: 1, nodes: 10, connections: 1, objects: 1, seconds: 1)
+        try p.mix("node=0.9,namespace=0.05,label=0.04,all=0.01", total: 1000)
+        #expect([p.nodeWatchers, p.namespaceWatchers, p.labelWatchers, p.unselectiveWatchers] as [Int] == [900, 50, 40, 10])
+        try p.mix("node=3,label=1", total: 100)
+        #expect([p.nodeWatchers, p.namespaceWatchers, p.labelWatchers, p.unselectiveWatchers] as [Int] == [75, 0, 25, 0])
+        for bad in ["", "node", "node=x", "pods=1", "node=1,node=2", "node=0"] {
+            #expect(throws: BenchError.self) { try p.mix(bad, total: 10) }
+        }
+    }
+
     @Test func aPlanMarksTheNeverReadingShare() async {
         var p = FanoutParameters(nodeWatchers: 90, nodes: 30, connections: 10, objects: 30, seconds: 1)
         p.unselectiveWatchers = 10

@@ -47,6 +47,28 @@ public struct FanoutParameters: Sendable, Hashable {
 
     public var watchers: Int { nodeWatchers + namespaceWatchers + labelWatchers + unselectiveWatchers }
 
+    /// Sets the kinds of watcher from shares of `total` streams, parsed from
+    /// `node=0.9,namespace=0.05,label=0.04,all=0.01` (shares are normalised; kinds left out get none).
+    public mutating func mix(_ text: String, total: Int) throws {
+        var shares: [String: Double] = [:]
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2, ["node", "namespace", "label", "all"].contains(pair[0]), let share = Double(pair[1]), share >= 0,
+                  shares[pair[0]] == nil else {
+                throw BenchError("--mix takes node=S,namespace=S,label=S,all=S with shares of the streams, e.g. node=0.9,all=0.1; got \"\(text)\"")
+            }
+            shares[pair[0]] = share
+        }
+        let sum = shares.values.reduce(0, +)
+        guard sum > 0 else { throw BenchError("--mix: the shares add up to 0") }
+        func count(_ kind: String) -> Int { Int((Double(total) * (shares[kind] ?? 0) / sum).rounded()) }
+        nodeWatchers = count("node")
+        namespaceWatchers = count("namespace")
+        labelWatchers = count("label")
+        unselectiveWatchers = total - nodeWatchers - namespaceWatchers - labelWatchers
+        if shares["all"] == nil { nodeWatchers += unselectiveWatchers; unselectiveWatchers = 0 }
+    }
+
     /// Scales every kind of watcher (and the connections, keeping streams per connection) to
     /// about `total` streams.
     public mutating func scale(to total: Int) {
