@@ -54,6 +54,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Write every figure, the machine and the git revision to this JSON file.")
     var json: String?
 
+    @Option(name: .customLong("protocol"), help: "h2 (streams multiplexed over --connections) or http1 (a TCP connection per stream; at most 15,000 streams with this machine's open-files limit).")
+    var transport = "h2"
+
     @Option(help: "Write a chart of the latencies and the memory per stream to this SVG file.")
     var svg: String?
 
@@ -63,6 +66,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     func validate() throws {
         let names = FanoutScenario.allCases.map(\.rawValue) + ["all"]
         guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
+        guard transport == "h2" || transport == "http1" else { throw ValidationError("--protocol must be h2 or http1") }
         if let serverCPUs, !CPUAffinity.isList(serverCPUs) { throw ValidationError("--server-cpus must look like 0, 1-3 or 0,2") }
         guard serverThreads >= 1, clientThreads >= 1 else { throw ValidationError("--server-threads and --client-threads must be at least 1") }
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
@@ -95,6 +99,12 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             if let connections { p.connections = connections }
             if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
             if let seconds { p.seconds = seconds }
+            if transport == "http1" {
+                p.http1 = true
+                guard p.watchers <= 15_000 else {
+                    throw ValidationError("--protocol http1 opens a TCP connection per stream: \(p.watchers) streams for \(point.name) exceed the 15,000 this machine's open-files limit allows; lower --watchers")
+                }
+            }
             let server = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
                                            arguments: ["--in-memory", "--threads", String(serverThreads),
                                                        "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"],
@@ -113,7 +123,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             }
         }
         bar.finish()
-        let placement = "server \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
+        let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "server \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
             + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
         let report = FanoutReport(runs: runs, machine: .current(), revision: revision,
                                   date: ISO8601DateFormatter().string(from: Date()), placement: placement)

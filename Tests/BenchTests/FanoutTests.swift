@@ -63,8 +63,9 @@ import WatchCacheServer
     }
 
     /// Every kind of watcher over a few connections, 200 writes/s for 2 s: every event arrives;
-    /// then every stream reconnects at once.
-    @Test func aSmallRunDeliversEveryEvent() async throws {
+    /// then every stream reconnects at once. Over HTTP/2 and over HTTP/1.1.
+    @Test(arguments: [false, true])
+    func aSmallRunDeliversEveryEvent(http1: Bool) async throws {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.threads = 1
@@ -78,6 +79,7 @@ import WatchCacheServer
         p.unselectiveWatchers = 5
         p.writesPerSecond = 200
         p.storm = true
+        p.http1 = http1
         let run = FanoutRun(parameters: p, port: ports.cleartext!)
         let m: FanoutMeasurement
         do {

@@ -44,16 +44,17 @@ struct FanoutCounters: Sendable {
     }
 }
 
-/// One HTTP/2 connection of watch streams: splits each stream's bytes into event lines, counts
-/// them, and times the writes' events by the send time they carry. Confined to `loop`.
+/// One client connection's watch streams (HTTP/2 streams on one connection, or a group of HTTP/1.1
+/// connections): splits each stream's bytes into event lines, counts them, and times the writes'
+/// events by the send time they carry. Confined to `loop`.
 final class FanoutConnection: @unchecked Sendable {
-    let http: HTTP2ClientConnection
+    let http: any WatchTransport
     let loop: any EventLoop
     /// Whether its streams read (not stalled, window open): only those count as deliveries.
     let counted: Bool
     private(set) var counters = FanoutCounters()
 
-    init(http: HTTP2ClientConnection, loop: any EventLoop, counted: Bool = true) {
+    init(http: any WatchTransport, loop: any EventLoop, counted: Bool = true) {
         self.http = http
         self.loop = loop
         self.counted = counted
@@ -87,7 +88,8 @@ final class FanoutConnection: @unchecked Sendable {
     private func open(_ stream: Stream) {
         var status = 0
         var id: Int32 = 0
-        id = http.request("GET", stream.template.replacingOccurrences(of: "{rv}", with: String(stream.lastVersion)), handler: .init(
+        id = http.request("GET", stream.template.replacingOccurrences(of: "{rv}", with: String(stream.lastVersion)), body: nil,
+                          contentType: "application/json", handler: .init(
             onStatus: { code in
                 status = code
                 if code == 200 {

@@ -30,7 +30,9 @@ public struct FanoutReport: Sendable {
     public func table() -> String {
         var rows: [[String]] = [[""] + runs.map(\.scenario)]
         func row(_ label: String, _ value: (FanoutMeasurement) -> String) { rows.append([label] + runs.map { value($0.measurement) }) }
-        row("watch streams / connections") { "\(Self.count(Double($0.watchers))) / \(Self.count(Double($0.parameters.connections)))" }
+        row("watch streams / TCP connections") { m in
+            "\(Self.count(Double(m.watchers))) / \(Self.count(Double(m.parameters.http1 ? m.watchers : m.parameters.connections)))"
+        }
         row("  node-indexed / namespace / label / all") {
             "\($0.parameters.nodeWatchers) / \($0.parameters.namespaceWatchers) / \($0.parameters.labelWatchers) / \($0.parameters.unselectiveWatchers)"
         }
@@ -88,6 +90,7 @@ public struct FanoutReport: Sendable {
                     ("unselectiveWatchers", n(Double(p.unselectiveWatchers))), ("connections", n(Double(p.connections))),
                     ("objects", n(Double(p.objects))), ("writesPerSecond", p.writesPerSecond.map(n) ?? .string("max")),
                     ("seconds", n(p.seconds)), ("objectBytes", n(Double(p.objectBytes))), ("bookmarks", .string(p.bookmarks ? "on" : "off")),
+                    ("protocol", .string(p.http1 ? "http/1.1" : "h2")),
                     ("neverReadingShare", n(p.neverReadingShare)), ("stalledConnectionShare", n(p.stalledConnectionShare)),
                 ]))),
                 ("streamsEstablished", n(Double(m.streamsEstablished))), ("streamsFailed", n(Double(m.streamsFailed))),

@@ -74,8 +74,10 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         for c in 0..<(readingConnections + closedConnections) {
             let loop = group.next()
             let closed = c >= readingConnections
-            opened.append(FanoutConnection(http: try await connect(on: loop, initialWindow: closed ? 0 : 4 << 20), loop: loop,
-                                           counted: !closed && c >= stalledConnections))
+            let transport: any WatchTransport = p.http1
+                ? HTTP1WatchClient(loop: loop, host: host, port: port)
+                : try await connect(on: loop, initialWindow: closed ? 0 : 4 << 20)
+            opened.append(FanoutConnection(http: transport, loop: loop, counted: !closed && c >= stalledConnections))
         }
         connections = opened
         let openStart = CPUTime.wall()
@@ -107,8 +109,9 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             try await Task.sleep(for: .milliseconds(20))
         }
         let establishSeconds = max(0, opening.lastEstablishedAt - openStart)
-        // Stall the chosen connections: their sockets are no longer read.
-        for c in connections[0..<stalledConnections] {
+        // Stall the chosen connections: their sockets are no longer read (over HTTP/1.1 the
+        // never-reading streams' sockets too: HTTP/1.1 has no stream window to close).
+        for (i, c) in connections.enumerated() where i < stalledConnections || (p.http1 && i >= readingConnections) {
             try await c.loop.submit { c.http.stopReading() }.get()
         }
         try await Task.sleep(for: .seconds(1))
