@@ -28,8 +28,7 @@ extension SQLiteStorage {
         let started = ContinuousClock.now
         let removed = try removeChunk(now: now)
         if removed > 0 {
-            let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = (ContinuousClock.now - started).seconds
             writer.withLock { w in
                 w.compactedEvents += removed
                 w.compactionChunks += 1

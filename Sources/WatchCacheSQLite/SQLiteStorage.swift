@@ -74,8 +74,7 @@ public final class SQLiteStorage: Storage {
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM resources") { ids[row[1]] = row[0] }
             writer.withLock { $0 = WriterState(resourceIDs: ids, floor: floor, eventCount: count) }
         }
-        let interval = Double(compactionInterval.components.seconds) + Double(compactionInterval.components.attoseconds) / 1e18
-        scheduleCompaction(after: interval)
+        scheduleCompaction(after: compactionInterval.seconds)
     }
 
     /// Compacts every `interval` seconds until closed.

@@ -51,7 +51,7 @@ public final class Server: Sendable {
         }
         let registry = self.registry
         let interval = configuration.tickInterval
-        let nanoseconds = Int64(interval.components.seconds) * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000
+        let nanoseconds = Int64(interval.seconds * 1e9)
         let tickTask = group.next().scheduleRepeatedTask(initialDelay: .nanoseconds(nanoseconds), delay: .nanoseconds(nanoseconds)) { _ in
             registry.tick()
         }

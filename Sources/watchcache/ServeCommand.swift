@@ -250,7 +250,3 @@ final class SignalWaiter: Sendable {
 }
 
 extension SyncMode: ExpressibleByArgument {}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -13,7 +13,7 @@ final class CacheMetrics: Sendable {
     let watchersTerminated = Atomic<UInt64>(0)
     let watchesExpired = Atomic<UInt64>(0)
     /// Watches that resumed from the storage's history, older than the window.
-    let archiveReads = Atomic<UInt64>(0)
+    let archiveReplays = Atomic<UInt64>(0)
     let currentWatchers = Atomic<Int>(0)
     /// Init events per watch start, recorded when the watch has caught up.
     let watchInitEvents = Mutex(InitEventHistogram())

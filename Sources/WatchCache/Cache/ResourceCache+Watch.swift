@@ -118,7 +118,7 @@ extension ResourceCache {
                 guard case .loadingArchive = ws.phase else { return nil }  // ended meanwhile
                 if let events, cs.log.resumableFrom <= through {
                     ws.phase = .archive(events: events, next: 0, resumeAt: cs.log.firstPosition(after: through))
-                    metrics.archiveReads.add(1, ordering: .relaxed)
+                    metrics.archiveReplays.add(1, ordering: .relaxed)
                     return nil
                 }
                 return expiredState(rv, oldest: cs.log.resumableFrom)

@@ -193,7 +193,7 @@ public final class ResourceCache: Sendable {
             watchersStarted: metrics.watchersStarted.load(ordering: .relaxed),
             watchersTerminated: metrics.watchersTerminated.load(ordering: .relaxed),
             watchesExpired: metrics.watchesExpired.load(ordering: .relaxed),
-            archiveReplays: metrics.archiveReads.load(ordering: .relaxed),
+            archiveReplays: metrics.archiveReplays.load(ordering: .relaxed),
             currentWatchers: metrics.currentWatchers.load(ordering: .relaxed),
             windowEvents: windowEvents, windowCapacity: windowCapacity, objects: objects, resourceVersion: version)
     }

@@ -66,13 +66,16 @@ final class FanoutConnection: @unchecked Sendable {
         let template: String
         var partial: [UInt8] = []
         var lastVersion: UInt64
+        /// Whether to follow ``lastVersion`` (a scan of every line; only a storm needs it).
+        let trackVersion: Bool
         let measureLatency: Bool
         let probe: DeliveryProbe?
         /// Cancelled by the client (a reconnect storm): its end is not the server's doing.
         var cancelled = false
-        init(template: String, version: UInt64, measureLatency: Bool, probe: DeliveryProbe?) {
+        init(template: String, version: UInt64, trackVersion: Bool, measureLatency: Bool, probe: DeliveryProbe?) {
             self.template = template
             self.lastVersion = version
+            self.trackVersion = trackVersion
             self.measureLatency = measureLatency
             self.probe = probe
         }
@@ -80,9 +83,10 @@ final class FanoutConnection: @unchecked Sendable {
 
     private var open: [Int32: Stream] = [:]
 
-    /// Opens a watch on `template` (its `{rv}` replaced by `version`).
-    func open(_ template: String, version: UInt64, measureLatency: Bool, probe: DeliveryProbe? = nil) {
-        open(Stream(template: template, version: version, measureLatency: measureLatency, probe: probe))
+    /// Opens a watch on `template` (its `{rv}` replaced by `version`); with `trackVersion` it
+    /// follows the newest version the stream sees, to reopen from there (``reopenAll()``).
+    func open(_ template: String, version: UInt64, trackVersion: Bool, measureLatency: Bool, probe: DeliveryProbe? = nil) {
+        open(Stream(template: template, version: version, trackVersion: trackVersion, measureLatency: measureLatency, probe: probe))
     }
 
     private func open(_ stream: Stream) {
@@ -115,7 +119,8 @@ final class FanoutConnection: @unchecked Sendable {
         for (id, stream) in streams {
             stream.cancelled = true
             http.cancel(id)
-            let again = Stream(template: stream.template, version: stream.lastVersion, measureLatency: stream.measureLatency, probe: stream.probe)
+            let again = Stream(template: stream.template, version: stream.lastVersion, trackVersion: stream.trackVersion,
+                               measureLatency: stream.measureLatency, probe: stream.probe)
             open(again)
         }
         return streams.count
@@ -145,7 +150,9 @@ final class FanoutConnection: @unchecked Sendable {
     private static let versionKey = Array(#""resourceVersion":""#.utf8)
 
     private func line(_ line: UnsafeRawBufferPointer, on stream: Stream) {
-        if let version = Self.number(after: Self.versionKey, in: line), version > stream.lastVersion { stream.lastVersion = version }
+        if stream.trackVersion, let version = Self.number(after: Self.versionKey, in: line), version > stream.lastVersion {
+            stream.lastVersion = version
+        }
         if Self.hasPrefix(line, Self.bookmarkPrefix) {
             counters.bookmarks += 1
             return

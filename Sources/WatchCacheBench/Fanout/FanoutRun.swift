@@ -83,6 +83,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         let openStart = CPUTime.wall()
         var reading = 0, closedIndex = 0
         var tally = ReceiverTally()
+        // The probe: the first reading stream that sees every write, when there is one.
+        let probeIndex = plan.firstIndex { $0.target == .all && $0.reads }
         for (index, stream) in plan.enumerated() {
             let c: Int
             if stream.reads {
@@ -95,8 +97,11 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             let connection = connections[c]
             if connection.counted { tally.add(stream.target) }
             let measure = p.latencyOnEveryStream || index % 100 == 0
-            let probe = index == plan.firstIndex(where: { $0.target == .all && $0.reads }) ? self.probe : nil
-            connection.loop.execute { connection.open(stream.path, version: version.rawValue, measureLatency: measure, probe: probe) }
+            let probe = index == probeIndex ? self.probe : nil
+            let track = p.storm
+            connection.loop.execute {
+                connection.open(stream.path, version: version.rawValue, trackVersion: track, measureLatency: measure, probe: probe)
+            }
         }
         let counted = tally
         try await writerLoop.submit { self.tally = counted }.get()
@@ -241,32 +246,11 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     private func populate() async throws {
         let total = parameters.objects
-        guard total > 0 else { return }
-        let promise = writerLoop.makePromise(of: Void.self)
-        try await writerLoop.submit {
-            self.revisions = Array(repeating: 0, count: total)
-            var next = 0, done = 0
-            var failure: String?
-            func send() {
-                guard next < total else { return }
-                let i = next
-                next += 1
-                self.fetch(self.writers[i % self.writers.count], "POST", "/api/v1/namespaces/\(PodWorkload.namespace)/pods",
-                           body: self.pod(i, revision: 0)) { status, body in
-                    if status != 201, status != 409, failure == nil {
-                        failure = "creating pod \(i) answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))"
-                    }
-                    done += 1
-                    if done == total {
-                        if let failure { promise.fail(BenchError(failure)) } else { promise.succeed(()) }
-                    } else {
-                        send()
-                    }
-                }
-            }
-            for _ in 0..<min(256, total) { send() }
-        }.get()
-        try await promise.futureResult.get()
+        try await writerLoop.submit { self.revisions = Array(repeating: 0, count: total) }.get()
+        let writers = self.writers
+        try await HTTP2ClientConnection.createPods(count: total, on: writerLoop, connection: { writers[$0 % writers.count] }) { i in
+            self.pod(i, revision: 0)
+        }
     }
 
     private func scheduleWrite(rate: Double) {
@@ -312,7 +296,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         writesInFlight += 1
         writesSent += 1
         expectedDeliveries += tally.receivers(ofPod: i, in: p)
-        fetch(writers[writesSent % writers.count], "PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i)",
+        writers[writesSent % writers.count].fetch("PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i)",
               body: pod(i, revision: revisions[i], sequence: writesSent)) { status, _ in
             self.writesInFlight -= 1
             if status == 200 {
@@ -328,51 +312,18 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     // MARK: - Requests
 
     private func connect(on loop: any EventLoop, initialWindow: UInt32 = 4 << 20) async throws -> HTTP2ClientConnection {
-        let connection = HTTP2ClientConnection(authority: "\(host):\(port)", initialWindow: initialWindow)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(connection) }
-            }
-            .connect(host: host, port: port).get()
+        let (connection, channel) = try await HTTP2ClientConnection.connect(host: host, port: port, on: loop, initialWindow: initialWindow)
         channels.append(channel)
         return connection
     }
 
-    private func fetch(_ connection: HTTP2ClientConnection, _ method: String, _ path: String, body: [UInt8]? = nil,
-                       completion: @escaping (Int, [UInt8]) -> Void) {
-        var status = 0
-        var data: [UInt8] = []
-        connection.request(method, path, body: body, handler: .init(
-            onStatus: { status = $0 }, onData: { data.append(contentsOf: $0) },
-            onClose: { _ in completion(status, data) }))
-    }
-
     private func scrape() async throws -> ServerMetrics {
-        let promise = writerLoop.makePromise(of: ServerMetrics.self)
-        try await writerLoop.submit {
-            self.fetch(self.control, "GET", "/metrics") { status, body in
-                if status == 200 {
-                    promise.succeed(ServerMetrics(parsing: String(decoding: body, as: UTF8.self)))
-                } else {
-                    promise.fail(BenchError("GET /metrics answered \(status)"))
-                }
-            }
-        }.get()
-        return try await promise.futureResult.get()
+        try await control.scrapeMetrics(on: writerLoop)
     }
 
     private func currentVersion() async throws -> ResourceVersion {
-        let promise = writerLoop.makePromise(of: ResourceVersion.self)
-        try await writerLoop.submit {
-            self.fetch(self.control, "GET", "/api/v1/namespaces/\(PodWorkload.namespace)/pods?limit=1") { status, body in
-                if status == 200, let rv = NetworkRecoveryRun.firstResourceVersion(body[...]) {
-                    promise.succeed(rv)
-                } else {
-                    promise.fail(BenchError("LIST answered \(status)"))
-                }
-            }
-        }.get()
-        return try await promise.futureResult.get()
+        let (status, body) = try await control.get("/api/v1/namespaces/\(PodWorkload.namespace)/pods?limit=1", on: writerLoop)
+        guard status == 200, let rv = NetworkRecoveryRun.firstResourceVersion(body[...]) else { throw BenchError("LIST answered \(status)") }
+        return rv
     }
 }

@@ -179,7 +179,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         for _ in watchConnections { fresh.append(try await connect()) }
         let connections = fresh
         try await loop.submit { self.watchConnections = connections }.get()
-        while try await status(of: "/readyz") != 200 {
+        while try await writer.get("/readyz", on: loop).status != 200 {
             guard CPUTime.wall() - start < 300 else { throw BenchError("the restarted server was not ready within 300 s") }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -200,82 +200,27 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         restartInitEvents = metrics.initEventsTotal
     }
 
-    private func status(of path: String) async throws -> Int {
-        let promise = loop.makePromise(of: Int.self)
-        try await loop.submit {
-            self.fetch(self.writer, "GET", path) { status, _ in promise.succeed(status) }
-        }.get()
-        return try await promise.futureResult.get()
-    }
-
     // MARK: - Connections and requests
 
     private func connect() async throws -> HTTP2ClientConnection {
-        let authority = "\(host):\(port)"
-        let loop = self.loop
-        let connection = HTTP2ClientConnection(authority: authority)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(connection) }
-            }
-            .connect(host: host, port: port).get()
+        let (connection, channel) = try await HTTP2ClientConnection.connect(host: host, port: port, on: loop)
         channels.append(channel)
         return connection
     }
 
-    /// One request with its whole response body.
-    private func fetch(_ connection: HTTP2ClientConnection, _ method: String, _ path: String, body: [UInt8]? = nil,
-                       completion: @escaping (Int, [UInt8]) -> Void) {
-        var status = 0
-        var data: [UInt8] = []
-        connection.request(method, path, body: body, handler: .init(
-            onStatus: { status = $0 }, onData: { data.append(contentsOf: $0) },
-            onClose: { _ in completion(status, data) }))
-    }
-
     private func scrape() async throws -> ServerMetrics {
-        let promise = loop.makePromise(of: ServerMetrics.self)
-        try await loop.submit {
-            self.fetch(self.writer, "GET", "/metrics") { status, body in
-                if status == 200 {
-                    promise.succeed(ServerMetrics(parsing: String(decoding: body, as: UTF8.self)))
-                } else {
-                    promise.fail(BenchError("GET /metrics answered \(status)"))
-                }
-            }
-        }.get()
-        return try await promise.futureResult.get()
+        try await writer.scrapeMetrics(on: loop)
     }
 
     /// Creates the pods, 256 requests at a time; pods that exist already are kept.
     private func populate() async throws {
-        let promise = loop.makePromise(of: Void.self)
         let total = workload.objects
-        try await loop.submit {
-            self.revisions = Array(repeating: 0, count: total)
-            var next = 0, done = 0, failed: String?
-            func send() {
-                guard next < total else { return }
-                let i = next
-                next += 1
-                let body = JSONWriter.encode(.object(self.workload.pod(i, revision: 0)))
-                self.fetch(self.writer, "POST", "/api/v1/namespaces/\(PodWorkload.namespace)/pods", body: body) { status, response in
-                    if status != 201, status != 409, failed == nil {
-                        failed = "creating pod \(i) answered \(status): \(String(decoding: response.prefix(200), as: UTF8.self))"
-                    }
-                    done += 1
-                    if done == total {
-                        if let failed { promise.fail(BenchError(failed)) } else { promise.succeed(()) }
-                    } else {
-                        send()
-                    }
-                }
-            }
-            if total == 0 { promise.succeed(()) }
-            for _ in 0..<min(256, total) { send() }
-        }.get()
-        try await promise.futureResult.get()
+        try await loop.submit { self.revisions = Array(repeating: 0, count: total) }.get()
+        let workload = self.workload
+        let writer = self.writer!
+        try await HTTP2ClientConnection.createPods(count: total, on: loop, connection: { _ in writer }) { i in
+            JSONWriter.encode(.object(workload.pod(i, revision: 0)))
+        }
     }
 
     private func after(_ seconds: Double, _ body: @escaping () -> Void) {
@@ -305,7 +250,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             self.revisions[i] += 1
             let body = JSONWriter.encode(.object(self.workload.pod(i, revision: self.revisions[i])))
             self.writesInFlight += 1
-            self.fetch(self.writer, "PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/\(self.workload.name(i))", body: body) { status, _ in
+            self.writer.fetch("PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/\(self.workload.name(i))", body: body) { status, _ in
                 self.writesInFlight -= 1
                 if status == 200 {
                     if self.counting { self.writes += 1 }
@@ -326,7 +271,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         guard !down else { return parked.append { self.list(c, initial: initial) } }
         let version = initial ? "0" : "\(clients[c].lastVersion)&resourceVersionMatch=NotOlderThan"
         let path = "/api/v1/namespaces/\(PodWorkload.namespace)/pods?resourceVersion=\(version)\(selectorQuery(c))"
-        fetch(watchConnections[c / streamsPerConnection], "GET", path) { status, body in
+        watchConnections[c / streamsPerConnection].fetch("GET", path) { status, body in
             guard status == 200, let rv = Self.firstResourceVersion(body[...]) else {
                 if !self.down { self.failures += 1 }
                 self.after(self.parameters.relistBackoff / self.parameters.compression) { self.list(c, initial: initial) }
