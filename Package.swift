@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "WatchCache", targets: ["WatchCache"]),
         .library(name: "WatchCacheSQLite", targets: ["WatchCacheSQLite"]),
+        .library(name: "WatchCacheSchema", targets: ["WatchCacheSchema"]),
         .executable(name: "watchcache", targets: ["watchcache"]),
     ],
     dependencies: [
@@ -44,11 +45,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The built-in kinds' schema (from Kubernetes' published API) and what it drives: protobuf,
+        // strategic merge patch, field validation, defaults. Pure logic on the core's JSON.
+        .target(
+            name: "WatchCacheSchema",
+            dependencies: ["WatchCache"]
+        ),
         // The server: Kubernetes REST API, HTTP/1.1 and HTTP/2 (libnghttp2) on SwiftNIO.
         .target(
             name: "WatchCacheServer",
             dependencies: [
                 "WatchCache",
+                "WatchCacheSchema",
                 "CNghttp2",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -94,6 +102,10 @@ let package = Package(
         .testTarget(
             name: "WatchCacheTests",
             dependencies: ["WatchCache"]
+        ),
+        .testTarget(
+            name: "SchemaTests",
+            dependencies: ["WatchCache", "WatchCacheSchema"]
         ),
         .testTarget(
             name: "StorageTests",
