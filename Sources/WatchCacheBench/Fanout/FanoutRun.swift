@@ -240,7 +240,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         json += #""labels":{"app":"fanout","group":"g\#(node % p.labelGroups)"},"annotations":{"bench-sent":"\#(sent)","bench-seq":"\#(sequence)","#
         json += #""bench-padding":"\#(String(repeating: "x", count: max(0, p.objectBytes - 420)))"}},"#
         json += #""spec":{"nodeName":"node-\#(node)","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10"}]},"#
-        json += #""status":{"phase":"Running","observedRevision":\#(revision)}}"#
+        json += #""status":{"phase":"Running","message":"revision \#(revision)"}}"#
         return Array(json.utf8)
     }
 

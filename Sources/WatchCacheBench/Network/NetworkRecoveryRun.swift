@@ -250,7 +250,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             self.revisions[i] += 1
             let body = JSONWriter.encode(.object(self.workload.pod(i, revision: self.revisions[i])))
             self.writesInFlight += 1
-            self.writer.fetch("PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/\(self.workload.name(i))", body: body) { status, _ in
+            self.writer.fetch("PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/\(self.workload.name(i))/status", body: body) { status, _ in
                 self.writesInFlight -= 1
                 if status == 200 {
                     if self.counting { self.writes += 1 }

@@ -1,7 +1,8 @@
 import WatchCache
 
 /// The objects of the recovery workload: `objectsPerWatcher` pods on each of `watchers` nodes, in
-/// namespace `bench`, shaped like small real pods; each write changes one pod's status.
+/// namespace `bench`, shaped like small real pods; each write changes one pod's status (over HTTP, a PUT to
+/// `pods/{name}/status`, as kubelets report it).
 struct PodWorkload {
     static let namespace = "bench"
     let watchers: Int
@@ -30,7 +31,7 @@ struct PodWorkload {
             ]))),
             ("status", .object(JSONObject([
                 ("phase", .string("Running")), ("podIP", .string("10.\(node / 250 % 250).\(node % 250).\(index % objectsPerWatcher + 2)")),
-                ("observedRevision", .number(String(revision))),
+                ("message", .string("revision \(revision)")),
             ]))),
         ])
     }

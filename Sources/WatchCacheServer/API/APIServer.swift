@@ -1,12 +1,15 @@
 import Logging
 import Synchronization
 import WatchCache
+import WatchCacheSchema
 
 /// The Kubernetes REST API over a ``Registry``: routing, verbs, discovery and errors, independent
 /// of any transport. Transports turn bytes into ``APIRequest``s and stream ``APIResponse``s.
 public final class APIServer: Sendable {
     public let registry: Registry
     let resources: [String: ResourceDescriptor]
+    /// kube-apiserver's write rules for the resources the schema describes, by `group/version/plural`.
+    let strategies: [String: WriteStrategy]
     let discovery: Discovery
     let openAPI: OpenAPI
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
@@ -29,11 +32,14 @@ public final class APIServer: Sendable {
         self.logRequests = logRequests
         self.authenticator = authenticator
         var byPath: [String: ResourceDescriptor] = [:]
+        var strategies: [String: WriteStrategy] = [:]
         for r in resources {
             try registry.register(r)
             byPath["\(r.group)/\(r.version)/\(r.plural)"] = r
+            strategies["\(r.group)/\(r.version)/\(r.plural)"] = WriteStrategy(group: r.group, version: r.version, plural: r.plural)
         }
         self.resources = byPath
+        self.strategies = strategies
         self.discovery = Discovery(resources: resources, serverAddress: serverAddress)
         self.openAPI = OpenAPI(resources: resources)
         self.minRequestTimeout = minRequestTimeout
@@ -145,19 +151,28 @@ public final class APIServer: Sendable {
             guard get else { throw Self.methodNotAllowed }
             guard let doc = discovery.resourceList(group: group, version: version) else { throw Self.notFound }
             return .json(doc)
-        case .resource(let group, let version, let plural, let namespace, let name):
+        case .resource(let group, let version, let plural, let namespace, let name, let subresource):
             guard let resource = resources["\(group)/\(version)/\(plural)"], let cache = registry.cache(for: resource) else {
                 throw Self.notFound
             }
             if namespace != nil, !resource.namespaced { throw Self.notFound }
+            let strategy = strategies["\(group)/\(version)/\(plural)"]
+            if let subresource {
+                guard let name, let strategy else { throw Self.notFound }
+                guard registry.isReady else { throw Registry.loadingStatus }
+                return try handleSubresource(subresource, request, resource: resource, strategy: strategy, cache: cache,
+                                             namespace: namespace, name: name, respond: respond)
+            }
             // Never an empty or partial answer while the storage loads: try again shortly.
             guard registry.isReady else { throw Registry.loadingStatus }
-            return try handleResource(request, resource: resource, cache: cache, namespace: namespace, name: name, respond: respond)
+            return try handleResource(request, resource: resource, strategy: strategy, cache: cache, namespace: namespace, name: name,
+                                      respond: respond)
         }
     }
 
-    private func handleResource(_ request: APIRequest, resource: ResourceDescriptor, cache: ResourceCache, namespace: String?,
-                                name: String?, respond: @escaping @Sendable (APIResponse) -> Void) throws(Status) -> APIResponse? {
+    private func handleResource(_ request: APIRequest, resource: ResourceDescriptor, strategy: WriteStrategy?, cache: ResourceCache,
+                                namespace: String?, name: String?,
+                                respond: @escaping @Sendable (APIResponse) -> Void) throws(Status) -> APIResponse? {
         let dryRun = request.query.contains { $0.0 == "dryRun" && $0.1 == "All" }
         switch (request.method, name) {
         case ("GET", nil), ("HEAD", nil):
@@ -184,19 +199,49 @@ public final class APIServer: Sendable {
             if let table { return .complete(status: 200, contentType: "application/json", body: table.object(object)) }
             return .object(object)
         case ("POST", nil):
-            let object = try Self.bodyObject(request)
-            registry.create(object, in: resource, namespace: namespace, dryRun: dryRun, completion: Self.answer(respond, status: 201))
+            let validation = try FieldValidationMode(request)
+            var object = try RequestBody.object(request, strategy: strategy)
+            let warnings = WriteWarnings()
+            if let strategy {
+                warnings.add(try validation.apply(&object, strategy: strategy))
+                strategy.prepareForCreate(&object)
+            }
+            registry.create(object, in: resource, namespace: namespace, dryRun: dryRun,
+                            completion: Self.answer(respond, status: 201, warnings: warnings))
             return nil
         case ("PUT", let name?):
-            var object = try Self.bodyObject(request)
+            let validation = try FieldValidationMode(request)
+            var object = try RequestBody.object(request, strategy: strategy)
             try Self.checkName(&object, name)
-            registry.update(object, in: resource, namespace: namespace, dryRun: dryRun, completion: Self.answer(respond))
+            guard let strategy else {
+                registry.update(object, in: resource, namespace: namespace, dryRun: dryRun, completion: Self.answer(respond))
+                return nil
+            }
+            let warnings = WriteWarnings()
+            warnings.add(try validation.apply(&object, strategy: strategy))
+            // The strategy needs the current object (its status stays): decided under the write lock.
+            registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
+                            transform: { [object] (current) throws(Status) in
+                                var updated = object
+                                strategy.prepareForUpdate(&updated, current: current.json)
+                                return updated
+                            },
+                            completion: Self.answer(respond, warnings: warnings))
             return nil
         case ("PATCH", let name?):
+            let validation = try FieldValidationMode(request)
+            let warnings = WriteWarnings()
             // Applied to the newest state under the write lock, as GuaranteedUpdate does: no lost updates.
             registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
-                            transform: { (current) throws(Status) in try Self.patched(current, request) },
-                            completion: Self.answer(respond))
+                            transform: { (current) throws(Status) in
+                                var updated = try Self.patched(current, request, type: strategy?.type)
+                                if let strategy {
+                                    warnings.add(try validation.apply(&updated, strategy: strategy))
+                                    strategy.prepareForUpdate(&updated, current: current.json)
+                                }
+                                return updated
+                            },
+                            completion: Self.answer(respond, warnings: warnings))
             return nil
         case ("DELETE", let name?):
             let options = try Self.deleteOptions(request)
@@ -221,11 +266,12 @@ public final class APIServer: Sendable {
     }
 
     /// A write's completion that answers with the object, or its error.
-    private static func answer(_ respond: @escaping @Sendable (APIResponse) -> Void, status: Int = 200)
+    static func answer(_ respond: @escaping @Sendable (APIResponse) -> Void, status: Int = 200, warnings: WriteWarnings? = nil)
         -> @Sendable (Result<KubeObject, Status>) -> Void {
         { result in
             switch result {
-            case .success(let object): respond(.object(object, status: status))
+            case .success(let object):
+                respond(.complete(status: status, contentType: "application/json", body: object.encoded, headers: warnings?.headers ?? []))
             case .failure(let error): respond(.error(error))
             }
         }
@@ -257,7 +303,7 @@ public final class APIServer: Sendable {
 
     /// The verb kube-apiserver's metrics would give the request.
     static func verb(of request: APIRequest, route: ResourcePath?) -> String {
-        guard case .resource(_, _, _, _, let name)? = route else { return request.method }
+        guard case .resource(_, _, _, _, let name, _)? = route else { return request.method }
         switch (request.method, name) {
         case ("GET", nil): return request.query.contains { $0.0 == "watch" && ($0.1 == "true" || $0.1 == "1") } ? "WATCH" : "LIST"
         case ("DELETE", nil): return "DELETECOLLECTION"
@@ -275,27 +321,7 @@ public final class APIServer: Sendable {
 
     // MARK: - Bodies
 
-    private static func bodyObject(_ request: APIRequest) throws(Status) -> JSONObject {
-        let type = (request.header("content-type") ?? "application/json").split(separator: ";")[0].trimming(" ")
-        guard type == "application/json" || type == "*/*" else {
-            throw Status(code: 415, reason: .unsupportedMediaType,
-                         message: "the body of the request was in an unknown format - accepted media types include: application/json")
-        }
-        return try parseObject(request.body)
-    }
-
-    private static func parseObject(_ body: [UInt8]) throws(Status) -> JSONObject {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(body)
-        } catch {
-            throw Status.badRequest("the body of the request was in an unknown format: \(error)")
-        }
-        guard case .object(let object) = value else { throw Status.badRequest("the body of the request must be a JSON object") }
-        return object
-    }
-
-    private static func checkName(_ object: inout JSONObject, _ name: String) throws(Status) {
+    static func checkName(_ object: inout JSONObject, _ name: String) throws(Status) {
         var metadata = object["metadata"]?.objectValue ?? JSONObject()
         let given = metadata["name"]?.stringValue ?? ""
         if given.isEmpty {
@@ -306,28 +332,10 @@ public final class APIServer: Sendable {
         }
     }
 
-    static let patchTypes = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
-
-    private static func patched(_ current: KubeObject, _ request: APIRequest) throws(Status) -> JSONObject {
-        let type = (request.header("content-type") ?? "").split(separator: ";").first?.trimming(" ") ?? ""
-        let patch: JSONValue
-        do {
-            patch = try JSONParser.parse(request.body)
-        } catch {
-            throw Status.badRequest("the body of the request was in an unknown format: \(error)")
-        }
-        let result: JSONValue
-        switch type {
-        case "application/merge-patch+json", "application/strategic-merge-patch+json":
-            result = MergePatch.apply(patch, to: .object(current.json))
-        case "application/json-patch+json":
-            result = try JSONPatch.apply(patch, to: .object(current.json))
-        default:
-            throw Status(code: 415, reason: .unsupportedMediaType,
-                         message: "the body of the request was in an unknown format - accepted media types include: \(patchTypes)")
-        }
-        guard case .object(var object) = result else { throw Status.badRequest("the patched object is not a JSON object") }
-        // A patch that does not name a version applies to the current one.
+    /// The object after the request's patch, at the version it was read (a patch that names no
+    /// version applies to the current one).
+    static func patched(_ current: KubeObject, _ request: APIRequest, type: MessageSchema?) throws(Status) -> JSONObject {
+        var object = try RequestPatch.apply(request, to: current.json, type: type)
         if var metadata = object["metadata"]?.objectValue, metadata["resourceVersion"] == current.json["metadata"]?["resourceVersion"] {
             metadata["resourceVersion"] = nil
             object["metadata"] = .object(metadata)
@@ -337,7 +345,7 @@ public final class APIServer: Sendable {
 
     private static func deleteOptions(_ request: APIRequest) throws(Status) -> (precondition: String?, dryRun: Bool) {
         guard !request.body.isEmpty else { return (nil, false) }
-        let options = try parseObject(request.body)
+        let options = try RequestBody.message(request, typeName: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
         let precondition = options["preconditions"]?["resourceVersion"]?.stringValue
         var dryRun = false
         if case .array(let values)? = options["dryRun"] { dryRun = values.contains(.string("All")) }

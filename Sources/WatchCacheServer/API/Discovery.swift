@@ -1,4 +1,5 @@
 import WatchCache
+import WatchCacheSchema
 
 /// The discovery documents kubectl and client-go read before anything else.
 struct Discovery {
@@ -57,7 +58,7 @@ struct Discovery {
         return .object(JSONObject([
             ("kind", .string("APIResourceList")), ("apiVersion", .string("v1")),
             ("groupVersion", .string(group.isEmpty ? version : "\(group)/\(version)")),
-            ("resources", .array(served.map { r in
+            ("resources", .array(served.flatMap { r -> [JSONValue] in
                 var entry = JSONObject([
                     ("name", .string(r.plural)), ("singularName", .string(r.kind.lowercased())), ("namespaced", .bool(r.namespaced)),
                     ("kind", .string(r.kind)), ("verbs", verbs),
@@ -65,9 +66,30 @@ struct Discovery {
                 let known = Self.builtIn["\(r.group)/\(r.plural)"]
                 if let shortNames = known?.shortNames { entry["shortNames"] = .array(shortNames.map { .string($0) }) }
                 if known?.inAll == true { entry["categories"] = .array([.string("all")]) }
-                return .object(entry)
+                return [.object(entry)] + subresources(of: r)
             })),
         ]))
+    }
+
+    /// The subresources of `r` as kube-apiserver lists them after the resource: `pods/status`,
+    /// `deployments/scale` (an `autoscaling/v1` `Scale`).
+    private func subresources(of r: ResourceDescriptor) -> [JSONValue] {
+        guard let kind = APISchema.builtIn.kind(group: r.group, version: r.version, plural: r.plural) else { return [] }
+        let verbs: JSONValue = .array(["get", "patch", "update"].map { .string($0) })
+        var entries: [JSONValue] = []
+        if kind.hasScale {
+            entries.append(.object(JSONObject([
+                ("name", .string("\(r.plural)/scale")), ("singularName", .string("")), ("namespaced", .bool(r.namespaced)),
+                ("group", .string("autoscaling")), ("version", .string("v1")), ("kind", .string("Scale")), ("verbs", verbs),
+            ])))
+        }
+        if kind.hasStatus {
+            entries.append(.object(JSONObject([
+                ("name", .string("\(r.plural)/status")), ("singularName", .string("")), ("namespaced", .bool(r.namespaced)),
+                ("kind", .string(r.kind)), ("verbs", verbs),
+            ])))
+        }
+        return entries
     }
 
     /// kube-apiserver's short names for its own resources (`kubectl get po`), and whether

@@ -1,10 +1,8 @@
 import WatchCache
 
 /// JSON merge patch (RFC 7386): members of the patch replace the target's, `null` removes, objects
-/// merge recursively, anything else (arrays included) replaces.
-///
-/// Strategic merge patches are applied the same way: maps merge, but lists are replaced whole
-/// instead of merged by their Kubernetes patch keys.
+/// merge recursively, anything else (arrays included) replaces. (Strategic merge patch, which
+/// merges lists by their keys, is `StrategicMergePatch` in WatchCacheSchema.)
 enum MergePatch {
     static func apply(_ patch: JSONValue, to target: JSONValue) -> JSONValue {
         guard case .object(let patchObject) = patch else { return patch }

@@ -4,8 +4,9 @@ enum ResourcePath: Equatable {
     case groupList                                     // /apis
     case group(String)                                 // /apis/{group}
     case resourceList(group: String, version: String)  // /api/v1, /apis/{group}/{version}
-    /// A collection (`name == nil`) or one object, cluster-wide or in a namespace.
-    case resource(group: String, version: String, plural: String, namespace: String?, name: String?)
+    /// A collection (`name == nil`) or one object, cluster-wide or in a namespace, or one of the
+    /// object's subresources (`status`, `scale`).
+    case resource(group: String, version: String, plural: String, namespace: String?, name: String?, subresource: String? = nil)
     case version, health(String), metrics
     /// `/openapi/v3` (`nil`) or one group-version's document (`api/v1`, `apis/apps/v1`).
     case openAPI(String?)
@@ -43,9 +44,18 @@ enum ResourcePath: Equatable {
         case 1: self = .resource(group: group, version: version, plural: rest[0], namespace: nil, name: nil)
         case 2 where rest[0] != "namespaces": self = .resource(group: group, version: version, plural: rest[0], namespace: nil, name: rest[1])
         case 2: self = .resource(group: group, version: version, plural: "namespaces", namespace: nil, name: rest[1])
+        // A namespace's own subresources: `/api/v1/namespaces/{name}/status` (never a resource named `status`).
+        case 3 where rest[0] == "namespaces" && Self.namespaceSubresources.contains(rest[2]):
+            self = .resource(group: group, version: version, plural: "namespaces", namespace: nil, name: rest[1], subresource: rest[2])
         case 3 where rest[0] == "namespaces": self = .resource(group: group, version: version, plural: rest[2], namespace: rest[1], name: nil)
         case 4 where rest[0] == "namespaces": self = .resource(group: group, version: version, plural: rest[2], namespace: rest[1], name: rest[3])
+        case 3 where rest[0] != "namespaces":
+            self = .resource(group: group, version: version, plural: rest[0], namespace: nil, name: rest[1], subresource: rest[2])
+        case 5 where rest[0] == "namespaces":
+            self = .resource(group: group, version: version, plural: rest[2], namespace: rest[1], name: rest[3], subresource: rest[4])
         default: return nil
         }
     }
+
+    private static let namespaceSubresources: Set<String> = ["status", "finalize"]
 }
