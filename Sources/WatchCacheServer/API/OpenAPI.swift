@@ -1,13 +1,18 @@
 import WatchCache
+import WatchCacheSchema
 
 /// The OpenAPI v3 documents kube-apiserver publishes at `/openapi/v3`: the root lists one document
 /// per group-version, and each document describes the paths, verbs and query parameters served.
 ///
 /// kubectl reads them before `create`, `apply` and `replace` to learn that the server accepts
-/// `fieldValidation` on writes (it then leaves validation to the server instead of downloading
-/// schemas to validate on the client). Objects are stored as sent, so every schema here is an open
-/// object (`x-kubernetes-preserve-unknown-fields`): the documents are truthful about the API and
-/// make no claims about fields.
+/// `fieldValidation` on writes (it then leaves validation to the server), `kubectl apply` reads the
+/// patch metadata of the kind's schema (`x-kubernetes-patch-strategy`, `-merge-key`) to compute its
+/// strategic merge patch, and `kubectl explain` renders the schemas.
+///
+/// Built-in kinds (those ``APISchema/builtIn`` describes) get kube-apiserver's schemas, named as it
+/// names them (`io.k8s.api.core.v1.Pod`), with every type they reference (see ``OpenAPISchemas``).
+/// Other resources (`--resource`) are stored as sent, so their schema is an open object
+/// (`x-kubernetes-preserve-unknown-fields`) that makes no claims about fields.
 struct OpenAPI {
     /// `api/v1` or `apis/{group}/{version}` → the document, encoded once.
     private let documents: [String: [UInt8]]
@@ -38,64 +43,110 @@ struct OpenAPI {
 
     // MARK: - Documents
 
+    /// What a resource's operations refer to in `components.schemas`.
+    private struct References {
+        /// The object (`io.k8s.api.core.v1.Pod`), for reads, creates, updates and deletes.
+        let object: String
+        /// The list (`io.k8s.api.core.v1.PodList`), for lists.
+        let list: String
+        /// The PATCH body.
+        let patch: String
+        /// The answer to a collection DELETE.
+        let status: String
+        /// The body a DELETE may carry, when described.
+        let deleteOptions: String?
+        /// The PATCH content types. Like kube-apiserver for custom resources, a resource without a
+        /// schema offers no strategic merge patch: kubectl then sends a JSON merge patch for
+        /// `apply` without first trying (and warning about) a strategic one it cannot compute.
+        let patchTypes: [String]
+    }
+
     private static func document(_ resources: [ResourceDescriptor]) -> JSONValue {
         var paths = JSONObject()
-        var schemas = JSONObject()
+        var schemas = OpenAPISchemas()
+        var open: [(String, JSONValue)] = []
         for r in resources {
             let prefix = r.group.isEmpty ? "/api/\(r.version)" : "/apis/\(r.group)/\(r.version)"
             let scope = r.namespaced ? "\(prefix)/namespaces/{namespace}/\(r.plural)" : "\(prefix)/\(r.plural)"
             let scopeParameters: [JSONValue] = r.namespaced ? [pathParameter("namespace", "object name and auth scope, such as for teams and projects")] : []
-            let ref = schemaName(r)
-            schemas[ref] = .object(JSONObject([
-                ("type", .string("object")),
-                ("description", .string("\(r.kind), stored as the client sent it (the server does not validate fields).")),
-                ("x-kubernetes-preserve-unknown-fields", .bool(true)),
-                ("x-kubernetes-group-version-kind", .array([gvk(r)])),
-            ]))
+            let refs: References
+            if let kind = APISchema.builtIn.kind(group: r.group, version: r.version, plural: r.plural), kind.kind == r.kind {
+                // A built-in kind: its real schema, the types it references, and kube-apiserver's meta types.
+                schemas.add(kind)
+                for meta in [OpenAPISchemas.status, OpenAPISchemas.deleteOptions, OpenAPISchemas.patch] {
+                    schemas.addMeta(meta, group: r.group, version: r.version)
+                }
+                refs = References(object: kind.typeName, list: kind.listTypeName, patch: OpenAPISchemas.patch,
+                                  status: OpenAPISchemas.status, deleteOptions: OpenAPISchemas.deleteOptions,
+                                  patchTypes: ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"])
+            } else {
+                // Another resource: stored as sent, so an open object.
+                let name = schemaName(r)
+                open.append((name, .object(JSONObject([
+                    ("type", .string("object")),
+                    ("description", .string("\(r.kind), stored as the client sent it (the server does not validate fields).")),
+                    ("x-kubernetes-preserve-unknown-fields", .bool(true)),
+                    ("x-kubernetes-group-version-kind", .array([gvk(r)])),
+                ]))))
+                refs = References(object: name, list: name, patch: name, status: name, deleteOptions: nil,
+                                  patchTypes: ["application/json-patch+json", "application/merge-patch+json"])
+            }
             paths[scope] = .object(JSONObject([
-                ("get", operation(r, action: "list", id: "list", ref: ref, query: listQuery)),
-                ("post", operation(r, action: "post", id: "create", ref: ref, query: writeQuery, body: true)),
-                ("delete", operation(r, action: "deletecollection", id: "deleteCollection", ref: ref, query: listQuery + deleteQuery)),
+                ("get", operation(r, action: "list", id: "list", response: refs.list, query: listQuery)),
+                ("post", operation(r, action: "post", id: "create", response: refs.object, query: writeQuery, body: refs.object)),
+                ("delete", operation(r, action: "deletecollection", id: "deleteCollection", response: refs.status, query: listQuery + deleteQuery,
+                                     body: refs.deleteOptions, bodyRequired: false)),
                 ("parameters", .array(scopeParameters + [queryParameter("pretty", "If 'true', then the output is pretty printed.")])),
             ]))
             paths["\(scope)/{name}"] = .object(JSONObject([
-                ("get", operation(r, action: "get", id: "read", ref: ref, query: [])),
-                ("put", operation(r, action: "put", id: "replace", ref: ref, query: writeQuery, body: true)),
-                ("patch", operation(r, action: "patch", id: "patch", ref: ref, query: writeQuery, body: true,
-                                    bodyTypes: ["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"])),
-                ("delete", operation(r, action: "delete", id: "delete", ref: ref, query: deleteQuery)),
+                ("get", operation(r, action: "get", id: "read", response: refs.object, query: [])),
+                ("put", operation(r, action: "put", id: "replace", response: refs.object, query: writeQuery, body: refs.object)),
+                ("patch", operation(r, action: "patch", id: "patch", response: refs.object, query: writeQuery, body: refs.patch,
+                                    bodyTypes: refs.patchTypes)),
+                ("delete", operation(r, action: "delete", id: "delete", response: refs.object, query: deleteQuery,
+                                     body: refs.deleteOptions, bodyRequired: false)),
                 ("parameters", .array([pathParameter("name", "name of the \(r.kind)")] + scopeParameters
                     + [queryParameter("pretty", "If 'true', then the output is pretty printed.")])),
             ]))
             if r.namespaced {
                 paths["\(prefix)/\(r.plural)"] = .object(JSONObject([
-                    ("get", operation(r, action: "list", id: "listForAllNamespaces", ref: ref, query: listQuery)),
+                    ("get", operation(r, action: "list", id: "listForAllNamespaces", response: refs.list, query: listQuery)),
                 ]))
             }
         }
+        // Open schemas never replace a real one of the same name.
+        var members = Array(schemas.json.members)
+        for (name, schema) in open where !schemas.contains(name) && !members.contains(where: { $0.0 == name }) {
+            members.append((name, schema))
+        }
+        let components = JSONObject(members.sorted { $0.0 < $1.0 })
         return .object(JSONObject([
             ("openapi", .string("3.0.0")),
             ("info", .object(JSONObject([("title", .string("Kubernetes")), ("version", .string("v1.32.0-watchcache"))]))),
             ("paths", .object(paths)),
-            ("components", .object(JSONObject([("schemas", .object(schemas))]))),
+            ("components", .object(JSONObject([("schemas", .object(components))]))),
         ]))
     }
 
-    private static func operation(_ r: ResourceDescriptor, action: String, id: String, ref: String, query: [(String, String)],
-                                  body: Bool = false, bodyTypes: [String] = ["application/json"]) -> JSONValue {
-        let schema: JSONValue = .object(JSONObject([("$ref", .string("#/components/schemas/\(ref)"))]))
-        let content: JSONValue = .object(JSONObject([("application/json", .object(JSONObject([("schema", schema)])))]))
+    private static func operation(_ r: ResourceDescriptor, action: String, id: String, response: String, query: [(String, String)],
+                                  body: String? = nil, bodyRequired: Bool = true, bodyTypes: [String] = ["application/json"]) -> JSONValue {
+        func schema(_ name: String) -> JSONValue {
+            .object(JSONObject([("schema", .object(JSONObject([("$ref", .string("#/components/schemas/\(name)"))])))]))
+        }
         var op = JSONObject([
             ("operationId", .string("\(id)\(operationScope(r))\(r.kind)")),
             ("parameters", .array(query.map { queryParameter($0.0, $0.1) })),
-            ("responses", .object(JSONObject([("200", .object(JSONObject([("description", .string("OK")), ("content", content)])))]))),
+            ("responses", .object(JSONObject([("200", .object(JSONObject([
+                ("description", .string("OK")),
+                ("content", .object(JSONObject([("application/json", schema(response))]))),
+            ])))]))),
             ("x-kubernetes-action", .string(action)),
             ("x-kubernetes-group-version-kind", gvk(r)),
         ])
-        if body {
+        if let body {
             op["requestBody"] = .object(JSONObject([
-                ("required", .bool(true)),
-                ("content", .object(JSONObject(bodyTypes.map { ($0, .object(JSONObject([("schema", schema)]))) }))),
+                ("required", .bool(bodyRequired)),
+                ("content", .object(JSONObject(bodyTypes.map { ($0, schema(body)) }))),
             ]))
         }
         return .object(op)
