@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "WatchCache",
                 "WatchCacheSQLite",
+                "WatchCacheSchema",
                 "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

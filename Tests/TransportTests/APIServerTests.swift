@@ -101,7 +101,7 @@ import WatchCache
 
     @Test func watchesWithoutATimeoutGetTheServerDefault() async {
         let api = try! APIServer(registry: registry, resources: [.pods], minRequestTimeout: 10, serverAddress: "x")
-        guard case .watch(_, let options, _) = await send(api, "GET", "/api/v1/pods?watch=true") else { Issue.record("not a watch"); return }
+        guard case .watch(_, let options, _, _) = await send(api, "GET", "/api/v1/pods?watch=true") else { Issue.record("not a watch"); return }
         #expect((10..<20).contains(options.timeoutSeconds ?? 0))
     }
 
@@ -110,7 +110,7 @@ import WatchCache
         _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#)
         _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#)  // 409
         _ = await send(api, "GET", "/api/v1/pods")
-        guard case .watch(let cache, let options, _) = await send(api, "GET", "/api/v1/pods?watch=true&resourceVersion=0") else {
+        guard case .watch(let cache, let options, _, _) = await send(api, "GET", "/api/v1/pods?watch=true&resourceVersion=0") else {
             Issue.record("not a watch")
             return
         }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One stored object: its compact encoding, and the metadata and field values that selectors,
 /// indexes and the store need, parsed once.
 ///
@@ -21,6 +23,8 @@ public final class KubeObject: Sendable {
     public let key: String
     /// Values of ``ResourceDescriptor/allSelectableFields``, in that order; "" when absent.
     let fieldValues: [String]
+    /// A second encoding (the server's protobuf), made on first use and kept.
+    private let alternate = Mutex<[UInt8]?>(nil)
 
     /// Parses `json` as an object of `resource`. The object must have `metadata.name`; its
     /// `metadata.resourceVersion`, if any, must be a valid version.
@@ -78,6 +82,19 @@ public final class KubeObject: Sendable {
             throw Status.badRequest("the body of the request must be a JSON object")
         }
         try self.init(json: object, resource: resource)
+    }
+
+    /// A second encoding of the object, such as the server's protobuf: `encode` runs on first use,
+    /// and every later caller (every watcher of the event, every LIST) gets the same bytes. The
+    /// caller decides the format; an object has one alternate encoding.
+    public func alternateEncoding(_ encode: (KubeObject) -> [UInt8]) -> [UInt8] {
+        if let bytes = alternate.withLock({ $0 }) { return bytes }
+        let bytes = encode(self)
+        return alternate.withLock { stored in
+            if let stored { return stored }
+            stored = bytes
+            return bytes
+        }
     }
 
     /// The whole object, parsed from ``encoded`` (a fresh tree on every call).

@@ -12,6 +12,9 @@ public struct WatchEvent: Sendable {
     public let body: [UInt8]
     /// Whether this is the watch-list end marker (the `k8s.io/initial-events-end` bookmark).
     public let isInitialEventsEnd: Bool
+    /// The bytes around ``body`` in another framing than JSON lines (protobuf's length-prefixed
+    /// frames); `nil` for JSON lines.
+    private let frame: (prefix: [UInt8], suffix: [UInt8])?
 
     init(type: EventType, object: KubeObject) {
         self.type = type
@@ -20,6 +23,7 @@ public struct WatchEvent: Sendable {
         self.status = nil
         self.body = object.encoded
         self.isInitialEventsEnd = false
+        self.frame = nil
     }
 
     init(bookmark body: [UInt8], resourceVersion: ResourceVersion, initialEventsEnd: Bool) {
@@ -29,6 +33,7 @@ public struct WatchEvent: Sendable {
         self.status = nil
         self.body = body
         self.isInitialEventsEnd = initialEventsEnd
+        self.frame = nil
     }
 
     init(error: Status) {
@@ -38,26 +43,35 @@ public struct WatchEvent: Sendable {
         self.status = error
         self.body = error.encoded
         self.isInitialEventsEnd = false
+        self.frame = nil
     }
 
-    private init(_ other: WatchEvent, body: [UInt8]) {
+    private init(_ other: WatchEvent, body: [UInt8], frame: (prefix: [UInt8], suffix: [UInt8])?) {
         self.type = other.type
         self.object = other.object
         self.resourceVersion = other.resourceVersion
         self.status = other.status
         self.body = body
         self.isInitialEventsEnd = other.isInitialEventsEnd
+        self.frame = frame
     }
 
     /// The same event with another encoding of its object (a server's Table form, say); `object`,
     /// `status` and the version are kept.
     public func replacingBody(_ body: [UInt8]) -> WatchEvent {
-        WatchEvent(self, body: body)
+        WatchEvent(self, body: body, frame: frame)
     }
 
-    /// `{"type":"<TYPE>","object":` — the bytes before ``body`` on the wire.
+    /// The same event in another framing: `prefix`, `body`, `suffix` on the wire instead of a JSON
+    /// line (a protobuf frame, say, whose body is the object's protobuf).
+    public func replacingFrame(prefix: [UInt8], body: [UInt8], suffix: [UInt8] = []) -> WatchEvent {
+        WatchEvent(self, body: body, frame: (prefix, suffix))
+    }
+
+    /// The bytes before ``body`` on the wire: `{"type":"<TYPE>","object":` for a JSON line.
     public var linePrefix: [UInt8] {
-        switch type {
+        if let frame { return frame.prefix }
+        return switch type {
         case .added: Self.addedPrefix
         case .modified: Self.modifiedPrefix
         case .deleted: Self.deletedPrefix
@@ -66,17 +80,21 @@ public struct WatchEvent: Sendable {
         }
     }
 
-    /// `}` and a newline — the bytes after ``body`` on the wire.
+    /// `}` and a newline — the bytes after ``body`` in a JSON line.
     public static let lineSuffix: [UInt8] = Array("}\n".utf8)
+
+    /// The bytes after ``body`` on the wire: ``lineSuffix`` for a JSON line.
+    public var suffix: [UInt8] { frame?.suffix ?? Self.lineSuffix }
 
     /// The whole newline-terminated JSON line (`{"type":…,"object":…}\n`).
     ///
     /// Concatenates; transports that can write the three parts separately should, to avoid the copy.
     public var line: [UInt8] {
         var out = linePrefix
-        out.reserveCapacity(out.count + body.count + 2)
+        let suffix = self.suffix
+        out.reserveCapacity(out.count + body.count + suffix.count)
         out.append(contentsOf: body)
-        out.append(contentsOf: Self.lineSuffix)
+        out.append(contentsOf: suffix)
         return out
     }
 

@@ -62,8 +62,7 @@ public enum ProtobufDecoder {
         guard envelope.contentEncoding.isEmpty else {
             throw ProtobufError("unsupported content encoding \"\(envelope.contentEncoding)\"")
         }
-        guard let kind = schema.kind(apiVersion: envelope.apiVersion, kind: envelope.kind),
-              let type = schema[kind.typeName] else {
+        guard let type = schema.messageType(apiVersion: envelope.apiVersion, kind: envelope.kind) else {
             throw ProtobufError("no kind \"\(envelope.kind)\" is registered for version \"\(envelope.apiVersion)\"")
         }
         return try decodeObject(envelope, as: type, in: schema)
@@ -80,6 +79,11 @@ public enum ProtobufDecoder {
             object[key] = value
         }
         return object
+    }
+
+    /// Decodes one message of `type` without an envelope (a watch frame's `WatchEvent`, a list item).
+    public static func decodeMessage(_ bytes: ArraySlice<UInt8>, as type: MessageSchema, in schema: APISchema) throws(ProtobufError) -> JSONObject {
+        try decode(bytes, as: type, in: schema)
     }
 
     // MARK: Messages

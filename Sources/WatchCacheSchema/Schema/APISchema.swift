@@ -100,6 +100,21 @@ public final class APISchema: Sendable {
         kinds.first { $0.group == group && $0.version == version && $0.plural == plural }
     }
 
+    /// The message type of an object that says it is `kind` of `apiVersion`: a served kind, its
+    /// `<Kind>List`, or one of the API's own types (`Status`, `DeleteOptions`, `WatchEvent` in
+    /// `v1` or `meta.k8s.io/v1`; `Scale` in `autoscaling/v1`).
+    public func messageType(apiVersion: String, kind: String) -> MessageSchema? {
+        if let served = self.kind(apiVersion: apiVersion, kind: kind) { return types[served.typeName] }
+        if kind.hasSuffix("List"), let served = self.kind(apiVersion: apiVersion, kind: String(kind.dropLast(4))) {
+            return types[served.listTypeName]
+        }
+        switch apiVersion {
+        case "v1", "meta.k8s.io/v1": return types["io.k8s.apimachinery.pkg.apis.meta.v1.\(kind)"]
+        case "autoscaling/v1": return types["io.k8s.api.autoscaling.v1.\(kind)"]
+        default: return nil
+        }
+    }
+
     /// The kind named `kind` in `apiVersion` (`apps/v1`, `v1`).
     public func kind(apiVersion: String, kind: String) -> KindSchema? {
         kinds.first { $0.apiVersion == apiVersion && $0.kind == kind }

@@ -31,8 +31,9 @@ public enum APIResponse: Sendable {
     /// A complete response.
     case complete(status: Int, contentType: String, body: [UInt8], headers: [(String, String)] = [])
     /// A watch: the transport starts it with its own wake-up callback and streams its events,
-    /// each passed through `transform` when there is one (the Table form re-encodes them).
-    case watch(ResourceCache, WatchOptions, transform: WatchEventTransform? = nil)
+    /// each passed through `transform` when there is one (the Table form re-encodes them, protobuf
+    /// frames them), under `contentType`.
+    case watch(ResourceCache, WatchOptions, transform: WatchEventTransform? = nil, contentType: String = "application/json")
 
     /// A `Status` error response (with `Retry-After` when the status asks for one).
     static func error(_ status: Status) -> APIResponse {

@@ -176,11 +176,16 @@ public final class APIServer: Sendable {
         let dryRun = request.query.contains { $0.0 == "dryRun" && $0.1 == "All" }
         switch (request.method, name) {
         case ("GET", nil), ("HEAD", nil):
-            let table = try Self.tableConvertor(request, resource: resource)
+            let form = try ResponseForm.negotiate(request.header("accept"), protobuf: strategy != nil)
+            let table = try Self.tableConvertor(form, request, resource: resource)
+            let protobuf = form == .protobuf ? strategy.map(ProtobufForm.init) : nil
             if try RequestQuery.isWatch(request.query) {
                 var options = try RequestQuery.watchOptions(request.query, namespace: namespace)
                 if (options.timeoutSeconds ?? 0) <= 0, minRequestTimeout > 0 {
                     options.timeoutSeconds = Int.random(in: minRequestTimeout..<(2 * minRequestTimeout))
+                }
+                if let protobuf {
+                    return .watch(cache, options, transform: protobuf.watchTransform(), contentType: ProtobufResponse.watchContentType)
                 }
                 return .watch(cache, options, transform: table?.watchTransform())
             }
@@ -188,15 +193,25 @@ public final class APIServer: Sendable {
             cache.list(options) { result in
                 switch result {
                 case .success(let list):
+                    if let protobuf {
+                        do throws(Status) {
+                            respond(try protobuf.list(list))
+                        } catch {
+                            respond(.error(error))
+                        }
+                        return
+                    }
                     respond(.complete(status: 200, contentType: "application/json", body: table?.list(list) ?? list.encoded(for: resource)))
                 case .failure(let status): respond(.error(status))
                 }
             }
             return nil
         case ("GET", let name?), ("HEAD", let name?):
-            let table = try Self.tableConvertor(request, resource: resource)
+            let form = try ResponseForm.negotiate(request.header("accept"), protobuf: strategy != nil)
+            let table = try Self.tableConvertor(form, request, resource: resource)
             guard let object = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
             if let table { return .complete(status: 200, contentType: "application/json", body: table.object(object)) }
+            if form == .protobuf, let strategy { return try ProtobufForm(strategy: strategy).object(object) }
             return .object(object)
         case ("POST", nil):
             let validation = try FieldValidationMode(request)
@@ -314,8 +329,8 @@ public final class APIServer: Sendable {
     }
 
     /// The Table convertor when `Accept` asks for the Table form; `nil` for the objects themselves.
-    private static func tableConvertor(_ request: APIRequest, resource: ResourceDescriptor) throws(Status) -> TableConvertor? {
-        guard case .table(let version) = try ResponseForm.negotiate(request.header("accept")) else { return nil }
+    private static func tableConvertor(_ form: ResponseForm, _ request: APIRequest, resource: ResourceDescriptor) throws(Status) -> TableConvertor? {
+        guard case .table(let version) = form else { return nil }
         return try TableConvertor(resource: resource, version: version, query: request.query)
     }
 

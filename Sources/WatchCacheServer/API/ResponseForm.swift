@@ -6,21 +6,31 @@ enum ResponseForm: Equatable {
     case object
     /// A Table in `meta.k8s.io/<version>` (v1 or v1beta1).
     case table(version: String)
+    /// The object in Kubernetes protobuf (`application/vnd.kubernetes.protobuf`): built-in kinds only.
+    case protobuf
 
     static let accepted = "application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+    static let acceptedWithProtobuf = "application/json, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
 
     /// The first form in `accept` this server can produce, in the client's order (as kube-apiserver
-    /// picks); JSON when there is no header. 406 when nothing listed can be served.
-    static func negotiate(_ accept: String?) throws(Status) -> ResponseForm {
+    /// picks); JSON when there is no header. Protobuf only when `protobuf` (the resource's kind has
+    /// a schema); otherwise the client's next choice, as kube-apiserver does for custom resources.
+    /// 406 when nothing listed can be served.
+    static func negotiate(_ accept: String?, protobuf: Bool = false) throws(Status) -> ResponseForm {
         guard let accept, !accept.allSatisfy({ $0 == " " }) else { return .object }
         for clause in accept.split(separator: ",") {
             let parts = clause.split(separator: ";").map { $0.trimming(" ") }
-            guard let type = parts.first?.lowercased(), ["application/json", "application/*", "*/*"].contains(type) else { continue }
+            guard let type = parts.first?.lowercased() else { continue }
             var parameters: [String: String] = [:]
             for p in parts.dropFirst() {
                 let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimming(" ") }
                 if kv.count == 2 { parameters[kv[0].lowercased()] = kv[1] }
             }
+            if type == "application/vnd.kubernetes.protobuf" {
+                if protobuf && parameters["as"] == nil { return .protobuf }
+                continue
+            }
+            guard ["application/json", "application/*", "*/*"].contains(type) else { continue }
             switch parameters["as"] {
             case nil:
                 return .object
@@ -30,6 +40,7 @@ enum ResponseForm: Equatable {
                 continue
             }
         }
-        throw Status(code: 406, reason: .notAcceptable, message: "only the following media types are accepted: \(accepted)")
+        throw Status(code: 406, reason: .notAcceptable,
+                     message: "only the following media types are accepted: \(protobuf ? acceptedWithProtobuf : accepted)")
     }
 }

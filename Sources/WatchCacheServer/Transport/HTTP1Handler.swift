@@ -97,7 +97,7 @@ final class HTTP1Handler: ChannelInboundHandler {
                 if !keepAlive { loopContext.value.close(promise: nil) }
             }
             if keepAlive { armIdleTimer() }
-        case .watch(let cache, let options, let transform):
+        case .watch(let cache, let options, let transform, let contentType):
             self.transform = transform
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
@@ -107,7 +107,7 @@ final class HTTP1Handler: ChannelInboundHandler {
                 respond(.error(error), head: head, context: context)
                 return
             }
-            let headers = HTTPHeaders([("content-type", "application/json"), ("transfer-encoding", "chunked")])
+            let headers = HTTPHeaders([("content-type", contentType), ("transfer-encoding", "chunked")])
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
             pump()
         }

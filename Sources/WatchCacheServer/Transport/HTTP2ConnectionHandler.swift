@@ -192,7 +192,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType),
                                              ("content-length", String(body.count))] + extra,
                            withBody: !isHead && !body.isEmpty)
-        case .watch(let cache, let options, let transform):
+        case .watch(let cache, let options, let transform, let contentType):
             stream.transform = transform
             let id = stream.id
             let wake = self.wake!
@@ -202,7 +202,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
                 respond(.error(error), on: stream, isHead: isHead)
                 return
             }
-            submitResponse(stream, headers: [(":status", "200"), ("content-type", "application/json")], withBody: true)
+            submitResponse(stream, headers: [(":status", "200"), ("content-type", contentType)], withBody: true)
             refill(stream)
         }
     }

@@ -38,7 +38,7 @@ final class HTTP2Stream {
 
     func enqueue(_ event: WatchEvent) {
         lines.append(event)
-        queuedLineBytes += event.linePrefix.count + event.body.count + WatchEvent.lineSuffix.count
+        queuedLineBytes += event.linePrefix.count + event.body.count + event.suffix.count
     }
 
     /// Copies up to `capacity` bytes of the queued lines into `buffer`; returns how many.
@@ -46,7 +46,7 @@ final class HTTP2Stream {
         var written = 0
         while written < capacity, let event = lines.first {
             var skip = lineOffset
-            for segment in [event.linePrefix, event.body, WatchEvent.lineSuffix] {
+            for segment in [event.linePrefix, event.body, event.suffix] {
                 if skip >= segment.count {
                     skip -= segment.count
                     continue
@@ -58,7 +58,7 @@ final class HTTP2Stream {
                 skip = 0
                 if written == capacity { break }
             }
-            if lineOffset == event.linePrefix.count + event.body.count + WatchEvent.lineSuffix.count {
+            if lineOffset == event.linePrefix.count + event.body.count + event.suffix.count {
                 lines.removeFirst()
                 lineOffset = 0
             }

@@ -8,7 +8,7 @@ enum WatchLines {
         for e in events {
             buffer.writeBytes(e.linePrefix)
             buffer.writeBytes(e.body)
-            buffer.writeBytes(WatchEvent.lineSuffix)
+            buffer.writeBytes(e.suffix)
         }
     }
 }
