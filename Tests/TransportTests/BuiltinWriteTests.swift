@@ -182,6 +182,14 @@ import WatchCache
         #expect(wrongType.status == 400)
         #expect(wrongType.message == #"Pod in version "v1" cannot be handled as a Pod: json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container"#)
         #expect(await send(api, "POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Loose", body).status == 400)
+        // Repeated members: the last wins, and validation reports them.
+        let repeated = #"{"metadata":{"name":"d","name":"d"},"data":{"a":"1"},"data":{"b":"2"}}"#
+        let strictDuplicate = await send(api, "POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Strict", repeated)
+        #expect(strictDuplicate.message == #"ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "metadata.name", duplicate field "data""#)
+        let warnedDuplicate = await send(api, "POST", "/api/v1/namespaces/default/configmaps", repeated)
+        #expect(warnedDuplicate.status == 201)
+        #expect(warnedDuplicate.json?["data"]?["b"] == .string("2"))
+        #expect(warnedDuplicate.headers.filter { $0.0 == "warning" }.map(\.1) == [#"299 - "duplicate field \"metadata.name\"""#, #"299 - "duplicate field \"data\"""#])
     }
 
     // MARK: /status

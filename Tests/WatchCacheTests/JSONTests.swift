@@ -8,6 +8,17 @@ import Testing
         #expect(text(JSONWriter.encode(value)) == source)
     }
 
+    @Test func repeatedMembersAreReportedByPath() throws {
+        var duplicates: [String] = []
+        let value = try JSONParser.parse(Array(#"{"a":1,"b":[{"c":1,"c":2},{"d":{"e":1,"e":3}}],"a":4}"#.utf8), duplicateMembers: &duplicates)
+        #expect(duplicates == ["b[0].c", "b[1].d.e", "a"])
+        // The last value wins, as without the report.
+        #expect(value == (try JSONParser.parse(#"{"a":4,"b":[{"c":2},{"d":{"e":3}}]}"#)))
+        var none: [String] = []
+        _ = try JSONParser.parse(Array(#"[{"a":1},{"a":2}]"#.utf8), duplicateMembers: &none)
+        #expect(none.isEmpty)
+    }
+
     @Test func whitespaceIsInsignificant() throws {
         let value = try JSONParser.parse(" { \"a\" :\n[ 1 , 2 ] }\t")
         #expect(text(JSONWriter.encode(value)) == #"{"a":[1,2]}"#)

@@ -25,6 +25,33 @@ public struct JSONParser {
         }
     }
 
+    /// Parses a whole document and reports the members an object repeats (the last value wins,
+    /// as in ``parse(_:)``), by path: `metadata.name`, `spec.containers[0].image`. kube-apiserver's
+    /// field validation reports them.
+    public static func parse(_ bytes: some Collection<UInt8>, duplicateMembers: inout [String]) throws(JSONError) -> JSONValue {
+        let array = Array(bytes)
+        var found: [String] = []
+        let value: JSONValue
+        do {
+            value = try array.withUnsafeBufferPointer { buffer in
+                var parser = Cursor(buffer: buffer)
+                parser.tracksPaths = true
+                parser.skipWhitespace()
+                let value = try parser.parseValue(depth: 0)
+                parser.skipWhitespace()
+                guard parser.index == buffer.count else { throw parser.error("unexpected data after the document") }
+                found = parser.duplicates
+                return value
+            }
+        } catch let error as JSONError {
+            throw error
+        } catch {
+            throw JSONError(offset: 0, reason: "\(error)")
+        }
+        duplicateMembers += found
+        return value
+    }
+
     /// Parses a document given as a string.
     public static func parse(_ text: String) throws(JSONError) -> JSONValue {
         try parse(Array(text.utf8))
@@ -33,6 +60,23 @@ public struct JSONParser {
     private struct Cursor {
         let buffer: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// Whether to keep the path of the value being parsed and report repeated members.
+        var tracksPaths = false
+        var path: [String] = []
+        var duplicates: [String] = []
+
+        /// `path` as text: members joined by dots, indexes in brackets.
+        func pathText(_ last: String) -> String {
+            var text = ""
+            for component in path + [last] {
+                if component.hasPrefix("[") {
+                    text += component
+                } else {
+                    text += text.isEmpty ? component : "." + component
+                }
+            }
+            return text
+        }
 
         func error(_ reason: String) -> JSONError { JSONError(offset: index, reason: reason) }
 
@@ -85,7 +129,14 @@ public struct JSONParser {
                 guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                object[key] = try parseValue(depth: depth)
+                if tracksPaths {
+                    if object[key] != nil { duplicates.append(pathText(key)) }
+                    path.append(key)
+                    object[key] = try parseValue(depth: depth)
+                    path.removeLast()
+                } else {
+                    object[key] = try parseValue(depth: depth)
+                }
                 skipWhitespace()
                 guard index < buffer.count else { throw error("unexpected end of input") }
                 if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -105,7 +156,13 @@ public struct JSONParser {
             }
             while true {
                 skipWhitespace()
-                elements.append(try parseValue(depth: depth))
+                if tracksPaths {
+                    path.append("[\(elements.count)]")
+                    elements.append(try parseValue(depth: depth))
+                    path.removeLast()
+                } else {
+                    elements.append(try parseValue(depth: depth))
+                }
                 skipWhitespace()
                 guard index < buffer.count else { throw error("unexpected end of input") }
                 if buffer[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -22,10 +22,11 @@ extension APIServer {
                 return .object(object)
             case "PUT":
                 let validation = try FieldValidationMode(request)
-                var object = try RequestBody.object(request, strategy: strategy)
+                var duplicates: [String] = []
+                var object = try RequestBody.object(request, strategy: strategy, duplicates: &duplicates)
                 try Self.checkName(&object, name)
                 let warnings = WriteWarnings()
-                warnings.add(try validation.apply(&object, strategy: strategy))
+                warnings.add(try validation.apply(&object, strategy: strategy, duplicates: duplicates))
                 registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                                 transform: { [object] (current) throws(Status) in strategy.prepareForStatusUpdate(object, current: current.json) },
                                 completion: Self.answer(respond, warnings: warnings))
@@ -35,8 +36,9 @@ extension APIServer {
                 let warnings = WriteWarnings()
                 registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                                 transform: { (current) throws(Status) in
-                                    var patched = try Self.patched(current, request, type: strategy.type)
-                                    warnings.add(try validation.apply(&patched, strategy: strategy))
+                                    var duplicates: [String] = []
+                                    var patched = try Self.patched(current, request, type: strategy.type, duplicates: &duplicates)
+                                    warnings.add(try validation.apply(&patched, strategy: strategy, duplicates: duplicates))
                                     return strategy.prepareForStatusUpdate(patched, current: current.json)
                                 },
                                 completion: Self.answer(respond, warnings: warnings))

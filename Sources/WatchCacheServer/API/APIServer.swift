@@ -215,10 +215,11 @@ public final class APIServer: Sendable {
             return .object(object)
         case ("POST", nil):
             let validation = try FieldValidationMode(request)
-            var object = try RequestBody.object(request, strategy: strategy)
+            var duplicates: [String] = []
+            var object = try RequestBody.object(request, strategy: strategy, duplicates: &duplicates)
             let warnings = WriteWarnings()
             if let strategy {
-                warnings.add(try validation.apply(&object, strategy: strategy))
+                warnings.add(try validation.apply(&object, strategy: strategy, duplicates: duplicates))
                 strategy.prepareForCreate(&object)
             }
             registry.create(object, in: resource, namespace: namespace, dryRun: dryRun,
@@ -226,14 +227,15 @@ public final class APIServer: Sendable {
             return nil
         case ("PUT", let name?):
             let validation = try FieldValidationMode(request)
-            var object = try RequestBody.object(request, strategy: strategy)
+            var duplicates: [String] = []
+            var object = try RequestBody.object(request, strategy: strategy, duplicates: &duplicates)
             try Self.checkName(&object, name)
             guard let strategy else {
                 registry.update(object, in: resource, namespace: namespace, dryRun: dryRun, completion: Self.answer(respond))
                 return nil
             }
             let warnings = WriteWarnings()
-            warnings.add(try validation.apply(&object, strategy: strategy))
+            warnings.add(try validation.apply(&object, strategy: strategy, duplicates: duplicates))
             // The strategy needs the current object (its status stays): decided under the write lock.
             registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                             transform: { [object] (current) throws(Status) in
@@ -249,9 +251,10 @@ public final class APIServer: Sendable {
             // Applied to the newest state under the write lock, as GuaranteedUpdate does: no lost updates.
             registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                             transform: { (current) throws(Status) in
-                                var updated = try Self.patched(current, request, type: strategy?.type)
+                                var duplicates: [String] = []
+                                var updated = try Self.patched(current, request, type: strategy?.type, duplicates: &duplicates)
                                 if let strategy {
-                                    warnings.add(try validation.apply(&updated, strategy: strategy))
+                                    warnings.add(try validation.apply(&updated, strategy: strategy, duplicates: duplicates))
                                     strategy.prepareForUpdate(&updated, current: current.json)
                                 }
                                 return updated
@@ -350,7 +353,13 @@ public final class APIServer: Sendable {
     /// The object after the request's patch, at the version it was read (a patch that names no
     /// version applies to the current one).
     static func patched(_ current: KubeObject, _ request: APIRequest, type: MessageSchema?) throws(Status) -> JSONObject {
-        var object = try RequestPatch.apply(request, to: current.json, type: type)
+        var duplicates: [String] = []
+        return try patched(current, request, type: type, duplicates: &duplicates)
+    }
+
+    static func patched(_ current: KubeObject, _ request: APIRequest, type: MessageSchema?,
+                        duplicates: inout [String]) throws(Status) -> JSONObject {
+        var object = try RequestPatch.apply(request, to: current.json, type: type, duplicates: &duplicates)
         if var metadata = object["metadata"]?.objectValue, metadata["resourceVersion"] == current.json["metadata"]?["resourceVersion"] {
             metadata["resourceVersion"] = nil
             object["metadata"] = .object(metadata)

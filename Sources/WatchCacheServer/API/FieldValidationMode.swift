@@ -19,8 +19,9 @@ enum FieldValidationMode: Sendable {
     }
 
     /// Drops the fields of `object` that `strategy`'s kind does not have; returns the warnings to
-    /// send. Values of the wrong type fail the write in every mode, as they fail Go's decoder.
-    func apply(_ object: inout JSONObject, strategy: WriteStrategy) throws(Status) -> [String] {
+    /// send. `duplicates` are the members the request's JSON repeated (the last one was kept).
+    /// Values of the wrong type fail the write in every mode, as they fail Go's decoder.
+    func apply(_ object: inout JSONObject, strategy: WriteStrategy, duplicates: [String] = []) throws(Status) -> [String] {
         let kind = strategy.kind
         let unknown: [String]
         do {
@@ -28,13 +29,14 @@ enum FieldValidationMode: Sendable {
         } catch {
             throw Status.badRequest("\(kind.kind) in version \"\(kind.version)\" cannot be handled as a \(kind.kind): \(error)")
         }
-        guard !unknown.isEmpty else { return [] }
+        let problems = duplicates.map { "duplicate field \"\($0)\"" } + unknown.map { "unknown field \"\($0)\"" }
+        guard !problems.isEmpty else { return [] }
         switch self {
         case .strict:
-            let list = unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
-            throw Status.badRequest("\(kind.kind) in version \"\(kind.version)\" cannot be handled as a \(kind.kind): strict decoding error: \(list)")
+            throw Status.badRequest("\(kind.kind) in version \"\(kind.version)\" cannot be handled as a \(kind.kind): "
+                                    + "strict decoding error: \(problems.joined(separator: ", "))")
         case .warn:
-            return unknown.map { "unknown field \"\($0)\"" }
+            return problems
         case .ignore:
             return []
         }

@@ -13,11 +13,11 @@ enum RequestBody {
     }
 
     /// The object in a create or update body. `strategy` is the resource's when the schema
-    /// describes it; protobuf needs it.
-    static func object(_ request: APIRequest, strategy: WriteStrategy?) throws(Status) -> JSONObject {
+    /// describes it; protobuf needs it. Members a JSON object repeats are added to `duplicates`.
+    static func object(_ request: APIRequest, strategy: WriteStrategy?, duplicates: inout [String]) throws(Status) -> JSONObject {
         switch mediaType(request) {
         case "application/json", "*/*":
-            return try parseJSONObject(request.body)
+            return try parseJSONObject(request.body, duplicates: &duplicates)
         case protobufType where strategy != nil:
             let strategy = strategy!
             let envelope: ProtobufDecoder.Envelope
@@ -59,9 +59,14 @@ enum RequestBody {
     }
 
     static func parseJSONObject(_ body: [UInt8]) throws(Status) -> JSONObject {
+        var duplicates: [String] = []
+        return try parseJSONObject(body, duplicates: &duplicates)
+    }
+
+    static func parseJSONObject(_ body: [UInt8], duplicates: inout [String]) throws(Status) -> JSONObject {
         let value: JSONValue
         do {
-            value = try JSONParser.parse(body)
+            value = try JSONParser.parse(body, duplicateMembers: &duplicates)
         } catch {
             throw Status.badRequest("the body of the request was in an unknown format: \(error)")
         }

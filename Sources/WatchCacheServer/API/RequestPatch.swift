@@ -6,11 +6,18 @@ import WatchCacheSchema
 /// apply is not served.
 enum RequestPatch {
     /// `object` with the request's patch applied; `type` is the object's message type when known.
+    /// Members the patch's JSON objects repeat are added to `duplicates`.
     static func apply(_ request: APIRequest, to object: JSONObject, type: MessageSchema?) throws(Status) -> JSONObject {
+        var duplicates: [String] = []
+        return try apply(request, to: object, type: type, duplicates: &duplicates)
+    }
+
+    static func apply(_ request: APIRequest, to object: JSONObject, type: MessageSchema?,
+                      duplicates: inout [String]) throws(Status) -> JSONObject {
         let mediaType = RequestBody.mediaType(request, default: "")
         let patch: JSONValue
         do {
-            patch = try JSONParser.parse(request.body)
+            patch = try JSONParser.parse(request.body, duplicateMembers: &duplicates)
         } catch {
             throw Status.badRequest("the body of the request was in an unknown format: \(error)")
         }
