@@ -36,7 +36,8 @@ struct EncodingBenchCommand: ParsableCommand {
         func f(_ v: Double) -> String { String(format: "%.2f", v) }
         print("bytes per event: JSON \(f(result.jsonBytesPerEvent)), protobuf \(f(result.protobufBytesPerEvent)) "
               + "(\(f(100 * result.protobufBytesPerEvent / result.jsonBytesPerEvent))% of JSON)")
-        print("protobuf encoding, once per event: \(f(result.protobufEncodeMicroseconds)) µs CPU")
+        print("protobuf encoding, once per event: \(f(result.protobufEncodeMicroseconds)) µs CPU "
+              + "(of which parsing the stored JSON: \(f(result.jsonParseMicroseconds)) µs)")
         print("watchers  JSON µs/event  protobuf µs/event")
         for run in result.runs {
             print("\(String(run.watchers).padding(toLength: 8, withPad: " ", startingAt: 0))  "
@@ -55,6 +56,7 @@ struct EncodingBenchCommand: ParsableCommand {
                 ("jsonBytesPerEvent", .number(f(result.jsonBytesPerEvent))),
                 ("protobufBytesPerEvent", .number(f(result.protobufBytesPerEvent))),
                 ("protobufEncodeMicroseconds", .number(f(result.protobufEncodeMicroseconds))),
+                ("jsonParseMicroseconds", .number(f(result.jsonParseMicroseconds))),
                 ("runs", .array(runs)),
             ]))
             try Data(JSONWriter.encode(document) + [0x0A]).write(to: URL(fileURLWithPath: json))

@@ -33,6 +33,8 @@ public struct EncodingBenchmark {
         public var protobufBytesPerEvent: Double
         /// CPU µs to encode one object to protobuf (the once-per-event part).
         public var protobufEncodeMicroseconds: Double
+        /// Of which: CPU µs to parse the stored JSON the encoding starts from.
+        public var jsonParseMicroseconds: Double
         public var runs: [Run]
     }
 
@@ -73,6 +75,13 @@ public struct EncodingBenchmark {
             protobufBytes += ProtobufResponse.watchFramePrefix(type: "MODIFIED", envelopeLength: envelope.count).count + envelope.count
         }
         let encodeMicroseconds = stopwatch.seconds / Double(events) * 1e6
+        var parsing = CPUStopwatch()
+        var members = 0
+        for object in sample {
+            members += parsing.measure { object.json.count }
+        }
+        precondition(members > 0)
+        let parseMicroseconds = parsing.seconds / Double(events) * 1e6
         sample = []
 
         var runs: [Run] = []
@@ -110,7 +119,7 @@ public struct EncodingBenchmark {
         }
         return Result(events: events, jsonBytesPerEvent: Double(jsonBytes) / Double(events),
                       protobufBytesPerEvent: Double(protobufBytes) / Double(events),
-                      protobufEncodeMicroseconds: encodeMicroseconds, runs: runs)
+                      protobufEncodeMicroseconds: encodeMicroseconds, jsonParseMicroseconds: parseMicroseconds, runs: runs)
     }
 
     /// A pod of a running two-replica Deployment, as kube-apiserver 1.32 returns it (defaults,

@@ -73,6 +73,10 @@ private struct MessageEncoder {
 
     /// The fields of `type` from the members of `object`.
     mutating func fields(of object: JSONObject, as type: MessageSchema) throws(ProtobufError) {
+        // Each field looks for its member. An object's members are few, so a scan finds them; with
+        // many fields to look up (a pod spec has over 40), a hash of the members is cheaper.
+        let members: [String: JSONValue]? = type.fields.count > 8 && object.count > 2
+            ? Dictionary(object.members.map { ($0, $1) }, uniquingKeysWith: { $1 }) : nil
         for field in type.fields {
             if field.isInline {
                 // The inline member's fields are the parent's JSON members.
@@ -82,8 +86,10 @@ private struct MessageEncoder {
                 writer.endMessage(marker)
                 continue
             }
+            let value = members.map { $0[field.name] } ?? object[field.name]
+            if value == nil && (field.isPointer || field.isList || field.isMap || field.type == .bytes) { continue }
             path.append(.field(field.name))
-            try self.field(field, object[field.name])
+            try self.field(field, value)
             path.removeLast()
         }
     }

@@ -45,15 +45,42 @@ public enum ProtobufResponse {
     /// the frame): the frame length, then WatchEvent `type` (1) and `object` (2, a RawExtension
     /// whose `raw` (1) is the envelope).
     public static func watchFramePrefix(type: String, envelopeLength: Int) -> [UInt8] {
-        var raw = ProtobufWriter(capacity: 8)
-        raw.writeTag(1, .lengthDelimited)
-        raw.writeVarint(UInt64(envelopeLength))
-        var event = ProtobufWriter(capacity: 32)
-        event.writeStringField(1, type)
-        event.writeTag(2, .lengthDelimited)
-        event.writeVarint(UInt64(raw.bytes.count + envelopeLength))
-        event.writeRaw(raw.bytes)
-        let length = UInt32(event.bytes.count + envelopeLength)
-        return [UInt8(length >> 24), UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF)] + event.bytes
+        // Written by hand: this runs once per event per watcher, so it makes one small array.
+        let typeLength = type.utf8.count
+        let rawLength = 1 + varintSize(envelopeLength) + envelopeLength
+        let eventLength = 1 + varintSize(typeLength) + typeLength + 1 + varintSize(rawLength) + rawLength
+        var out: [UInt8] = []
+        out.reserveCapacity(4 + eventLength - envelopeLength)
+        out.append(UInt8(truncatingIfNeeded: eventLength >> 24))
+        out.append(UInt8(truncatingIfNeeded: eventLength >> 16))
+        out.append(UInt8(truncatingIfNeeded: eventLength >> 8))
+        out.append(UInt8(truncatingIfNeeded: eventLength))
+        out.append(0x0A)  // field 1 (type), length-delimited
+        appendVarint(typeLength, to: &out)
+        out.append(contentsOf: type.utf8)
+        out.append(0x12)  // field 2 (object), length-delimited
+        appendVarint(rawLength, to: &out)
+        out.append(0x0A)  // RawExtension field 1 (raw), length-delimited
+        appendVarint(envelopeLength, to: &out)
+        return out
+    }
+
+    private static func varintSize(_ value: Int) -> Int {
+        var v = UInt64(value)
+        var size = 1
+        while v >= 0x80 {
+            v >>= 7
+            size += 1
+        }
+        return size
+    }
+
+    private static func appendVarint(_ value: Int, to out: inout [UInt8]) {
+        var v = UInt64(value)
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7F) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
     }
 }
