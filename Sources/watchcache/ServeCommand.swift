@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("min-request-timeout"), help: "Watches without timeoutSeconds end after a random time in [T, 2T) seconds.")
     var minRequestTimeout = 1800
 
-    @Option(name: .customLong("resource"), help: "Serve another resource: [group/]version/plural=Kind, with :cluster for cluster-scoped (repeatable), e.g. apps/v1/statefulsets=StatefulSet.")
+    @Option(name: .customLong("resource"), help: "Serve another resource: [group/]version/plural=Kind, with :cluster for cluster-scoped (repeatable), e.g. batch/v1/jobs=Job.")
     var extraResources: [String] = []
 
     @Flag(name: .customLong("in-memory"), help: "Keep everything in memory: a restart starts empty (tests, benchmarks).")

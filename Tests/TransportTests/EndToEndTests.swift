@@ -48,9 +48,9 @@ import WatchCacheServer
     }
 
     /// Waits until the server reports `count` open pod watches (so writes land after they started).
-    static func waitForWatchers(_ base: String, count: Int, curlFlags: [String] = []) async throws {
+    static func waitForWatchers(_ base: String, count: Int, curlFlags: [String] = [], attempts: Int = 200) async throws {
         let line = "apiserver_registered_watchers{group=\"\",version=\"v1\",resource=\"pods\"} \(count)"
-        for _ in 0..<200 {
+        for _ in 0..<attempts {
             if try await run("curl", ["-s", "--max-time", "5"] + curlFlags + ["\(base)/metrics"]).contains(line) { return }
             try await Task.sleep(for: .milliseconds(25))
         }

@@ -88,9 +88,10 @@ import WatchCacheSchema
                                           "\(base)/api/v1/namespaces/default/pods"])
         let headers = Task {
             try await EndToEndTests.curl(protocolFlags + ["-D", "-", "-o", output.path, "-H", "Accept: \(Self.accept)",
-                                                          "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=3"])
+                                                          "\(base)/api/v1/namespaces/default/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=5"])
         }
-        try await EndToEndTests.waitForWatchers(base, count: 1)
+        // Generous: the whole suite runs in parallel on two cores.
+        try await EndToEndTests.waitForWatchers(base, count: 1, attempts: 1000)
         _ = try await EndToEndTests.curl(["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "--data",
                                           #"{"metadata":{"labels":{"x":"y"}}}"#, "\(base)/api/v1/namespaces/default/pods/a"])
         _ = try await EndToEndTests.curl(["-X", "DELETE", "\(base)/api/v1/namespaces/default/pods/a"])

@@ -83,9 +83,12 @@ extension ResourceDescriptor {
     public static let namespaces = ResourceDescriptor(plural: "namespaces", kind: "Namespace", namespaced: false, selectableFields: ["status.phase"])
     public static let deployments = ResourceDescriptor(group: "apps", plural: "deployments", kind: "Deployment")
     public static let replicaSets = ResourceDescriptor(group: "apps", plural: "replicasets", kind: "ReplicaSet")
+    public static let statefulSets = ResourceDescriptor(group: "apps", plural: "statefulsets", kind: "StatefulSet")
+    public static let daemonSets = ResourceDescriptor(group: "apps", plural: "daemonsets", kind: "DaemonSet")
 
     /// The resources a server offers by default.
     public static let builtIn: [ResourceDescriptor] = [
         .pods, .configMaps, .secrets, .services, .endpoints, .events, .nodes, .namespaces, .deployments, .replicaSets,
+        .statefulSets, .daemonSets,
     ]
 }
