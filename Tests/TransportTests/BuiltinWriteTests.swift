@@ -192,11 +192,66 @@ import WatchCache
         #expect(warnedDuplicate.headers.filter { $0.0 == "warning" }.map(\.1) == [#"299 - "duplicate field \"metadata.name\"""#, #"299 - "duplicate field \"data\"""#])
     }
 
+    @Test func valuesGoCannotDecodeAreRefused() async throws {
+        let api = self.api
+        func create(_ path: String, _ body: String) async -> Answer { await send(api, "POST", "/api/v1/namespaces/default/\(path)", body) }
+        let huge = await create("pods", #"{"metadata":{"name":"q"},"spec":{"containers":[{"name":"a","resources":{"limits":{"cpu":"1e999999999999999999"}}}]}}"#)
+        #expect(huge.status == 400)
+        #expect(huge.message?.contains(#"spec.containers[0].resources.limits.cpu: invalid value "1e999999999999999999" for resource.Quantity"#) == true)
+        #expect(await create("secrets", #"{"metadata":{"name":"s"},"data":{"k":"hello"}}"#).status == 400)
+        #expect(await create("pods", #"{"metadata":{"name":"q"},"spec":{"containers":[{"name":"a","ports":[{"containerPort":4294967296}]}]}}"#).status == 400)
+        #expect(await create("events", #"{"metadata":{"name":"e"},"involvedObject":{},"firstTimestamp":"yesterday"}"#).status == 400)
+        // A kind or version that contradicts the URL.
+        let wrongKind = await create("configmaps", #"{"kind":"Secret","metadata":{"name":"c"}}"#)
+        #expect(wrongKind.message == "the kind in the data (Secret) does not match the expected kind (ConfigMap)")
+        let wrongVersion = await create("configmaps", #"{"apiVersion":"apps/v1","metadata":{"name":"c"}}"#)
+        #expect(wrongVersion.message == "the API version in the data (apps/v1) does not match the expected API version (v1)")
+        // Protobuf that would recurse (groups) or holds an impossible time.
+        let groups = [UInt8](repeating: 0x0B, count: 1 << 20)
+        let nested = await send(api, "POST", "/api/v1/namespaces/default/configmaps", bytes: [0x6B, 0x38, 0x73, 0x00] + groups,
+                                contentType: "application/vnd.kubernetes.protobuf")
+        #expect(nested.status == 400)
+        // ObjectMeta.creationTimestamp (8) whose seconds (1, a varint) are Int64.min.
+        let time: [UInt8] = [0x08] + varint(UInt64(bitPattern: Int64.min))
+        let configMap = field(1, field(1, "cm9") + field(8, time))
+        let body: [UInt8] = [0x6B, 0x38, 0x73, 0x00] + field(1, field(1, "v1") + field(2, "ConfigMap")) + field(2, configMap)
+        #expect(await send(api, "POST", "/api/v1/namespaces/default/configmaps", bytes: body, contentType: "application/vnd.kubernetes.protobuf").status == 400)
+    }
+
+    @Test func warningsAreCleanAndUnique() async throws {
+        let api = self.api
+        let answer = await send(api, "POST", "/api/v1/namespaces/default/configmaps",
+                                #"{"metadata":{"name":"w"},"x\r\nInjected: yes":1,"spec":{},"spec":{}}"#)
+        #expect(answer.status == 201)
+        let warnings = answer.headers.filter { $0.0 == "warning" }.map(\.1)
+        #expect(warnings == [#"299 - "duplicate field \"spec\"""#, #"299 - "unknown field \"spec\"""#])
+    }
+
+    @Test func patchValidationFailuresAreInvalid() async throws {
+        let api = self.api
+        #expect(await send(api, "POST", "/api/v1/namespaces/default/configmaps", #"{"metadata":{"name":"c"}}"#).status == 201)
+        let strict = await send(api, "PATCH", "/api/v1/namespaces/default/configmaps/c?fieldValidation=Strict", #"{"spec":{"a":1}}"#,
+                                contentType: "application/merge-patch+json")
+        #expect(strict.status == 422)
+        #expect(strict.message == #"ConfigMap "c" is invalid: patch: Invalid value: "{\"spec\":{\"a\":1}}": strict decoding error: unknown field "spec""#)
+        let malformed = await send(api, "PATCH", "/api/v1/namespaces/default/configmaps/c", #"{"metadata":{"$deleteFromPrimitiveListfinalizers":["a"]}}"#,
+                                   contentType: "application/strategic-merge-patch+json")
+        #expect(malformed.status == 400)
+        #expect(malformed.message == "invalid patch format of primitive list")
+        // Other `$` members are members: field validation judges them.
+        let dollar = await send(api, "PATCH", "/api/v1/namespaces/default/configmaps/c", #"{"$foo":1}"#,
+                                contentType: "application/strategic-merge-patch+json")
+        #expect(dollar.status == 200)
+        #expect(dollar.headers.contains { $0.0 == "warning" && $0.1 == #"299 - "unknown field \"$foo\"""# })
+    }
+
     // MARK: /status
 
     @Test func statusChangesOnlyThroughTheStatusSubresource() async throws {
         let api = self.api
-        #expect(await send(api, "POST", "/api/v1/namespaces/default/pods", #"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x"}]}}"#).status == 201)
+        let owner = #"[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u1"}]"#
+        #expect(await send(api, "POST", "/api/v1/namespaces/default/pods",
+                           #"{"metadata":{"name":"p","ownerReferences":\#(owner)},"spec":{"containers":[{"name":"a","image":"x"}]}}"#).status == 201)
         // The main resource ignores status.
         let main = await send(api, "PATCH", "/api/v1/namespaces/default/pods/p", #"{"metadata":{"labels":{"a":"b"}},"status":{"phase":"Running"}}"#,
                               contentType: "application/merge-patch+json")
@@ -206,12 +261,14 @@ import WatchCache
         // The status subresource ignores everything else, and does not move generation.
         let generation = main.json?["metadata"]?["generation"]
         let status = await send(api, "PATCH", "/api/v1/namespaces/default/pods/p/status",
-                                #"{"metadata":{"labels":{"a":"c"}},"spec":{"nodeName":"n"},"status":{"phase":"Running","podIP":"10.0.0.1"}}"#,
+                                #"{"metadata":{"labels":{"a":"c"},"ownerReferences":null},"spec":{"nodeName":"n"},"status":{"phase":"Running","podIP":"10.0.0.1"}}"#,
                                 contentType: "application/strategic-merge-patch+json")
         #expect(status.status == 200)
         #expect(status.json?["status"]?["phase"] == .string("Running"))
         #expect(status.json?["status"]?["podIP"] == .string("10.0.0.1"))
-        #expect(status.json?["metadata"]?["labels"]?["a"] == .string("b"))
+        // Metadata may change there, but not a pod's owner references (old kubelets corrupted them).
+        #expect(status.json?["metadata"]?["labels"]?["a"] == .string("c"))
+        #expect(status.json?["metadata"]?["ownerReferences"] == (try JSONParser.parse(owner)))
         #expect(status.json?["spec"]?["nodeName"] == nil)
         #expect(status.json?["metadata"]?["generation"] == generation)
         // PUT to /status, with a stale version: 409.

@@ -84,9 +84,10 @@ public final class KubeObject: Sendable {
         try self.init(json: object, resource: resource)
     }
 
-    /// A second encoding of the object, such as the server's protobuf: `encode` runs on first use,
-    /// and every later caller (every watcher of the event, every LIST) gets the same bytes. The
-    /// caller decides the format; an object has one alternate encoding.
+    /// A second encoding of the object, such as the server's protobuf: `encode` runs on first use
+    /// (callers racing for the first use may each run it; one result is kept), and every later
+    /// caller (every watcher of the event, every LIST) gets the same bytes. The caller decides the
+    /// format; an object has one alternate encoding.
     public func alternateEncoding(_ encode: (KubeObject) -> [UInt8]) -> [UInt8] {
         if let bytes = alternate.withLock({ $0 }) { return bytes }
         let bytes = encode(self)

@@ -98,12 +98,35 @@ public struct FieldError: Hashable, Sendable, CustomStringConvertible {
     /// The part after the field path, as `field.Error.ErrorBody()`.
     public var body: String {
         switch type {
-        case .invalid(let value): return "Invalid value: \"\(value)\": \(detail)"
+        case .invalid(let value): return "Invalid value: \(Self.quoted(value)): \(detail)"
         case .forbidden: return "Forbidden: \(detail)"
         case .required: return detail.isEmpty ? "Required value" : "Required value: \(detail)"
         case .notSupported(let value, let supported):
-            return "Unsupported value: \"\(value)\": supported values: " + supported.map { "\"\($0)\"" }.joined(separator: ", ")
+            return "Unsupported value: \(Self.quoted(value)): supported values: " + supported.map(Self.quoted).joined(separator: ", ")
         }
+    }
+
+    /// A string value as Go's `%q` writes it: in quotes, with quotes, backslashes and control
+    /// characters escaped.
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
     }
 
     public var description: String { "\(field): \(body)" }

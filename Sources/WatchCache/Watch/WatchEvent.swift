@@ -86,7 +86,8 @@ public struct WatchEvent: Sendable {
     /// The bytes after ``body`` on the wire: ``lineSuffix`` for a JSON line.
     public var suffix: [UInt8] { frame?.suffix ?? Self.lineSuffix }
 
-    /// The whole newline-terminated JSON line (`{"type":…,"object":…}\n`).
+    /// The whole event as sent: the newline-terminated JSON line (`{"type":…,"object":…}\n`), or
+    /// the frame when another framing replaced it.
     ///
     /// Concatenates; transports that can write the three parts separately should, to avoid the copy.
     public var line: [UInt8] {

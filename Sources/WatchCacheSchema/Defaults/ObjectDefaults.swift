@@ -5,8 +5,9 @@ import WatchCache
 // API packages, the declarative `+default=` markers of `k8s.io/api` types, and the nesting the
 // generated defaulters walk (volumes, containers, probes, pod templates, claim templates), plus
 // the namespace strategy's create-time finalizer. Defaults fill what is missing or empty; they
-// never replace a value the client gave (one exception, as in Kubernetes: a namespace's
-// `kubernetes.io/metadata.name` label always equals its name).
+// replace a value the client gave only where Kubernetes does: a namespace's
+// `kubernetes.io/metadata.name` label always equals its name, and a service's
+// `sessionAffinityConfig` follows its `sessionAffinity` (dropped for None, a timeout for ClientIP).
 //
 // Deliberately not done here, because kube-apiserver does it outside defaulting:
 // - Service IP and port allocation by the service registry: `clusterIP`/`clusterIPs`,

@@ -6,8 +6,7 @@ public struct PatchError: Error, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// A malformed patch: `400 BadRequest`.
         case badRequest
-        /// A patch whose content contradicts itself (lists of lists, `$retainKeys` mismatches):
-        /// `422 Unprocessable Entity`.
+        /// A patch kube-apiserver cannot process (lists of lists): `422 Unprocessable Entity`.
         case unprocessable
     }
 

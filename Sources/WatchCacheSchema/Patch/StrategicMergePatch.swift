@@ -55,8 +55,10 @@ public enum StrategicMergePatch {
             if patchKey.hasPrefix(deleteFromPrimitiveListPrefix) {
                 key = String(patchKey.dropFirst(deleteFromPrimitiveListPrefix.count))
                 isDeleteList = true
-            } else if patchKey.hasPrefix("$") {
-                continue
+            } else if patchKey.hasPrefix("$deleteFromPrimitiveList") {
+                throw .badPrimitiveListFormat
+            } else if patchKey.hasPrefix("$setElementOrder") {
+                throw .badSetElementOrderFormat
             }
             if patchValue == .null {
                 original[key] = nil
@@ -199,10 +201,12 @@ public enum StrategicMergePatch {
         let kind = try elementKind(original, patch)
         if kind != .object {
             if isDeleteList {
-                return original.filter { value in !patch.contains { scalarEqual($0, value) } }
+                let deleted = Set(patch)
+                return original.filter { !deleted.contains($0) }
             }
             var merged: [JSONValue] = []
-            for value in original + patch where !merged.contains(where: { scalarEqual($0, value) }) {
+            var seen: Set<JSONValue> = []
+            for value in original + patch where seen.insert(value).inserted {
                 merged.append(value)
             }
             let (inPatch, serverOnly) = try partition(merged, by: patch, mergeKey: "")
@@ -215,6 +219,7 @@ public enum StrategicMergePatch {
         var base = original
         var plain: [JSONValue] = []
         var replace = false
+        var deletedKeys: Set<JSONValue> = []
         for element in patch {
             guard case .object(let object) = element else { throw .badArgument(expected: "map", element) }
             guard let marker = object[directive] else {
@@ -224,7 +229,7 @@ public enum StrategicMergePatch {
             switch marker {
             case .string("delete"):
                 guard let value = object[mergeKey] else { throw .noMergeKey(element, mergeKey) }
-                base.removeAll { $0[mergeKey].map { scalarEqual($0, value) } ?? false }
+                deletedKeys.insert(value)
             case .string("replace"):
                 replace = true
             case .string("merge"):
@@ -232,6 +237,9 @@ public enum StrategicMergePatch {
             default:
                 throw .unknownPatchType(marker, object)
             }
+        }
+        if !deletedKeys.isEmpty {
+            base.removeAll { $0[mergeKey].map { deletedKeys.contains($0) } ?? false }
         }
         let patchElements: [JSONValue]
         if replace {
@@ -241,20 +249,18 @@ public enum StrategicMergePatch {
             patchElements = plain
         }
         var merged = base
+        // Where each merge-key value first stands in `merged`.
+        var indexByKey: [JSONValue: Int] = [:]
+        for (i, candidate) in merged.enumerated() {
+            if let value = candidate[mergeKey], indexByKey[value] == nil { indexByKey[value] = i }
+        }
         for element in patchElements {
             guard case .object(let object) = element else { throw .badArgument(expected: "map", element) }
             guard let value = object[mergeKey] else { throw .noMergeKey(element, mergeKey) }
-            var index: Int?
-            for (i, candidate) in merged.enumerated() {
-                guard case .object(let candidateObject) = candidate else { throw .badArgument(expected: "map", candidate) }
-                if candidateObject[mergeKey].map({ scalarEqual($0, value) }) ?? false {
-                    index = i
-                    break
-                }
-            }
-            if let index, case .object(let existing) = merged[index] {
+            if let index = indexByKey[value], case .object(let existing) = merged[index] {
                 merged[index] = .object(try mergeObject(existing, object, member.context))
             } else {
+                indexByKey[value] = merged.count
                 merged.append(.object(cleaned(object)))
             }
         }
@@ -292,14 +298,15 @@ public enum StrategicMergePatch {
                                   mergeKey: String) throws(PatchError) -> ([JSONValue], [JSONValue]) {
         var present: [JSONValue] = []
         var absent: [JSONValue] = []
+        let index = OrderIndex(reference, mergeKey: mergeKey)
         for element in list {
             let found: Bool
             if mergeKey.isEmpty {
-                found = reference.contains { scalarEqual($0, element) }
+                found = index.position(of: element) != nil
             } else {
                 guard case .object(let object) = element else { throw .badArgument(expected: "map", element) }
                 guard let value = object[mergeKey] else { throw .noMergeKey(element, mergeKey) }
-                found = reference.contains { $0[mergeKey].map { scalarEqual($0, value) } ?? false }
+                found = index.positions[value] != nil
             }
             if found { present.append(element) } else { absent.append(element) }
         }
@@ -312,6 +319,7 @@ public enum StrategicMergePatch {
                                         serverOrder: [JSONValue], mergeKey: String) throws(PatchError) -> [JSONValue] {
         let right = try sortedByOrder(patchItems, patchOrder, mergeKey)
         let left = try sortedByOrder(serverOnly, serverOrder, mergeKey)
+        let server = OrderIndex(serverOrder, mergeKey: mergeKey)
         var result: [JSONValue] = []
         result.reserveCapacity(left.count + right.count)
         var i = 0
@@ -322,8 +330,8 @@ public enum StrategicMergePatch {
             } else if j >= right.count {
                 result.append(left[i]); i += 1
             } else {
-                let li = position(of: left[i], in: serverOrder, mergeKey)
-                let ri = position(of: right[j], in: serverOrder, mergeKey)
+                let li = server.position(of: left[i])
+                let ri = server.position(of: right[j])
                 if let li, let ri, li < ri {
                     result.append(left[i]); i += 1
                 } else {
@@ -346,44 +354,53 @@ public enum StrategicMergePatch {
             kept = list.filter { !isDirective($0, "delete") }
             deleted = list.filter { isDirective($0, "delete") }
         }
+        let index = OrderIndex(order, mergeKey: mergeKey)
         let ranked = kept.enumerated().map { (offset, element) in
-            (position(of: element, in: order, mergeKey) ?? Int.max, offset, element)
+            (index.position(of: element) ?? Int.max, offset, element)
         }
         return ranked.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2) + deleted
     }
 
-    /// Where `element` stands in `list`: by merge key for objects, by value otherwise.
-    private static func position(of element: JSONValue, in list: [JSONValue], _ mergeKey: String) -> Int? {
-        if mergeKey.isEmpty {
-            return list.firstIndex { scalarEqual($0, element) }
-        }
-        let value = element[mergeKey]
-        return list.firstIndex { candidate in
-            switch (candidate[mergeKey], value) {
-            case (nil, nil): return true
-            case (let a?, let b?): return scalarEqual(a, b)
-            default: return false
+    /// Where elements first stand in a list: by merge key for objects (an element without the key
+    /// matches the first without it, as Go's lookup of a missing key does), by value otherwise.
+    private struct OrderIndex {
+        let mergeKey: String
+        private(set) var positions: [JSONValue: Int] = [:]
+        private var missingKey: Int?
+
+        init(_ list: [JSONValue], mergeKey: String) {
+            self.mergeKey = mergeKey
+            for (i, element) in list.enumerated() {
+                if mergeKey.isEmpty {
+                    if positions[element] == nil { positions[element] = i }
+                } else if let value = element[mergeKey] {
+                    if positions[value] == nil { positions[value] = i }
+                } else if missingKey == nil {
+                    missingKey = i
+                }
             }
+        }
+
+        func position(of element: JSONValue) -> Int? {
+            if mergeKey.isEmpty { return positions[element] }
+            guard let value = element[mergeKey] else { return missingKey }
+            return positions[value]
         }
     }
 
     private static func sameElement(_ a: JSONValue, _ b: JSONValue, _ mergeKey: String) throws(PatchError) -> Bool {
-        if mergeKey.isEmpty { return scalarEqual(a, b) }
+        if mergeKey.isEmpty { return a == b }
         guard case .object(let left) = a else { throw .badArgument(expected: "map", a) }
         guard case .object(let right) = b else { throw .badArgument(expected: "map", b) }
         guard let l = left[mergeKey] else { throw .noMergeKey(a, mergeKey) }
         guard let r = right[mergeKey] else { throw .noMergeKey(b, mergeKey) }
-        return scalarEqual(l, r)
+        return l == r
     }
 
     // MARK: Values
 
-    /// Values equal as decoded JSON: numbers by value, so `80` and `80.0` are one port.
-    static func scalarEqual(_ a: JSONValue, _ b: JSONValue) -> Bool {
-        if case .number(let x) = a, case .number(let y) = b {
-            return x == y || (Double(x).map { $0 == Double(y) } ?? false)
-        }
-        return a == b
+    private static func isDirectiveKey(_ key: String) -> Bool {
+        key == retainKeys || key.hasPrefix(setElementOrderPrefix) || key.hasPrefix(deleteFromPrimitiveListPrefix)
     }
 
     private static func isDirective(_ value: JSONValue, _ name: String) -> Bool {
@@ -401,7 +418,9 @@ public enum StrategicMergePatch {
     }
 
     /// A patch value as it lands in the object: `null` members dropped, objects holding `$patch`
-    /// dropped, other directives removed.
+    /// dropped, the other directives (`$retainKeys`, `$setElementOrder/…`,
+    /// `$deleteFromPrimitiveList/…`) removed. Other members, `$`-named or not, stay for field
+    /// validation to judge.
     private static func cleaned(_ value: JSONValue) -> JSONValue? {
         switch value {
         case .object(let object):
@@ -416,7 +435,7 @@ public enum StrategicMergePatch {
 
     private static func cleaned(_ object: JSONObject) -> JSONObject {
         var result = JSONObject()
-        for (key, value) in object.members where !key.hasPrefix("$") && value != .null {
+        for (key, value) in object.members where !isDirectiveKey(key) && value != .null {
             if let kept = cleaned(value) { result[key] = kept }
         }
         return result

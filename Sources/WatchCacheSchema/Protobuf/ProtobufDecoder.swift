@@ -104,10 +104,12 @@ public enum ProtobufDecoder {
                 guard tag.wireType == .lengthDelimited else { throw mismatch(field, type) }
                 let (key, value) = try mapEntry(try reader.readLengthDelimited(), field, type, schema)
                 var map = values[index]?.objectValue ?? JSONObject()
+                values[index] = nil  // the only reference left is `map`: no copy on the append
                 map[key] = value
                 values[index] = .object(map)
             } else if field.isList {
                 var list = values[index]?.arrayValue ?? []
+                values[index] = nil  // the only reference left is `list`: no copy on the append
                 if tag.wireType == .lengthDelimited, field.type.isPackable {
                     var packed = ProtobufReader(try reader.readLengthDelimited())
                     while !packed.isAtEnd {
@@ -211,6 +213,10 @@ public enum ProtobufDecoder {
             // An empty message is Go's zero time, which JSON writes as `null` (so would a Timestamp
             // of the zero time itself); seconds 0 is the Unix epoch, a real time.
             if bytes.isEmpty || (seconds == -62_135_596_800 && nanos == 0) { return .null }
+            // Years 0001 to 9999, as RFC 3339 (and Go's encoder) can write them.
+            guard (-62_135_596_800...253_402_300_799).contains(seconds), (0..<1_000_000_000).contains(nanos) else {
+                throw ProtobufError("field \(type.name).\(field.name) is a time out of range (\(seconds) s, \(nanos) ns)")
+            }
             return .string(KubeTime.format(seconds: seconds, nanos: nanos, micro: field.type == .microTime))
         case .duration:
             var nanoseconds: Int64 = 0
@@ -338,7 +344,7 @@ extension FieldType {
 enum JSONNumber {
     static func text(_ value: Double) -> String {
         if value.isNaN || value.isInfinite { return "0" }
-        if value == value.rounded(), abs(value) < 1e21 { return String(Int64(value)) }
+        if value == value.rounded(), let integer = Int64(exactly: value) { return String(integer) }
         return "\(value)"
     }
 }

@@ -76,16 +76,10 @@ struct ProtobufReader {
         case .fixed64: _ = try readFixed64()
         case .fixed32: _ = try readFixed32()
         case .lengthDelimited: _ = try readLengthDelimited()
-        case .startGroup:
-            while true {
-                let tag = try readTag()
-                if tag.wireType == .endGroup {
-                    guard tag.number == number else { throw ProtobufError("mismatched end group") }
-                    return
-                }
-                try skip(tag.wireType, number: tag.number)
-            }
-        case .endGroup: throw ProtobufError("unexpected end group")
+        case .startGroup, .endGroup:
+            // Groups are deprecated and no Kubernetes message has one; refusing them also keeps
+            // hostile nesting from recursing.
+            throw ProtobufError("field \(number) is a group, which Kubernetes messages do not use")
         }
     }
 }

@@ -30,7 +30,8 @@ enum Quantity {
         case "Ei": multiplier = 1_152_921_504_606_846_976
         default:
             // A decimal exponent: `2e3`, `1E-3`.
-            guard let first = suffix.first, first == "e" || first == "E", let exponent = Int(suffix.dropFirst()) else { return nil }
+            guard let first = suffix.first, first == "e" || first == "E", let exponent = Int(suffix.dropFirst()),
+                  (-400...400).contains(exponent) else { return nil }
             var m = 1.0
             for _ in 0..<abs(exponent) { m *= 10 }
             multiplier = exponent < 0 ? 1 / m : m

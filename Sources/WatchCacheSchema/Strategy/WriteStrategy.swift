@@ -44,6 +44,15 @@ public struct WriteStrategy: Sendable {
         if kind.hasStatus {
             object["status"] = current["status"]
         }
+        if kind.group.isEmpty && kind.kind == "Service", case .object(let currentSpec)? = current["spec"] {
+            // What the service registry allocated stays when an update leaves it out.
+            var spec = object["spec"]?.objectValue ?? JSONObject()
+            for key in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "healthCheckNodePort"]
+            where spec[key] == nil && currentSpec[key] != nil {
+                spec[key] = currentSpec[key]
+            }
+            object["spec"] = .object(spec)
+        }
         if kind.group.isEmpty && kind.kind == "Namespace" {
             var spec = object["spec"]?.objectValue ?? JSONObject()
             spec["finalizers"] = current["spec"]?["finalizers"]
@@ -51,13 +60,24 @@ public struct WriteStrategy: Sendable {
         }
     }
 
-    /// A write to `/status`: the current object with the new object's status. The new object's
+    /// A write to `/status`: the new object with the current spec, as kube-apiserver's status
+    /// strategies keep it. Metadata comes from the new object except what the kind's status
+    /// strategy protects: a pod's owner references (old kubelets corrupted them), a workload's
+    /// labels; deletion and identity fields are the registry's. The new object's
     /// `metadata.resourceVersion`, when set, stays as the write's precondition.
     public func prepareForStatusUpdate(_ object: JSONObject, current: JSONObject) -> JSONObject {
-        var result = current
-        result["status"] = object["status"]
+        var result = object
+        ObjectDefaults.apply(group: kind.group, kind: kind.kind, to: &result)
+        result["spec"] = current["spec"]
         var metadata = result["metadata"]?.objectValue ?? JSONObject()
-        metadata["resourceVersion"] = object["metadata"]?["resourceVersion"]
+        let currentMetadata = current["metadata"]?.objectValue ?? JSONObject()
+        var kept = ["deletionTimestamp", "deletionGracePeriodSeconds", "generation"]
+        switch (kind.group, kind.kind) {
+        case ("", "Pod"): kept.append("ownerReferences")
+        case ("apps", _): kept.append("labels")
+        default: break
+        }
+        for key in kept { metadata[key] = currentMetadata[key] }
         result["metadata"] = .object(metadata)
         return result
     }

@@ -68,11 +68,18 @@ public enum FieldValidation {
         let ok: Bool
         switch (field.type, value) {
         case (_, .null): ok = true
-        case (.string, .string), (.bytes, .string), (.time, .string), (.microTime, .string), (.duration, .string): ok = true
+        case (.string, .string): ok = true
+        // Values Go's decoder refuses are refused here too, so that every stored object can be
+        // written again in protobuf.
+        case (.bytes, .string(let s)): ok = s.utf8.count % 4 == 0 && Base64.decode(s) != nil
+        case (.time, .string(let s)), (.microTime, .string(let s)): ok = KubeTime.parse(s) != nil
+        case (.duration, .string(let s)): ok = KubeTime.parseDuration(s) != nil
         case (.bool, .bool): ok = true
-        case (.int32, .number(let n)), (.int64, .number(let n)): ok = Int64(n) != nil
+        case (.int32, .number(let n)): ok = Int32(n) != nil
+        case (.int64, .number(let n)): ok = Int64(n) != nil
         case (.double, .number), (.float, .number): ok = true
-        case (.quantity, .string), (.quantity, .number): ok = true
+        case (.quantity, .string(let s)): ok = Quantity.value(s) != nil
+        case (.quantity, .number(let n)): ok = Quantity.value(n) != nil
         case (.intOrString, .string): ok = true
         case (.intOrString, .number(let n)): ok = Int32(n) != nil
         case (.rawExtension, _), (.fieldsV1, .object): ok = true
@@ -83,7 +90,15 @@ public enum FieldValidation {
             ok = true
         default: ok = false
         }
-        if !ok { throw mismatch(value, parent, path, goType: goType(field.type)) }
+        if !ok {
+            switch (field.type, value) {
+            case (.bytes, .string), (.time, .string), (.microTime, .string), (.duration, .string), (.quantity, .string),
+                 (.quantity, .number), (.int32, .number), (.int64, .number), (.intOrString, .number):
+                throw TypeError(description: "\(path): invalid value \(JSONWriterText.text(value)) for \(goType(field.type))")
+            default:
+                throw mismatch(value, parent, path, goType: goType(field.type))
+            }
+        }
     }
 
     private static func mismatch(_ value: JSONValue, _ parent: MessageSchema, _ path: String, goType: String) -> TypeError {

@@ -33,12 +33,13 @@ extension APIServer {
                 return nil
             case "PATCH":
                 let validation = try FieldValidationMode(request)
+                let patch = try RequestPatch(request, strategic: true)
                 let warnings = WriteWarnings()
                 registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                                 transform: { (current) throws(Status) in
-                                    var duplicates: [String] = []
-                                    var patched = try Self.patched(current, request, type: strategy.type, duplicates: &duplicates)
-                                    warnings.add(try validation.apply(&patched, strategy: strategy, duplicates: duplicates))
+                                    var patched = try Self.patched(current, patch, type: strategy.type)
+                                    warnings.add(try validation.apply(&patched, strategy: strategy, duplicates: patch.duplicates,
+                                                                      patch: (name, request.body)))
                                     return strategy.prepareForStatusUpdate(patched, current: current.json)
                                 },
                                 completion: Self.answer(respond, warnings: warnings))
@@ -59,10 +60,11 @@ extension APIServer {
                 return nil
             case "PATCH":
                 let scaleType = APISchema.builtIn[Self.scaleTypeName]
+                let patch = try RequestPatch(request, strategic: scaleType != nil)
                 registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                                 transform: { (current) throws(Status) in
                                     var scale = ScaleSubresource.scale(of: current.json)
-                                    scale = try RequestPatch.apply(request, to: scale, type: scaleType)
+                                    scale = try patch.apply(to: scale, type: scaleType)
                                     // A patch that names no version applies to the current one.
                                     if scale["metadata"]?["resourceVersion"] == current.json["metadata"]?["resourceVersion"],
                                        var metadata = scale["metadata"]?.objectValue {

@@ -247,14 +247,15 @@ public final class APIServer: Sendable {
             return nil
         case ("PATCH", let name?):
             let validation = try FieldValidationMode(request)
+            let patch = try RequestPatch(request, strategic: strategy != nil)
             let warnings = WriteWarnings()
             // Applied to the newest state under the write lock, as GuaranteedUpdate does: no lost updates.
             registry.modify(resource, namespace: namespace, name: name, dryRun: dryRun,
                             transform: { (current) throws(Status) in
-                                var duplicates: [String] = []
-                                var updated = try Self.patched(current, request, type: strategy?.type, duplicates: &duplicates)
+                                var updated = try Self.patched(current, patch, type: strategy?.type)
                                 if let strategy {
-                                    warnings.add(try validation.apply(&updated, strategy: strategy, duplicates: duplicates))
+                                    warnings.add(try validation.apply(&updated, strategy: strategy, duplicates: patch.duplicates,
+                                                                      patch: (name, request.body)))
                                     strategy.prepareForUpdate(&updated, current: current.json)
                                 }
                                 return updated
@@ -350,16 +351,10 @@ public final class APIServer: Sendable {
         }
     }
 
-    /// The object after the request's patch, at the version it was read (a patch that names no
-    /// version applies to the current one).
-    static func patched(_ current: KubeObject, _ request: APIRequest, type: MessageSchema?) throws(Status) -> JSONObject {
-        var duplicates: [String] = []
-        return try patched(current, request, type: type, duplicates: &duplicates)
-    }
-
-    static func patched(_ current: KubeObject, _ request: APIRequest, type: MessageSchema?,
-                        duplicates: inout [String]) throws(Status) -> JSONObject {
-        var object = try RequestPatch.apply(request, to: current.json, type: type, duplicates: &duplicates)
+    /// The object after the patch, at the version it was read (a patch that names no version
+    /// applies to the current one).
+    static func patched(_ current: KubeObject, _ patch: RequestPatch, type: MessageSchema?) throws(Status) -> JSONObject {
+        var object = try patch.apply(to: current.json, type: type)
         if var metadata = object["metadata"]?.objectValue, metadata["resourceVersion"] == current.json["metadata"]?["resourceVersion"] {
             metadata["resourceVersion"] = nil
             object["metadata"] = .object(metadata)

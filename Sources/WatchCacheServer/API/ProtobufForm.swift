@@ -12,7 +12,8 @@ struct ProtobufForm: Sendable {
     static let statusType = "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
 
     /// The object's envelope (`k8s\0`, type meta, message); empty if the stored JSON does not fit
-    /// the schema (written before validation existed).
+    /// the schema (validation refuses such values on every write, so only objects stored by an
+    /// older version of the server, or by a library user directly, can be like that).
     func envelope(_ object: KubeObject) -> [UInt8] {
         let kind = strategy.kind
         let type = strategy.type

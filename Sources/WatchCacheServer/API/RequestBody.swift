@@ -17,7 +17,16 @@ enum RequestBody {
     static func object(_ request: APIRequest, strategy: WriteStrategy?, duplicates: inout [String]) throws(Status) -> JSONObject {
         switch mediaType(request) {
         case "application/json", "*/*":
-            return try parseJSONObject(request.body, duplicates: &duplicates)
+            let object = try parseJSONObject(request.body, duplicates: &duplicates)
+            if let strategy {
+                if case .string(let apiVersion)? = object["apiVersion"], apiVersion != strategy.kind.apiVersion {
+                    throw Status.badRequest("the API version in the data (\(apiVersion)) does not match the expected API version (\(strategy.kind.apiVersion))")
+                }
+                if case .string(let kind)? = object["kind"], kind != strategy.kind.kind {
+                    throw Status.badRequest("the kind in the data (\(kind)) does not match the expected kind (\(strategy.kind.kind))")
+                }
+            }
+            return object
         case protobufType where strategy != nil:
             let strategy = strategy!
             let envelope: ProtobufDecoder.Envelope
