@@ -19,6 +19,8 @@ public final class Server: Sendable {
     /// The caches' time-driven work, on an event loop: it must not wait for the Swift concurrency
     /// pool, which an embedding program (or a test runner) may keep busy.
     private let ticker = Mutex<RepeatedTask?>(nil)
+    /// Runs the lifecycle controllers (namespace termination, ends of grace periods).
+    private let controllers = Mutex<RepeatedTask?>(nil)
 
     public init(configuration: ServerConfiguration, registry: Registry, logger: Logger = Logger(label: "watchcache")) throws(Status) {
         self.configuration = configuration
@@ -28,7 +30,8 @@ public final class Server: Sendable {
                                  serverAddress: "\(configuration.bindAddress):\(configuration.securePort ?? configuration.port ?? 0)",
                                  authenticator: configuration.authenticator, logger: logger, logRequests: configuration.logRequests,
                                  maxRequestsInFlight: configuration.maxRequestsInFlight,
-                                 maxMutatingRequestsInFlight: configuration.maxMutatingRequestsInFlight)
+                                 maxMutatingRequestsInFlight: configuration.maxMutatingRequestsInFlight,
+                                 namespaceLifecycle: configuration.namespaceLifecycle)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
     }
 
@@ -56,6 +59,11 @@ public final class Server: Sendable {
             registry.tick()
         }
         ticker.withLock { $0 = tickTask }
+        let api = self.api
+        let controllerTask = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(500)) { _ in
+            api.runLifecycleControllers()
+        }
+        controllers.withLock { $0 = controllerTask }
         logger.info("watchcache serving", metadata: [
             "address": "\(configuration.bindAddress)",
             "port": "\(ports.cleartext.map { "\($0) (h2c prior knowledge, http/1.1)" } ?? "off")",
@@ -101,6 +109,7 @@ public final class Server: Sendable {
         }
         registry.close()
         ticker.withLock { t in t?.cancel(promise: nil); t = nil }
+        controllers.withLock { t in t?.cancel(promise: nil); t = nil }
         let deadline = ContinuousClock.now + drain
         while ContinuousClock.now < deadline, !connections.withLock({ $0.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))

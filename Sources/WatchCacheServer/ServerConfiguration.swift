@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable {
     public var maxRequestsInFlight = 400
     /// Writes answered at once (`--max-mutating-requests-inflight`); more get 429. 0: no limit.
     public var maxMutatingRequestsInFlight = 200
+    /// kube-apiserver's NamespaceLifecycle: the system namespaces exist, and objects cannot be
+    /// created in a namespace that does not exist (404) or is being deleted (403).
+    public var namespaceLifecycle = true
     /// How often the caches' time-driven work (bookmarks, deadlines) runs.
     public var tickInterval: Duration = .milliseconds(100)
     /// Event loop threads; by default one per core.

@@ -84,6 +84,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-mutating-requests-inflight"), help: "Writes answered at once; more get 429. 0: no limit.")
     var maxMutatingRequestsInFlight = 200
 
+    @Flag(inversion: .prefixedNo,
+          help: "kube-apiserver's NamespaceLifecycle: create default, kube-system, kube-public and kube-node-lease, and refuse objects in a namespace that does not exist or is being deleted.")
+    var namespaceLifecycle = true
+
     @Option(name: .customLong("time-compression"), help: "For benchmarks: divide the server's time constants (bookmark interval and lead, window freshness, timer slots, tick) by this factor.")
     var timeCompression: Double = 1
 
@@ -144,6 +148,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.logRequests = logRequests
         configuration.maxRequestsInFlight = maxRequestsInFlight
         configuration.maxMutatingRequestsInFlight = maxMutatingRequestsInFlight
+        configuration.namespaceLifecycle = namespaceLifecycle
         if let threads { configuration.threads = threads }
         for value in extraResources {
             let resource = try ResourceFlag.parse(value)

@@ -6,7 +6,9 @@ import WatchCache
 /// The REST layer without a transport: routing, verbs, discovery, and Kubernetes errors.
 @Suite struct APIServerTests {
     let registry = try! Registry(clock: ManualClock())
-    var api: APIServer { try! APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "127.0.0.1:8080") }
+    var api: APIServer {
+        try! APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "127.0.0.1:8080", namespaceLifecycle: false)
+    }
 
     /// Sends a request and waits for its (possibly asynchronous) response.
     func send(_ api: APIServer, _ method: String, _ target: String, body: String = "", contentType: String = "application/json") async -> APIResponse {

@@ -7,10 +7,13 @@ import WatchCacheServer
 /// knowledge), nghttp and h2load for many streams on one connection.
 @Suite(.serialized) struct EndToEndTests {
     /// A server on a free loopback port with a small window and a 1 s bookmark interval.
+    /// (Without NamespaceLifecycle: the suites that use it count versions from 1 and write to
+    /// any namespace.)
     static func startServer() async throws -> (Server, Int) {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.threads = 2
+        configuration.namespaceLifecycle = false
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
         let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
         let port = try await server.start().cleartext!

@@ -67,7 +67,7 @@ import WatchCacheServer
 
     @Test func kubectlCreateApplyPatchScaleEditAndValidation() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.kubectlPath), "kubectl is not installed at \(Self.kubectlPath)")
-        let (server, port) = try await SecureEndToEndTests.startServer()
+        let (server, port) = try await SecureEndToEndTests.startServer(namespaceLifecycle: true)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watchcache-kubectl-\(port)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -21,7 +21,7 @@ import WatchCache
     }
 
     @Test func rootListsOneDocumentPerGroupVersion() async throws {
-        let api = try APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "x")
+        let api = try APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "x", namespaceLifecycle: false)
         let root = try #require(await send(api, "GET", "/openapi/v3").json)
         let core = try #require(root["paths"]?["api/v1"]?["serverRelativeURL"]?.stringValue)
         let apps = try #require(root["paths"]?["apis/apps/v1"]?["serverRelativeURL"]?.stringValue)
@@ -35,7 +35,7 @@ import WatchCache
     /// kubectl's check (`supportsQueryParamV3`): a PATCH operation tagged with the kind's
     /// group-version-kind that lists `fieldValidation` as a query parameter.
     @Test func patchOperationsDeclareFieldValidation() async throws {
-        let api = try APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "x")
+        let api = try APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "x", namespaceLifecycle: false)
         let document = try #require(await send(api, "GET", "/openapi/v3/api/v1").json)
         #expect(document["openapi"] == .string("3.0.0"))
         let pods = try #require(document["paths"]?["/api/v1/namespaces/{namespace}/pods/{name}"]?["patch"])
@@ -51,7 +51,7 @@ import WatchCache
     /// next read gets 429 with Retry-After, while writes, watches and health still get through.
     @Test func overTheLimitIsTooManyRequests() async throws {
         let api = try APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "x",
-                                maxRequestsInFlight: 1, maxMutatingRequestsInFlight: 1)
+                                maxRequestsInFlight: 1, maxMutatingRequestsInFlight: 1, namespaceLifecycle: false)
         let future = registry.currentVersion.rawValue + 1
         async let waiting = send(api, "GET", "/api/v1/pods?resourceVersion=\(future)&resourceVersionMatch=NotOlderThan")
         var refused = await send(api, "GET", "/api/v1/pods")

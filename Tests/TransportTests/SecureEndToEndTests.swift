@@ -7,8 +7,9 @@ import WatchCacheServer
 @Suite(.serialized) struct SecureEndToEndTests {
     static let token = "s3cr3t-token"
 
-    static func startServer() async throws -> (Server, Int) {
+    static func startServer(namespaceLifecycle: Bool = false) async throws -> (Server, Int) {
         var configuration = ServerConfiguration()
+        configuration.namespaceLifecycle = namespaceLifecycle
         configuration.port = nil
         configuration.securePort = 0
         configuration.tls = .selfSigned

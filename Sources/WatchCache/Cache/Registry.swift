@@ -17,12 +17,16 @@ public final class Registry: Sendable {
     let clock: any WatchClock
     let storage: any Storage
     let logger: Logger
+    /// The random suffix of names made from `generateName`.
+    let generatedNameSuffix: @Sendable () -> String
     private let state: Mutex<RegistryState>
     private let ready = Atomic(false)
     /// Runs ``drainCommits()`` for storages that do not persist inline.
     private let committer = DispatchQueue(label: "watchcache.registry.committer", qos: .userInitiated)
     /// The most writes one commit takes.
     static let maximumBatch = 1_000
+    /// How many names a create from `generateName` tries.
+    static let generateNameTries = 8
 
     private struct RegistryState {
         /// The newest version applied (persisted and fanned out).
@@ -57,8 +61,12 @@ public final class Registry: Sendable {
     /// A registry over `storage`. With `recover` (the default) it loads what the storage holds
     /// now; otherwise it answers writes with 503 until ``recover()`` is called (a server that
     /// listens while it loads).
+    /// `generatedNameSuffix` makes the random part of names from `generateName` (tests give their
+    /// own to make names collide).
     public init(storage: any Storage = InMemoryStorage(), configuration: CacheConfiguration = CacheConfiguration(),
-                clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache"), recover: Bool = true) throws {
+                clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache"), recover: Bool = true,
+                generatedNameSuffix: (@Sendable () -> String)? = nil) throws {
+        self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
         self.storage = storage
         self.configuration = configuration
         self.clock = clock
@@ -134,8 +142,10 @@ public final class Registry: Sendable {
     // MARK: - Writes
 
     /// Creates an object. Sets `metadata.resourceVersion`, `uid`, `creationTimestamp` and `generation`
-    /// (and `name` from `generateName`). 409 AlreadyExists if the name is taken; 400 if the object
-    /// sets `resourceVersion` or names another namespace than `namespace`.
+    /// (and `name` from `generateName`: a name taken is generated again, up to 8 tries, as
+    /// kube-apiserver 1.32 does). 409 AlreadyExists if the name is taken; 400 if the object sets
+    /// `resourceVersion` or names another namespace than `namespace`. Deletion fields
+    /// (`deletionTimestamp`, `deletionGracePeriodSeconds`) are dropped.
     /// With `dryRun`, validates and answers but stores and emits nothing. Returns once the write is
     /// durable and fanned out.
     public func create(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil,
@@ -149,12 +159,15 @@ public final class Registry: Sendable {
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         var object = json
         var metadata = object["metadata"]?.objectValue ?? JSONObject()
+        var generateFrom: String?
+        let suffix = generatedNameSuffix
         do throws(Status) {
             if let rv = metadata["resourceVersion"]?.stringValue, !rv.isEmpty {
                 throw Status.badRequest("resourceVersion should not be set on objects to be created")
             }
             if (metadata["name"]?.stringValue ?? "").isEmpty, let prefix = metadata["generateName"]?.stringValue, !prefix.isEmpty {
-                metadata["name"] = .string(prefix + Self.randomSuffix())
+                generateFrom = prefix
+                metadata["name"] = .string(prefix + suffix())
             }
             try Self.scope(&metadata, to: namespace, resource: resource)
         } catch {
@@ -163,16 +176,24 @@ public final class Registry: Sendable {
         metadata["uid"] = .string(Self.randomUID())
         metadata["creationTimestamp"] = .string(WallClock.rfc3339Now())
         metadata["generation"] = .number("1")
+        metadata["deletionTimestamp"] = nil
+        metadata["deletionGracePeriodSeconds"] = nil
         Self.setTypeMeta(&object, resource)
 
         submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
             metadata["resourceVersion"] = .string(version.description)
-            object["metadata"] = .object(metadata)
-            let stored = try KubeObject(json: object, resource: resource)
-            if current(stored.namespace, stored.name) != nil {
-                throw Status.alreadyExists(resource, name: stored.name)
+            var tries = 1
+            while true {
+                object["metadata"] = .object(metadata)
+                let stored = try KubeObject(json: object, resource: resource)
+                guard current(stored.namespace, stored.name) != nil else { return (.put(stored), stored, nil) }
+                // A generated name that is taken: another one, as kube-apiserver retries (8 tries).
+                guard let prefix = generateFrom, tries < Self.generateNameTries else {
+                    throw Status.alreadyExists(resource, name: stored.name)
+                }
+                tries += 1
+                metadata["name"] = .string(prefix + suffix())
             }
-            return (.put(stored), stored, nil)
         }
     }
 
@@ -210,9 +231,17 @@ public final class Registry: Sendable {
             if !expected.isEmpty, expected != existing.resourceVersion.description {
                 throw Status.conflict(resource, name: name)
             }
-            let stored = try Self.replacement(of: existing, with: object, metadata: metadata, version: version)
-            return (.put(stored), stored, existing)
+            return try Self.updateDecision(existing, object, metadata: metadata, version: version)
         }
+    }
+
+    /// ``modify(_:namespace:name:dryRun:transform:completion:)`` for the writes that run a
+    /// deletion: `transform` may set `deletionTimestamp` (a namespace starting to terminate) where
+    /// any other update keeps it as it was.
+    public func terminate(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
+                          transform: (KubeObject) throws(Status) -> JSONObject,
+                          completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
+        modify(resource, namespace: namespace, name: name, dryRun: dryRun, setsDeletion: true, transform: transform, completion: completion)
     }
 
     /// Changes an object starting from its newest state, as kube-apiserver's `GuaranteedUpdate`
@@ -222,6 +251,12 @@ public final class Registry: Sendable {
     public func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
                        transform: (KubeObject) throws(Status) -> JSONObject,
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
+        modify(resource, namespace: namespace, name: name, dryRun: dryRun, setsDeletion: false, transform: transform, completion: completion)
+    }
+
+    private func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool, setsDeletion: Bool,
+                        transform: (KubeObject) throws(Status) -> JSONObject,
+                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
             guard let existing = current(namespace, name) else {
                 throw Status.notFound(resource, name: name)
@@ -239,25 +274,60 @@ public final class Registry: Sendable {
                 throw Status.conflict(resource, name: name)
             }
             Self.setTypeMeta(&object, resource)
-            let stored = try Self.replacement(of: existing, with: object, metadata: metadata, version: version)
-            return (.put(stored), stored, existing)
+            return try Self.updateDecision(existing, object, metadata: metadata, version: version, setsDeletion: setsDeletion)
         }
     }
 
-    /// `object` as the new state of `existing` at `version`: `uid` and `creationTimestamp` kept,
-    /// `generation` bumped when anything outside `metadata` and `status` changed.
-    private static func replacement(of existing: KubeObject, with object: JSONObject, metadata: JSONObject,
-                                    version: ResourceVersion) throws(Status) -> KubeObject {
+    /// An update of `existing` to `object` at `version`: `uid`, `creationTimestamp` and the deletion
+    /// fields kept, `generation` bumped when anything outside `metadata` and `status` changed. On
+    /// an object being deleted no finalizer may be added, and the update that removes the last
+    /// finalizer deletes it (kube-apiserver's `ShouldDeleteDuringUpdate`; a namespace also waits
+    /// for its `spec.finalizers`).
+    private static func updateDecision(_ existing: KubeObject, _ object: JSONObject, metadata: JSONObject,
+                                       version: ResourceVersion, setsDeletion: Bool = false) throws(Status) -> Decision {
         var object = object
         var metadata = metadata
         let existingJSON = existing.json
         let existingMetadata = existingJSON["metadata"]?.objectValue ?? JSONObject()
         for key in ["uid", "creationTimestamp"] { metadata[key] = existingMetadata[key] }
+        if !setsDeletion {
+            for key in ["deletionTimestamp", "deletionGracePeriodSeconds"] { metadata[key] = existingMetadata[key] }
+        }
+        let deleting = existingMetadata["deletionTimestamp"] != nil && existingMetadata["deletionTimestamp"] != .null
+        let finalizers = Self.finalizers(metadata)
+        if deleting {
+            let existingFinalizers = Set(Self.finalizers(existingMetadata))
+            let added = finalizers.filter { !existingFinalizers.contains($0) }
+            if !added.isEmpty {
+                throw Status.invalid(kind: existing.resource.kind, group: existing.resource.group, name: existing.name, errors: [
+                    FieldError(field: "metadata.finalizers", type: .forbidden,
+                               detail: "no new finalizers can be added if the object is being deleted, found new finalizers \(Self.goStrings(added))"),
+                ])
+            }
+            let grace = existingMetadata["deletionGracePeriodSeconds"].flatMap { Int64($0.fieldText ?? "") } ?? 0
+            let namespaceFinalizers = existing.resource.isNamespaceKind
+                ? (object["spec"]?["finalizers"]?.arrayValue ?? []).isEmpty : true
+            if finalizers.isEmpty && grace == 0 && namespaceFinalizers {
+                let final = existing.withResourceVersion(version)
+                return (.delete(final), final, existing)
+            }
+        }
         let generation = existing.generation ?? 1
         metadata["generation"] = .number(String(specChanged(existingJSON, object) ? generation + 1 : generation))
         metadata["resourceVersion"] = .string(version.description)
         object["metadata"] = .object(metadata)
-        return try KubeObject(json: object, resource: existing.resource)
+        let stored = try KubeObject(json: object, resource: existing.resource)
+        return (.put(stored), stored, existing)
+    }
+
+    /// `metadata.finalizers`.
+    static func finalizers(_ metadata: JSONObject) -> [String] {
+        (metadata["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    /// A list of strings as Go's `%#v` writes it: `[]string{"a", "b"}`.
+    static func goStrings(_ values: [String]) -> String {
+        "[]string{" + values.map { "\"\($0)\"" }.joined(separator: ", ") + "}"
     }
 
     /// Deletes an object and returns its last state (with the deletion's version). 404 if it does
@@ -270,24 +340,115 @@ public final class Registry: Sendable {
     /// ``delete(_:namespace:name:precondition:dryRun:)`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
     public func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, precondition: String? = nil, dryRun: Bool = false,
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
-        submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
+        delete(resource, namespace: namespace, name: name, options: DeletionOptions(resourceVersion: precondition, dryRun: dryRun),
+               completion: completion)
+    }
+
+    /// Deletes an object as kube-apiserver does, and returns its state: gone (with the deletion's
+    /// version), or kept and marked deleting.
+    ///
+    /// - An object with finalizers is kept: it gets `deletionTimestamp` (now) and
+    ///   `deletionGracePeriodSeconds` 0 (a MODIFIED event), and goes when an update removes its last
+    ///   finalizer. A DELETE while it waits changes nothing.
+    /// - A kind deleted gracefully (`graceful`: pods) gets `deletionTimestamp` = now + its grace
+    ///   period; a later DELETE may shorten the period, never lengthen it; a period of 0 deletes at
+    ///   once (when no finalizers remain).
+    /// - `propagationPolicy` (or `orphanDependents`) adds the `orphan` or `foregroundDeletion`
+    ///   finalizer that tells the garbage collector what to do first.
+    ///
+    /// 404 if the object does not exist; 409 Conflict if a precondition does not match.
+    public func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, options: DeletionOptions,
+                       graceful: GracefulDeletion? = nil, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
+        submit(resource, dryRun: options.dryRun, completion: completion) { (current, version) throws(Status) in
             guard let existing = current(namespace, name) else {
                 throw Status.notFound(resource, name: name)
             }
-            if let precondition, !precondition.isEmpty, precondition != existing.resourceVersion.description {
-                throw Status.preconditionFailed(resource, name: name, expected: precondition, actual: existing.resourceVersion)
+            if let uid = options.uid, !uid.isEmpty, uid != existing.uid {
+                throw Status(code: 409, reason: .conflict,
+                             message: "Operation cannot be fulfilled on \(resource.qualifiedPlural) \"\(name)\": the UID in the precondition (\(uid)) does not match the UID in record (\(existing.uid ?? "")). The object might have been deleted and then recreated",
+                             details: Status.Details(name: name, group: resource.group, kind: resource.plural))
             }
-            let final = existing.withResourceVersion(version)
-            return (.delete(final), final, existing)
+            if let expected = options.resourceVersion, !expected.isEmpty, expected != existing.resourceVersion.description {
+                throw Status.preconditionFailed(resource, name: name, expected: expected, actual: existing.resourceVersion)
+            }
+            return try Self.deletionDecision(existing, options: options, graceful: graceful, version: version)
         }
     }
 
+    /// kube-apiserver's `BeforeDelete` and `Store.Delete` as one decision: mark the object
+    /// deleting, shorten its grace period, leave it, or delete it.
+    private static func deletionDecision(_ existing: KubeObject, options: DeletionOptions, graceful: GracefulDeletion?,
+                                         version: ResourceVersion) throws(Status) -> Decision {
+        var object = existing.json
+        var metadata = object["metadata"]?.objectValue ?? JSONObject()
+        let requested = options.gracePeriodSeconds.map { $0 < 0 ? 1 : $0 }
+        let now = Int64(WallClock.secondsSince1970())
+        let deletingSince = metadata["deletionTimestamp"]?.stringValue.flatMap(WallClock.secondsSince1970(rfc3339:))
+        let currentGrace = metadata["deletionGracePeriodSeconds"].flatMap { Int64($0.fieldText ?? "") }
+
+        // BeforeDelete: is the deletion graceful, or already pending?
+        var isGraceful = false
+        var gracePeriod: Int64 = 0
+        if graceful != nil, let since = deletingSince {
+            if let currentGrace, currentGrace > 0 {
+                guard let requested, requested < currentGrace else {
+                    return (nil, existing, existing)  // pending: only a shorter period changes anything
+                }
+                metadata["deletionTimestamp"] = .string(WallClock.rfc3339(secondsSince1970: since - currentGrace + requested))
+                metadata["deletionGracePeriodSeconds"] = .number(String(requested))
+                isGraceful = true
+                gracePeriod = requested
+            }
+        } else if let graceful, deletingSince == nil {
+            gracePeriod = graceful(object, requested)
+            metadata["deletionTimestamp"] = .string(WallClock.rfc3339(secondsSince1970: now + gracePeriod))
+            metadata["deletionGracePeriodSeconds"] = .number(String(gracePeriod))
+            if let generation = existing.generation, generation > 0 { metadata["generation"] = .number(String(generation + 1)) }
+            isGraceful = true
+        }
+
+        let oldFinalizers = finalizers(metadata)
+        let newFinalizers = options.finalizers(oldFinalizers)
+        let finalizersChange = Set(oldFinalizers) != Set(newFinalizers)
+        if isGraceful || !oldFinalizers.isEmpty || finalizersChange {
+            if finalizersChange { metadata["finalizers"] = .array(newFinalizers.map { .string($0) }) }
+            let pendingFinalizers = !newFinalizers.isEmpty
+            if !isGraceful && pendingFinalizers {
+                // markAsDeleting: now, grace 0; the generation moves on the first mark.
+                if deletingSince == nil, let generation = existing.generation, generation > 0 {
+                    metadata["generation"] = .number(String(generation + 1))
+                }
+                if deletingSince == nil || deletingSince! > now {
+                    metadata["deletionTimestamp"] = .string(WallClock.rfc3339(secondsSince1970: now))
+                }
+                metadata["deletionGracePeriodSeconds"] = .number("0")
+            }
+            if pendingFinalizers || (isGraceful && gracePeriod > 0) {
+                // Marked already, nothing new: no write, as kube-apiserver skips an update that changes nothing.
+                if metadata == existing.json["metadata"]?.objectValue { return (nil, existing, existing) }
+                metadata["resourceVersion"] = .string(version.description)
+                object["metadata"] = .object(metadata)
+                let marked = try KubeObject(json: object, resource: existing.resource)
+                return (.put(marked), marked, existing)
+            }
+            if isGraceful {
+                // A grace period of 0 and no finalizers: gone now, carrying its deletion fields.
+                metadata["resourceVersion"] = .string(version.description)
+                object["metadata"] = .object(metadata)
+                let final = try KubeObject(json: object, resource: existing.resource)
+                return (.delete(final), final, existing)
+            }
+        }
+        let final = existing.withResourceVersion(version)
+        return (.delete(final), final, existing)
+    }
+
     /// A write's decision: the change, what the client gets back, and the object's state before.
-    private typealias Decision = (change: Change, result: KubeObject, previous: KubeObject?)
+    typealias Decision = (change: Change?, result: KubeObject, previous: KubeObject?)
 
     /// Runs `decide` under the lock with the next version and the newest (staged) objects, then
     /// persists, applies and acknowledges the change — inline, or through the committer.
-    private func submit(_ resource: ResourceDescriptor, dryRun: Bool, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void,
+    func submit(_ resource: ResourceDescriptor, dryRun: Bool, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void,
                         decide: (_ current: (String?, String) -> KubeObject?, _ version: ResourceVersion) throws(Status) -> Decision) {
         guard let cache = cache(for: resource) else {
             return completion(.failure(Status(code: 404, reason: .notFound,
@@ -310,8 +471,10 @@ public final class Registry: Sendable {
             } catch {
                 return .failure(error)
             }
+            // Nothing to write (a delete already pending): the answer is the object as it is.
+            guard let change = decision.change else { return .success(decision.result) }
             if dryRun { return .success(decision.result) }
-            let write = StoredWrite(resource: resource, change: decision.change, previous: decision.previous, wallTime: WallClock.secondsSince1970())
+            let write = StoredWrite(resource: resource, change: change, previous: decision.previous, wallTime: WallClock.secondsSince1970())
             if inline {
                 do {
                     try storage.persist([write])
@@ -321,7 +484,7 @@ public final class Registry: Sendable {
                 s.assigned = version
                 s.version = version
                 do throws(Status) {
-                    try cache.apply(decision.change, effects: &effects)
+                    try cache.apply(change, effects: &effects)
                 } catch {
                     return .failure(error)
                 }
@@ -330,7 +493,7 @@ public final class Registry: Sendable {
             }
             s.assigned = version
             let key = Self.stagedKey(resource, decision.result.key)
-            if case .delete = decision.change {
+            if case .delete = change {
                 s.staged[key] = StagedObject(version: version, object: nil)
             } else {
                 s.staged[key] = StagedObject(version: version, object: decision.result)
@@ -461,7 +624,7 @@ public final class Registry: Sendable {
         return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
     }
 
-    private static func randomSuffix() -> String {
+    static func randomSuffix() -> String {
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
         return String((0..<5).map { _ in alphabet.randomElement()! })
     }

@@ -76,6 +76,15 @@ public final class ResourceCache: Sendable {
         return state.withLock { $0.store[key] }
     }
 
+    /// The current objects, all or those of one namespace (for controllers that sweep them; a
+    /// LIST is ``list(_:completion:)``).
+    public func snapshot(namespace: String? = nil) -> [KubeObject] {
+        state.withLock { cs in
+            guard let namespace else { return Array(cs.store.objects.values) }
+            return cs.store.keys(inNamespace: namespace).compactMap { cs.store.objects[$0] }
+        }
+    }
+
     /// Records a change and fans it out. Changes must come in strictly increasing version order;
     /// an older one is refused with a 500 InternalError and changes nothing.
     public func apply(_ change: Change) throws(Status) {

@@ -51,6 +51,9 @@ public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertib
     /// `v1` or `apps/v1`.
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 
+    /// Whether this is the core group's `namespaces`.
+    public var isNamespaceKind: Bool { group.isEmpty && plural == "namespaces" }
+
     /// `pods` or `deployments.apps`, as kube-apiserver names resources in messages.
     public var qualifiedPlural: String { group.isEmpty ? plural : "\(plural).\(group)" }
 

@@ -46,6 +46,20 @@ extension HTTP2ClientConnection {
     static func createPods(count: Int, on loop: any EventLoop, connection: @escaping @Sendable (Int) -> HTTP2ClientConnection,
                            body: @escaping @Sendable (Int) -> [UInt8]) async throws {
         guard count > 0 else { return }
+        // The namespace first: servers with kube-apiserver's NamespaceLifecycle refuse objects in a
+        // namespace that does not exist (409 when it does).
+        let namespaceCreated = loop.makePromise(of: Void.self)
+        try await loop.submit {
+            let body = Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(PodWorkload.namespace)"}}"#.utf8)
+            connection(0).fetch("POST", "/api/v1/namespaces", body: body) { status, response in
+                if status == 201 || status == 409 {
+                    namespaceCreated.succeed(())
+                } else {
+                    namespaceCreated.fail(BenchError("creating namespace \(PodWorkload.namespace) answered \(status): \(String(decoding: response.prefix(200), as: UTF8.self))"))
+                }
+            }
+        }.get()
+        try await namespaceCreated.futureResult.get()
         let promise = loop.makePromise(of: Void.self)
         try await loop.submit {
             var next = 0, done = 0

@@ -60,6 +60,19 @@ public struct WriteStrategy: Sendable {
         }
     }
 
+    /// How the kind is deleted gracefully, if it is (kube-apiserver's `CheckGracefulDelete`): pods
+    /// get the requested period, else their `terminationGracePeriodSeconds`; a pod not bound to a
+    /// node, or already finished, goes at once.
+    public var gracefulDeletion: GracefulDeletion? {
+        guard kind.group.isEmpty && kind.kind == "Pod" else { return nil }
+        return { pod, requested in
+            var period = requested ?? pod["spec"]?["terminationGracePeriodSeconds"].flatMap { Int64($0.fieldText ?? "") } ?? 0
+            if (pod["spec"]?["nodeName"]?.stringValue ?? "").isEmpty { period = 0 }
+            if let phase = pod["status"]?["phase"]?.stringValue, phase == "Failed" || phase == "Succeeded" { period = 0 }
+            return period
+        }
+    }
+
     /// A write to `/status`: the new object with the current spec, as kube-apiserver's status
     /// strategies keep it. Metadata comes from the new object except what the kind's status
     /// strategy protects: a pod's owner references (old kubelets corrupted them), a workload's

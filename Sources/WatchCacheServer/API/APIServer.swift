@@ -10,6 +10,13 @@ public final class APIServer: Sendable {
     let resources: [String: ResourceDescriptor]
     /// kube-apiserver's write rules for the resources the schema describes, by `group/version/plural`.
     let strategies: [String: WriteStrategy]
+    /// Pods deleted gracefully, until their grace period ends.
+    let lifecycle = GracefulDeletions()
+    /// Whether the system namespaces are made and creates are admitted by NamespaceLifecycle.
+    let namespaceLifecycle: Bool
+    /// Whether the system namespaces are stored (set once).
+    let systemNamespacesReady = Atomic(false)
+    let systemNamespacesSetup = Mutex(())
     let discovery: Discovery
     let openAPI: OpenAPI
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
@@ -25,7 +32,9 @@ public final class APIServer: Sendable {
 
     public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String,
                 authenticator: TokenAuthenticator? = nil, logger: Logger = Logger(label: "watchcache"),
-                logRequests: Bool = false, maxRequestsInFlight: Int = 400, maxMutatingRequestsInFlight: Int = 200) throws(Status) {
+                logRequests: Bool = false, maxRequestsInFlight: Int = 400, maxMutatingRequestsInFlight: Int = 200,
+                namespaceLifecycle: Bool = true) throws(Status) {
+        self.namespaceLifecycle = namespaceLifecycle
         self.registry = registry
         self.inFlight = InFlightLimiter(readOnly: maxRequestsInFlight, mutating: maxMutatingRequestsInFlight)
         self.logger = logger
@@ -43,6 +52,7 @@ public final class APIServer: Sendable {
         self.discovery = Discovery(resources: resources, serverAddress: serverAddress)
         self.openAPI = OpenAPI(resources: resources)
         self.minRequestTimeout = minRequestTimeout
+        ensureSystemNamespaces()
     }
 
     static let notFound = Status(code: 404, reason: .notFound, message: "the server could not find the requested resource",
@@ -157,6 +167,7 @@ public final class APIServer: Sendable {
             }
             if namespace != nil, !resource.namespaced { throw Self.notFound }
             let strategy = strategies["\(group)/\(version)/\(plural)"]
+            if registry.isReady { ensureSystemNamespaces() }
             if let subresource {
                 guard let name, let strategy else { throw Self.notFound }
                 guard registry.isReady else { throw Registry.loadingStatus }
@@ -217,6 +228,7 @@ public final class APIServer: Sendable {
             let validation = try FieldValidationMode(request)
             var duplicates: [String] = []
             var object = try RequestBody.object(request, strategy: strategy, duplicates: &duplicates)
+            try admitCreate(object, in: namespace, resource: resource)
             let warnings = WriteWarnings()
             if let strategy {
                 warnings.add(try validation.apply(&object, strategy: strategy, duplicates: duplicates))
@@ -263,17 +275,19 @@ public final class APIServer: Sendable {
                             completion: Self.answer(respond, warnings: warnings))
             return nil
         case ("DELETE", let name?):
-            let options = try Self.deleteOptions(request)
-            registry.delete(resource, namespace: namespace, name: name, precondition: options.precondition,
-                            dryRun: dryRun || options.dryRun, completion: Self.answer(respond))
+            try delete(resource, strategy: strategy, namespace: namespace, name: name, options: try Self.deletionOptions(request),
+                       respond: respond)
             return nil
         case ("DELETE", nil):
             let options = try RequestQuery.listOptions(request.query, namespace: namespace)
+            let deletion = try Self.deletionOptions(request)
             let registry = self.registry
+            let graceful = strategy?.gracefulDeletion
+            let lifecycle = self.lifecycle
             cache.list(ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, namespace: namespace)) { result in
                 switch result {
                 case .success(let list):
-                    Self.deleteAll(list, of: resource, in: registry, dryRun: dryRun, respond: respond)
+                    Self.deleteAll(list, of: resource, in: registry, options: deletion, graceful: graceful, lifecycle: lifecycle, respond: respond)
                 case .failure(let status):
                     respond(.error(status))
                 }
@@ -298,7 +312,8 @@ public final class APIServer: Sendable {
 
     /// DELETECOLLECTION: deletes every listed object (those already gone are skipped) and answers
     /// with the deleted ones once every delete is durable.
-    private static func deleteAll(_ list: ListResult, of resource: ResourceDescriptor, in registry: Registry, dryRun: Bool,
+    private static func deleteAll(_ list: ListResult, of resource: ResourceDescriptor, in registry: Registry, options: DeletionOptions,
+                                  graceful: GracefulDeletion?, lifecycle: GracefulDeletions,
                                   respond: @escaping @Sendable (APIResponse) -> Void) {
         let remaining = Atomic(list.items.count + 1)
         let deleted = Mutex<[(Int, KubeObject)]>([])
@@ -312,8 +327,15 @@ public final class APIServer: Sendable {
             respond(.complete(status: 200, contentType: "application/json", body: answer.encoded(for: resource)))
         }
         for (index, item) in list.items.enumerated() {
-            registry.delete(resource, namespace: item.namespace, name: item.name, dryRun: dryRun) { result in
-                if case .success(let object) = result { deleted.withLock { $0.append((index, object)) } }
+            var itemOptions = options
+            itemOptions.resourceVersion = nil
+            itemOptions.uid = nil
+            registry.delete(resource, namespace: item.namespace.isEmpty ? nil : item.namespace, name: item.name, options: itemOptions,
+                            graceful: graceful) { result in
+                if case .success(let object) = result {
+                    if graceful != nil { lifecycle.track(object) }
+                    deleted.withLock { $0.append((index, object)) }
+                }
                 finish()
             }
         }
@@ -362,13 +384,5 @@ public final class APIServer: Sendable {
         return object
     }
 
-    private static func deleteOptions(_ request: APIRequest) throws(Status) -> (precondition: String?, dryRun: Bool) {
-        guard !request.body.isEmpty else { return (nil, false) }
-        let options = try RequestBody.message(request, typeName: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions")
-        let precondition = options["preconditions"]?["resourceVersion"]?.stringValue
-        var dryRun = false
-        if case .array(let values)? = options["dryRun"] { dryRun = values.contains(.string("All")) }
-        return (precondition, dryRun)
-    }
 }
 
