@@ -147,6 +147,19 @@ import Testing
         #expect(events.first?.object?.deletionTimestamp != nil)
     }
 
+    @Test func aDeletionWithNoGraceIsMarkedThenGone() throws {
+        // As kube-apiserver: the pod is written with its deletion fields, then deleted.
+        _ = try pod("p", node: "n1")
+        let watcher = try pods.watch(WatchOptions(resourceVersion: registry.currentVersion.description)) {}
+        let gone = try delete("p", .pods, DeletionOptions(gracePeriodSeconds: 0), graceful: podGrace)
+        var events: [WatchEvent] = []
+        _ = watcher.next(into: &events, maxEvents: 10)
+        #expect(events.map(\.type) == [.modified, .deleted])
+        #expect(events.first?.object?.json["metadata"]?["deletionGracePeriodSeconds"] == .number("0"))
+        #expect(gone.resourceVersion == events.last?.resourceVersion)
+        #expect(pods.get(namespace: "ns", name: "p") == nil)
+    }
+
     @Test func generatedNamesAreTriedAgainOnACollision() throws {
         let suffixes = Suffixes(["aaaaa", "aaaaa", "aaaaa", "bbbbb"])
         let registry = try Registry(clock: ManualClock(), generatedNameSuffix: { suffixes.next() })

@@ -359,7 +359,16 @@ public final class Registry: Sendable {
     /// 404 if the object does not exist; 409 Conflict if a precondition does not match.
     public func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, options: DeletionOptions,
                        graceful: GracefulDeletion? = nil, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
-        submit(resource, dryRun: options.dryRun, completion: completion) { (current, version) throws(Status) in
+        // A graceful deletion with a period of 0 is two writes, as in kube-apiserver: the object
+        // marked (MODIFIED), then gone (DELETED); the caller gets the second.
+        let thenDelete = Atomic(false)
+        let finish: @Sendable (Result<KubeObject, Status>) -> Void = { [self] result in
+            guard case .success = result, thenDelete.load(ordering: .acquiring), !options.dryRun else { return completion(result) }
+            var again = options
+            again.resourceVersion = nil
+            delete(resource, namespace: namespace, name: name, options: again, graceful: graceful, completion: completion)
+        }
+        submit(resource, dryRun: options.dryRun, completion: finish) { (current, version) throws(Status) in
             guard let existing = current(namespace, name) else {
                 throw Status.notFound(resource, name: name)
             }
@@ -371,7 +380,12 @@ public final class Registry: Sendable {
             if let expected = options.resourceVersion, !expected.isEmpty, expected != existing.resourceVersion.description {
                 throw Status.preconditionFailed(resource, name: name, expected: expected, actual: existing.resourceVersion)
             }
-            return try Self.deletionDecision(existing, options: options, graceful: graceful, version: version)
+            let decision = try Self.deletionDecision(existing, options: options, graceful: graceful, version: version)
+            if case .put(let marked)? = decision.change, marked.deletionTimestamp != nil,
+               marked.json["metadata"]?["deletionGracePeriodSeconds"] == .number("0"), Self.finalizers(marked.json["metadata"]?.objectValue ?? JSONObject()).isEmpty {
+                thenDelete.store(true, ordering: .releasing)
+            }
+            return decision
         }
     }
 
@@ -423,20 +437,13 @@ public final class Registry: Sendable {
                 }
                 metadata["deletionGracePeriodSeconds"] = .number("0")
             }
-            if pendingFinalizers || (isGraceful && gracePeriod > 0) {
+            if pendingFinalizers || isGraceful {
                 // Marked already, nothing new: no write, as kube-apiserver skips an update that changes nothing.
                 if metadata == existing.json["metadata"]?.objectValue { return (nil, existing, existing) }
                 metadata["resourceVersion"] = .string(version.description)
                 object["metadata"] = .object(metadata)
                 let marked = try KubeObject(json: object, resource: existing.resource)
                 return (.put(marked), marked, existing)
-            }
-            if isGraceful {
-                // A grace period of 0 and no finalizers: gone now, carrying its deletion fields.
-                metadata["resourceVersion"] = .string(version.description)
-                object["metadata"] = .object(metadata)
-                let final = try KubeObject(json: object, resource: existing.resource)
-                return (.delete(final), final, existing)
             }
         }
         let final = existing.withResourceVersion(version)
