@@ -183,26 +183,7 @@ struct TableConvertor: Sendable {
 
     /// Seconds since the epoch of an RFC 3339 UTC time (`2026-11-24T17:28:00Z`, fractions ignored).
     static func parseRFC3339(_ text: String) -> Int? {
-        let digits = Array(text.utf8)
-        guard digits.count >= 20 else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int32? {
-            var value: Int32 = 0
-            for b in digits[from..<(from + count)] {
-                guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int32(b - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
-        var parts = tm()
-        parts.tm_year = year - 1900
-        parts.tm_mon = month - 1
-        parts.tm_mday = day
-        parts.tm_hour = hour
-        parts.tm_min = minute
-        parts.tm_sec = second
-        return Int(timegm(&parts))
+        WallClock.secondsSince1970(rfc3339: text).map { Int($0) }
     }
 
     /// An age as kubectl shows it (`45s`, `3m20s`, `5h`, `12d`, `2y30d`), the rules of
