@@ -173,7 +173,8 @@ import WatchCacheServer
             server.registry.tick()
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(terminated == 1)
+        let stats = server.registry.cache(for: .pods)!.statistics()
+        #expect(terminated == 1, "delivered \(stats.eventsDelivered), watchers \(stats.currentWatchers), started \(stats.watchersStarted)")
         stalled.cancel()
         try await server.shutdown()
         _ = try? await stalled.value
