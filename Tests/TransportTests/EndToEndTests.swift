@@ -161,8 +161,10 @@ import WatchCacheServer
         let stalled = Task { try await Self.run("timeout", ["-s", "KILL", "15", "/usr/bin/nghttp", "-w", "0", url]) }
         try await Self.waitForWatchers("http://127.0.0.1:\(port)", count: 1)
         let padding = String(repeating: "x", count: 1000)
-        // 60 KiB of events: under the transport's old 256 KiB per-stream buffer, over one 16 KiB frame plus the queue.
-        for i in 0..<60 {
+        // 200 KiB of events: under the transport's old 256 KiB per-stream buffer, over what the
+        // transport may hold even when the client's zero window is not in force yet (the default
+        // 64 KiB stream window) plus the watcher's queue.
+        for i in 0..<200 {
             _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}},"spec":{"nodeName":"n1"}}"#),
                                            in: .pods, namespace: "default")
         }
