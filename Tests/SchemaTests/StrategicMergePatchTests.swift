@@ -22,7 +22,7 @@ final class StrategicMergePatchTests: XCTestCase {
     private func assertPatch(_ original: String, _ patch: String, _ expected: String, type: String = "io.k8s.api.core.v1.Pod",
                              file: StaticString = #filePath, line: UInt = #line) throws {
         let result = try patched(original, patch, type: type)
-        XCTAssertEqual(JSONWriterText.text(result), JSONWriterText.text(try JSONParser.parse(expected)), file: file, line: line)
+        XCTAssertEqual(JSONWriter.text(result), JSONWriter.text(try JSONParser.parse(expected)), file: file, line: line)
     }
 
     private func assertFails(_ original: String, _ patch: String, _ message: String, kind: PatchError.Kind = .badRequest,
@@ -243,7 +243,7 @@ final class StrategicMergePatchTests: XCTestCase {
         // The sequence from issue 11: apply, change the image, apply the first file again.
         let first = #"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"nginx:1","ports":[{"containerPort":80}]}]}}"#
         let second = try patched(first, #"{"spec":{"$setElementOrder/containers":[{"name":"a"}],"containers":[{"image":"nginx:2","name":"a"}]}}"#)
-        let third = try patched(JSONWriterText.text(second), #"{"spec":{"$setElementOrder/containers":[{"name":"a"}],"containers":[{"image":"nginx:1","name":"a"}]}}"#)
-        XCTAssertEqual(JSONWriterText.text(third), JSONWriterText.text(try JSONParser.parse(first)))
+        let third = try patched(JSONWriter.text(second), #"{"spec":{"$setElementOrder/containers":[{"name":"a"}],"containers":[{"image":"nginx:1","name":"a"}]}}"#)
+        XCTAssertEqual(JSONWriter.text(third), JSONWriter.text(try JSONParser.parse(first)))
     }
 }

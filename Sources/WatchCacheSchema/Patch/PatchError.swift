@@ -26,25 +26,15 @@ public struct PatchError: Error, Equatable, CustomStringConvertible {
     static let badSetElementOrderFormat = PatchError(.badRequest, "invalid patch format of setElementOrder list")
 
     static func noMergeKey(_ element: JSONValue, _ key: String) -> PatchError {
-        PatchError(.badRequest, "map: \(JSONWriterText.text(element)) does not contain declared merge key: \(key)")
+        PatchError(.badRequest, "map: \(JSONWriter.text(element)) does not contain declared merge key: \(key)")
     }
 
     static func unknownPatchType(_ directive: JSONValue, _ object: JSONObject) -> PatchError {
-        PatchError(.badRequest, "unknown patch type: \(JSONWriterText.text(directive)) in map: \(JSONWriterText.text(.object(object)))")
+        PatchError(.badRequest, "unknown patch type: \(JSONWriter.text(directive)) in map: \(JSONWriter.text(.object(object)))")
     }
 
-    static func badArgument(expected: String, _ value: JSONValue) -> PatchError {
-        PatchError(.badRequest, "expected a \(expected), but received a \(JSONWriterText.kindName(value))")
-    }
-}
-
-/// JSON text of values quoted in error messages.
-enum JSONWriterText {
-    static func text(_ value: JSONValue) -> String {
-        String(decoding: JSONWriter.encode(value), as: UTF8.self)
-    }
-
-    static func kindName(_ value: JSONValue) -> String {
+    /// Go's name for the type a JSON value decodes to, as its messages say it.
+    private static func kindName(_ value: JSONValue) -> String {
         switch value {
         case .null: return "nil"
         case .bool: return "bool"
@@ -53,5 +43,9 @@ enum JSONWriterText {
         case .array: return "list"
         case .object: return "map"
         }
+    }
+
+    static func badArgument(expected: String, _ value: JSONValue) -> PatchError {
+        PatchError(.badRequest, "expected a \(expected), but received a \(kindName(value))")
     }
 }

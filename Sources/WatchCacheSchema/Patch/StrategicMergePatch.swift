@@ -177,7 +177,7 @@ public enum StrategicMergePatch {
             o += 1
         }
         if p < elements.count && o >= order.count {
-            throw PatchError(.badRequest, "The order in patch list:\n\(JSONWriterText.text(.array(patchList)))\n doesn't match $setElementOrder list:\n\(JSONWriterText.text(.array(order)))\n")
+            throw PatchError(.badRequest, "The order in patch list:\n\(JSONWriter.text(.array(patchList)))\n doesn't match $setElementOrder list:\n\(JSONWriter.text(.array(order)))\n")
         }
     }
 
@@ -286,7 +286,7 @@ public enum StrategicMergePatch {
                 if kind == .none {
                     kind = current
                 } else if kind != current {
-                    throw PatchError(.badRequest, "list element types are not identical: \(lists.map { JSONWriterText.text(.array($0)) })")
+                    throw PatchError(.badRequest, "list element types are not identical: \(lists.map { JSONWriter.text(.array($0)) })")
                 }
             }
         }

@@ -94,7 +94,7 @@ public enum FieldValidation {
             switch (field.type, value) {
             case (.bytes, .string), (.time, .string), (.microTime, .string), (.duration, .string), (.quantity, .string),
                  (.quantity, .number), (.int32, .number), (.int64, .number), (.intOrString, .number):
-                throw TypeError(description: "\(path): invalid value \(JSONWriterText.text(value)) for \(goType(field.type))")
+                throw TypeError(description: "\(path): invalid value \(JSONWriter.text(value)) for \(goType(field.type))")
             default:
                 throw mismatch(value, parent, path, goType: goType(field.type))
             }

@@ -25,7 +25,7 @@ extension APIServer {
             for name in Self.systemNamespaces where namespaces.get(namespace: nil, name: name) == nil {
                 var object = JSONObject([("apiVersion", .string("v1")), ("kind", .string("Namespace")),
                                          ("metadata", .object(JSONObject([("name", .string(name))])))])
-                strategies["/v1/namespaces"]?.prepareForCreate(&object)
+                strategies[.namespaces]?.prepareForCreate(&object)
                 do throws(Status) {
                     _ = try registry.create(object, in: .namespaces)
                 } catch {
@@ -184,8 +184,7 @@ extension APIServer {
                 for object in cache.snapshot(namespace: namespace.name) {
                     remaining += 1
                     guard object.deletionTimestamp == nil else { continue }
-                    let strategy = strategies["\(cache.resource.group)/\(cache.resource.version)/\(cache.resource.plural)"]
-                    let graceful = strategy?.gracefulDeletion
+                    let graceful = strategies[cache.resource]?.gracefulDeletion
                     let lifecycle = self.lifecycle
                     registry.delete(cache.resource, namespace: object.namespace, name: object.name,
                                     options: DeletionOptions(propagationPolicy: .background), graceful: graceful) { result in
@@ -234,10 +233,9 @@ final class GracefulDeletions: Sendable {
 
     /// Deletes the objects whose grace period is over (with a period of 0, as a kubelet confirms a
     /// pod stopped).
-    func endGracePeriods(registry: Registry, strategies: [String: WriteStrategy]) {
+    func endGracePeriods(registry: Registry, strategies: [ResourceDescriptor: WriteStrategy]) {
         if !scanned.exchange(true, ordering: .relaxed) {
-            for (key, strategy) in strategies where strategy.gracefulDeletion != nil {
-                guard let cache = registry.caches.first(where: { "\($0.resource.group)/\($0.resource.version)/\($0.resource.plural)" == key }) else { continue }
+            for cache in registry.caches where strategies[cache.resource]?.gracefulDeletion != nil {
                 for object in cache.snapshot() where object.deletionTimestamp != nil { track(object) }
             }
         }
@@ -248,9 +246,8 @@ final class GracefulDeletions: Sendable {
             return Array(due.values)
         }
         for entry in due {
-            let strategy = strategies["\(entry.resource.group)/\(entry.resource.version)/\(entry.resource.plural)"]
             registry.delete(entry.resource, namespace: entry.resource.namespaced ? entry.namespace : nil, name: entry.name,
-                            options: DeletionOptions(gracePeriodSeconds: 0), graceful: strategy?.gracefulDeletion) { _ in }
+                            options: DeletionOptions(gracePeriodSeconds: 0), graceful: strategies[entry.resource]?.gracefulDeletion) { _ in }
         }
     }
 }

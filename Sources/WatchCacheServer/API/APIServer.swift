@@ -8,8 +8,8 @@ import WatchCacheSchema
 public final class APIServer: Sendable {
     public let registry: Registry
     let resources: [String: ResourceDescriptor]
-    /// kube-apiserver's write rules for the resources the schema describes, by `group/version/plural`.
-    let strategies: [String: WriteStrategy]
+    /// kube-apiserver's write rules for the resources the schema describes.
+    let strategies: [ResourceDescriptor: WriteStrategy]
     /// Pods deleted gracefully, until their grace period ends.
     let lifecycle = GracefulDeletions()
     /// Whether the system namespaces are made and creates are admitted by NamespaceLifecycle.
@@ -41,11 +41,11 @@ public final class APIServer: Sendable {
         self.logRequests = logRequests
         self.authenticator = authenticator
         var byPath: [String: ResourceDescriptor] = [:]
-        var strategies: [String: WriteStrategy] = [:]
+        var strategies: [ResourceDescriptor: WriteStrategy] = [:]
         for r in resources {
             try registry.register(r)
             byPath["\(r.group)/\(r.version)/\(r.plural)"] = r
-            strategies["\(r.group)/\(r.version)/\(r.plural)"] = WriteStrategy(group: r.group, version: r.version, plural: r.plural)
+            strategies[r] = WriteStrategy(group: r.group, version: r.version, plural: r.plural)
         }
         self.resources = byPath
         self.strategies = strategies
@@ -166,7 +166,7 @@ public final class APIServer: Sendable {
                 throw Self.notFound
             }
             if namespace != nil, !resource.namespaced { throw Self.notFound }
-            let strategy = strategies["\(group)/\(version)/\(plural)"]
+            let strategy = strategies[resource]
             if registry.isReady { ensureSystemNamespaces() }
             if let subresource {
                 guard let name, let strategy else { throw Self.notFound }

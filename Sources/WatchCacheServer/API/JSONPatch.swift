@@ -8,7 +8,7 @@ enum JSONPatch {
         var document = target
         for op in operations {
             guard case .object(let o) = op, let name = o["op"]?.stringValue, let path = o["path"]?.stringValue else {
-                throw Status.badRequest("invalid JSON patch operation: \(text(op))")
+                throw Status.badRequest("invalid JSON patch operation: \(JSONWriter.text(op))")
             }
             let pointer = try parsePointer(path)
             switch name {
@@ -32,7 +32,6 @@ enum JSONPatch {
         return document
     }
 
-    private static func text(_ v: JSONValue) -> String { String(decoding: JSONWriter.encode(v), as: UTF8.self) }
 
     private static func invalid(_ message: String) -> Status {
         Status(code: 422, reason: .invalid, message: "the server rejected our request due to an error in our request: \(message)")
