@@ -5,6 +5,7 @@ import Logging
 import WatchCache
 import WatchCacheServer
 import WatchCacheSQLite
+import WatchCacheEtcd
 
 #if canImport(Glibc)
 import Glibc
@@ -74,6 +75,24 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "History kept for watches to resume from, across restarts: events (500000), a duration (15m), or both (500000,15m).")
     var history = HistoryRetention.default.description
+
+    @Option(name: .customLong("etcd-servers"), help: "Keep objects in etcd instead (comma-separated http[s]://host:port of its members), as kube-apiserver does; replicas over one etcd serve the same versions.")
+    var etcdServers: String?
+
+    @Option(name: .customLong("etcd-prefix"), help: "The prefix of every key in etcd.")
+    var etcdPrefix = "/registry"
+
+    @Option(name: .customLong("etcd-cafile"), help: "PEM CA certificate that signed etcd's serving certificates.")
+    var etcdCAFile: String?
+
+    @Option(name: .customLong("etcd-certfile"), help: "PEM client certificate for etcd (mutual TLS).")
+    var etcdCertFile: String?
+
+    @Option(name: .customLong("etcd-keyfile"), help: "PEM private key of --etcd-certfile.")
+    var etcdKeyFile: String?
+
+    @Option(name: .customLong("etcd-compaction-interval"), help: "How often etcd's history is compacted (one replica per interval), e.g. 5m, 30s; 0 disables it.")
+    var etcdCompactionInterval = "5m"
 
     @Flag(name: .customLong("log-requests"), help: "Log one line per request (failures are always logged).")
     var logRequests = false
@@ -162,6 +181,9 @@ struct ServeCommand: AsyncParsableCommand {
             history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(Double(windowSeconds) / f)),
             bookmarkInterval: .seconds(Double(bookmarkInterval) / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f))
         configuration.tickInterval = .seconds(max(0.005, 0.1 / f))
+        if let etcdServers {
+            return try await serveOnEtcd(etcdServers, configuration: configuration, cache: cache, logger: logger)
+        }
         let storage: any Storage
         let durable: SQLiteStorage?
         if inMemory {
@@ -208,6 +230,57 @@ struct ServeCommand: AsyncParsableCommand {
         await stop.value
         try await server.shutdown()
         try durable?.close()
+    }
+}
+
+extension ServeCommand {
+    /// Serves with etcd as the source of truth: listens at once, answers 503 until every cache has
+    /// its first list (and waits for etcd as long as it takes), compacts etcd's history.
+    func serveOnEtcd(_ servers: String, configuration: ServerConfiguration, cache: CacheConfiguration, logger: Logger) async throws {
+        let endpoints: EtcdEndpoints
+        do {
+            endpoints = try EtcdEndpoints(parsing: servers, caFile: etcdCAFile, certFile: etcdCertFile, keyFile: etcdKeyFile)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        guard let compaction = Self.duration(etcdCompactionInterval) else {
+            throw ValidationError("--etcd-compaction-interval \(etcdCompactionInterval): give seconds (300), or a duration (30s, 5m, 1h)")
+        }
+        guard inMemory == false else { throw ValidationError("--in-memory and --etcd-servers exclude each other") }
+        let etcd = try EtcdStorage(endpoints: endpoints, prefix: etcdPrefix, logger: logger)
+        let registry = Registry(source: etcd, configuration: cache, logger: logger)
+        let server = try Server(configuration: configuration, registry: registry, logger: logger)
+        do {
+            try await server.start()
+        } catch {
+            try? await server.shutdown()
+            throw ValidationError("cannot start serving on \(bindAddress): \(error)")
+        }
+        let loading = Task.detached {
+            let started = ContinuousClock.now
+            try? registry.recover()
+            let objects = registry.caches.reduce(0) { $0 + $1.statistics().objects }
+            logger.info("caches filled from etcd", metadata: [
+                "seconds": "\(String(format: "%.3f", (ContinuousClock.now - started).seconds))", "objects": "\(objects)",
+                "resource_version": "\(registry.currentVersion)", "etcd": "\(servers)", "prefix": "\(etcdPrefix)"])
+        }
+        let compactor = compaction > .zero ? EtcdCompactor.start(etcd, every: compaction) : nil
+        await Signals.wait(for: [SIGTERM, SIGINT])
+        loading.cancel()
+        compactor?.stop()
+        try await server.shutdown()
+        etcd.close()
+    }
+
+    /// `300`, `30s`, `5m`, `1h` (kube-apiserver's duration flags); `0` is zero.
+    static func duration(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
+            return .milliseconds(Int64(value * scale * 1000))
+        }
+        guard let seconds = Double(text), seconds >= 0 else { return nil }
+        return .milliseconds(Int64(seconds * 1000))
     }
 }
 

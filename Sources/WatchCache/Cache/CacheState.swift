@@ -25,6 +25,9 @@ struct VersionWaiter {
     enum Kind {
         case list(ListOptions, WatchFilter, @Sendable (Result<ListResult, Status>) -> Void)
         case watch(Watcher)
+        /// A read that only needs the cache to have reached the version (a consistent GET, a write
+        /// waiting to be visible in its own cache).
+        case reached(@Sendable (Result<Void, Status>) -> Void)
     }
     var target: ResourceVersion
     var deadline: Timestamp

@@ -4,14 +4,20 @@
 extension Registry {
     /// A write's decision: the change, what the client gets back, and the object's state before.
     typealias Decision = (change: Change?, result: KubeObject, previous: KubeObject?)
+    /// Decides a write from the newest state of objects (by namespace and name) and the version
+    /// the write will have (with a source of truth: a placeholder, the store sets it).
+    typealias Decider = (_ current: (String?, String) -> KubeObject?, _ version: ResourceVersion) throws(Status) -> Decision
 
     /// Runs `decide` under the lock with the next version and the newest (staged) objects, then
     /// persists, applies and acknowledges the change — inline, or through the committer.
     func submit(_ resource: ResourceDescriptor, dryRun: Bool, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void,
-                decide: (_ current: (String?, String) -> KubeObject?, _ version: ResourceVersion) throws(Status) -> Decision) {
+                decide: sending @escaping Decider) {
         guard let cache = cache(for: resource) else {
             return completion(.failure(Status(code: 404, reason: .notFound,
                                               message: "the server could not find the requested resource (\(resource.qualifiedPlural))")))
+        }
+        if let source {
+            return submit(to: source, cache: cache, dryRun: dryRun, completion: completion, decide: decide)
         }
         let inline = storage.persistsInline
         var effects = DeferredEffects()

@@ -104,7 +104,7 @@ extension Registry {
     /// deletion: `transform` may set `deletionTimestamp` (a namespace starting to terminate) where
     /// any other update keeps it as it was.
     public func terminate(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
-                          transform: (KubeObject) throws(Status) -> JSONObject,
+                          transform: sending @escaping (KubeObject) throws(Status) -> JSONObject,
                           completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         modify(resource, namespace: namespace, name: name, dryRun: dryRun, setsDeletion: true, transform: transform, completion: completion)
     }
@@ -114,13 +114,13 @@ extension Registry {
     /// never lose an update) and returns the new object; the rest is ``update(_:in:namespace:dryRun:)``.
     /// A `metadata.resourceVersion` left in the result must still be the current one (409 otherwise).
     public func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
-                       transform: (KubeObject) throws(Status) -> JSONObject,
+                       transform: sending @escaping (KubeObject) throws(Status) -> JSONObject,
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         modify(resource, namespace: namespace, name: name, dryRun: dryRun, setsDeletion: false, transform: transform, completion: completion)
     }
 
     private func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool, setsDeletion: Bool,
-                        transform: (KubeObject) throws(Status) -> JSONObject,
+                        transform: sending @escaping (KubeObject) throws(Status) -> JSONObject,
                         completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
             guard let existing = current(namespace, name) else {

@@ -16,11 +16,15 @@ public final class Registry: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
     let storage: any Storage
+    /// The store this registry follows instead of ordering writes itself (etcd), if any.
+    let source: (any SourceOfTruth)?
+    /// The running feeds from ``source``, one per resource.
+    let feeds = Mutex<[any FeedSubscription]>([])
     let logger: Logger
     /// The random suffix of names made from `generateName`.
     let generatedNameSuffix: @Sendable () -> String
     let state: Mutex<RegistryState>
-    private let ready = Atomic(false)
+    let ready = Atomic(false)
     /// Runs ``drainCommits()`` for storages that do not persist inline.
     let committer = DispatchQueue(label: "watchcache.registry.committer", qos: .userInitiated)
     /// The most writes one commit takes.
@@ -68,6 +72,7 @@ public final class Registry: Sendable {
                 generatedNameSuffix: (@Sendable () -> String)? = nil) throws {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
         self.storage = storage
+        self.source = nil
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -75,9 +80,25 @@ public final class Registry: Sendable {
         if recover { try self.recover() }
     }
 
+    /// A registry whose caches follow `source` (etcd): writes are executed by it with a
+    /// precondition, and every cache fills from its feed. ``recover()`` starts the feeds and
+    /// returns once every registered cache has its first list.
+    public init(source: any SourceOfTruth, configuration: CacheConfiguration = CacheConfiguration(),
+                clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache"),
+                generatedNameSuffix: (@Sendable () -> String)? = nil) {
+        self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
+        self.storage = InMemoryStorage()
+        self.source = source
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        state = Mutex(RegistryState(version: .zero, assigned: .zero))
+    }
+
     /// Loads the objects, the version and the recent history from the storage into every cache
     /// (registered or to be), then accepts requests. Call once.
     public func recover() throws {
+        if source != nil { return followSource() }
         let recovered = try storage.recover(historyLimit: configuration.history.maximumEvents)
         try state.withLock { (s: inout RegistryState) throws(Status) in
             precondition(s.recovered == nil, "recover() is called once")
@@ -100,17 +121,24 @@ public final class Registry: Sendable {
     public static let loadingStatus = Status(code: 503, reason: .serviceUnavailable, message: "the server is loading its storage, please try again later",
                                       details: .init(retryAfterSeconds: 1))
 
-    /// The newest version written (persisted and applied).
-    public var currentVersion: ResourceVersion { state.withLock { $0.version } }
+    /// The newest version written (persisted and applied); following a source of truth, the newest
+    /// version any cache has reached.
+    public var currentVersion: ResourceVersion {
+        if source != nil { return caches.map(\.currentVersion).max() ?? .zero }
+        return state.withLock { $0.version }
+    }
 
     /// Adds `resource` (idempotent) and returns its cache, holding whatever the storage recovered for it.
     @discardableResult
     public func register(_ resource: ResourceDescriptor) throws(Status) -> ResourceCache {
-        try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
+        var startFeed = false
+        let cache = try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
             if let existing = s.caches[resource.description] { return existing }
             let cache = ResourceCache(resource: resource, configuration: configuration, clock: clock,
                                       version: s.version, archive: storage.keepsHistory ? storage : nil, logger: logger)
-            if s.recovered != nil {
+            if source != nil {
+                startFeed = s.recovered != nil  // registered after the start: its feed starts now
+            } else if s.recovered != nil {
                 let (objects, history, floor) = try Self.take(resource, from: &s.recovered!)
                 // Registered after writes since the recovery: like a cache started later, its window
                 // begins now (older versions replay from the archive, if any, or get 410).
@@ -121,6 +149,8 @@ public final class Registry: Sendable {
             s.order.append(cache)
             return cache
         }
+        if startFeed { _ = follow(cache) }
+        return cache
     }
 
     /// Parses (and removes from `recovery`) what was stored for `resource`.
@@ -154,8 +184,9 @@ public final class Registry: Sendable {
         }
     }
 
-    /// Closes every cache, ending their watches.
+    /// Closes every cache, ending their watches (and stops following the source of truth).
     public func close() {
+        for feed in feeds.withLock({ $0 }) { feed.cancel() }
         for cache in caches { cache.close() }
     }
 }

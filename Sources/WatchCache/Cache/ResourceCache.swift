@@ -67,6 +67,55 @@ public final class ResourceCache: Sendable {
         }
     }
 
+    /// Replaces the whole contents with a fresh list of the storage at `snapshot.version` — a
+    /// relist, as kube-apiserver's reflector does when its watch fell behind compaction. The window
+    /// starts again at that version and every watcher is ended (``WatchEndReason/cacheReset``):
+    /// clients resume from their last version, replayed if still in a window, else 410.
+    public func replace(with snapshot: StoreSnapshot) {
+        var store = ObjectStore(resource: resource)
+        for o in snapshot.objects { store.put(o) }
+        let now = clock.now()
+        var effects = DeferredEffects()
+        state.withLock { cs in
+            var all: [Watcher] = []
+            cs.watchers.forEach { all.append($0) }
+            for w in all { finishLocked(w, in: &cs, reason: .cacheReset, keepQueued: true, effects: &effects) }
+            var waiting: [VersionWaiter] = []
+            for waiter in cs.waiters {
+                if case .watch(let w) = waiter.kind {
+                    finishLocked(w, in: &cs, reason: .cacheReset, keepQueued: true, effects: &effects)
+                } else {
+                    waiting.append(waiter)
+                }
+            }
+            cs.waiters = waiting
+            cs.store = store
+            cs.log = EventLog(window: configuration.history, initialVersion: snapshot.version)
+            cs.version = max(cs.version, snapshot.version)
+            resolveWaiters(&cs, now: now, effects: &effects)
+        }
+        effects.run(logger: logger)
+    }
+
+    /// Calls `completion` once the cache has reached `version` — at once if it has — or with 504
+    /// (``Status/tooLargeResourceVersion(_:current:)``) after `timeout` (by default
+    /// ``CacheConfiguration/versionWaitTimeout``).
+    public func whenReached(_ version: ResourceVersion, timeout: Duration? = nil,
+                            completion: @escaping @Sendable (Result<Void, Status>) -> Void) {
+        let now = clock.now()
+        let reached: Bool = state.withLock { cs in
+            if cs.version >= version { return true }
+            cs.waiters.append(VersionWaiter(target: version, deadline: now + (timeout ?? configuration.versionWaitTimeout), kind: .reached(completion)))
+            return false
+        }
+        if reached { completion(.success(())) }
+    }
+
+    /// The cache's version and how many objects it holds at that version (read together).
+    public var versionAndCount: (version: ResourceVersion, objects: Int) {
+        state.withLock { ($0.version, $0.store.count) }
+    }
+
     /// The newest version the cache has processed.
     public var currentVersion: ResourceVersion { state.withLock { $0.version } }
 
@@ -179,6 +228,7 @@ public final class ResourceCache: Sendable {
             for waiter in cs.waiters {
                 switch waiter.kind {
                 case .list(_, _, let completion): effects.completions.append { completion(.failure(Self.closedStatus)) }
+                case .reached(let completion): effects.completions.append { completion(.failure(Self.closedStatus)) }
                 case .watch(let w): finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects)
                 }
             }
@@ -310,6 +360,8 @@ public final class ResourceCache: Sendable {
             switch waiter.kind {
             case .list(_, _, let completion):
                 effects.completions.append { completion(.failure(status)) }
+            case .reached(let completion):
+                effects.completions.append { completion(.failure(status)) }
             case .watch(let w):
                 w.state.withLock { ws in
                     ws.queue.append(WatchEvent(error: status))
@@ -338,6 +390,8 @@ public final class ResourceCache: Sendable {
                     result = .failure(error)
                 }
                 effects.completions.append { completion(result) }
+            case .reached(let completion):
+                effects.completions.append { completion(.success(())) }
             case .watch(let w):
                 startSnapshot(w, in: &cs)
                 if w.state.withLock({ $0.takeWaiting() }) { effects.ready.append(w) }

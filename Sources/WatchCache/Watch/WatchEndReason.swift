@@ -12,4 +12,7 @@ public enum WatchEndReason: Sendable, Hashable {
     case historyLost
     /// The cache shut down.
     case cacheClosed
+    /// The cache listed its storage again (its feed fell behind the storage's compaction): the
+    /// client resumes from its last version, as it does after a server restart.
+    case cacheReset
 }

@@ -201,29 +201,47 @@ public final class APIServer: Sendable {
                 return .watch(cache, options, transform: table?.watchTransform())
             }
             let options = try RequestQuery.listOptions(request.query, namespace: namespace)
-            cache.list(options) { result in
-                switch result {
-                case .success(let list):
-                    if let protobuf {
-                        do throws(Status) {
-                            respond(try protobuf.list(list))
-                        } catch {
-                            respond(.error(error))
+            // resourceVersion unset: a consistent read (KEP-2340), from a cache that has caught up.
+            let consistent = (options.resourceVersion ?? "").isEmpty && (options.continueToken ?? "").isEmpty
+            registry.consistentView(of: cache, consistent: consistent) { view in
+                let cache: ResourceCache
+                switch view {
+                case .success(let c): cache = c
+                case .failure(let status): return respond(.error(status))
+                }
+                cache.list(options) { result in
+                    switch result {
+                    case .success(let list):
+                        if let protobuf {
+                            do throws(Status) {
+                                respond(try protobuf.list(list))
+                            } catch {
+                                respond(.error(error))
+                            }
+                            return
                         }
-                        return
+                        respond(.complete(status: 200, contentType: "application/json", body: table?.list(list) ?? list.encoded(for: resource)))
+                    case .failure(let status): respond(.error(status))
                     }
-                    respond(.complete(status: 200, contentType: "application/json", body: table?.list(list) ?? list.encoded(for: resource)))
-                case .failure(let status): respond(.error(status))
                 }
             }
             return nil
         case ("GET", let name?), ("HEAD", let name?):
             let form = try ResponseForm.negotiate(request.header("accept"), protobuf: strategy != nil)
             let table = try Self.tableConvertor(form, request, resource: resource)
-            guard let object = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
-            if let table { return .complete(status: 200, contentType: "application/json", body: table.object(object)) }
-            if form == .protobuf, let strategy { return try ProtobufForm(strategy: strategy).object(object) }
-            return .object(object)
+            let consistent = (request.query.first { $0.0 == "resourceVersion" }?.1 ?? "").isEmpty
+            registry.consistentView(of: cache, consistent: consistent) { view in
+                do throws(Status) {
+                    let cache = try view.get()
+                    guard let object = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
+                    if let table { return respond(.complete(status: 200, contentType: "application/json", body: table.object(object))) }
+                    if form == .protobuf, let strategy { return respond(try ProtobufForm(strategy: strategy).object(object)) }
+                    respond(.object(object))
+                } catch {
+                    respond(.error(error))
+                }
+            }
+            return nil
         case ("POST", nil):
             let validation = try FieldValidationMode(request)
             var duplicates: [String] = []

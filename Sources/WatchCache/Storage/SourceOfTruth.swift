@@ -1,0 +1,105 @@
+/// A store that assigns versions itself and that the caches follow through its change feed — etcd,
+/// as kube-apiserver has it (its `storage.Interface` and the cacher's reflector).
+///
+/// A write is sent with a precondition and either commits (the store gives it its version) or
+/// fails the precondition and brings back the object as it is now, so the caller decides again
+/// (kube-apiserver's `GuaranteedUpdate`). The caches learn of every write — this process's, other
+/// replicas', other clients' — from ``follow(_:sink:)``, in the store's order.
+///
+/// The embedded storages (``Storage``: SQLite, memory) are the other kind: the ``Registry`` orders
+/// their writes itself and feeds its caches in-process, which keeps a single server's write →
+/// fan-out path free of a round trip.
+public protocol SourceOfTruth: Sendable {
+    /// Executes `write` if its precondition holds.
+    func commit(_ write: GuardedWrite) async throws -> CommitOutcome
+    /// How many objects of `resource` the store holds now (read through its quorum), and how many
+    /// of them were written after `version`: a cache at `version` holding as many objects holds the
+    /// store's current state when none was (a consistent read needs nothing more, so it never
+    /// depends on progress notifications).
+    func census(of resource: ResourceDescriptor, changedAfter version: ResourceVersion) async throws -> StoreCensus
+    /// Every object of `resource` read through the quorum, and the version they were read at: what
+    /// a consistent read falls back to when the cache cannot reach that version in time.
+    func list(_ resource: ResourceDescriptor) async throws -> StoreSnapshot
+    /// Starts following `resource`: `sink` gets ``ChangeFeedSink/replace(_:)`` with everything
+    /// stored (again after every relist), then every change in version order and progress while the
+    /// resource is quiet, until the subscription is cancelled.
+    func follow(_ resource: ResourceDescriptor, sink: any ChangeFeedSink) -> any FeedSubscription
+}
+
+/// A write with the condition under which the store may make it.
+public struct GuardedWrite: Sendable {
+    public enum Precondition: Sendable, Equatable {
+        /// Create: no object may have the key.
+        case absent
+        /// Replace or delete the object as it is at this version.
+        case version(ResourceVersion)
+    }
+
+    public var resource: ResourceDescriptor
+    /// `.put` stores the object (its `metadata.resourceVersion` is the store's to set); `.delete`
+    /// removes the object with its key.
+    public var change: Change
+    public var precondition: Precondition
+
+    public init(resource: ResourceDescriptor, change: Change, precondition: Precondition) {
+        self.resource = resource
+        self.change = change
+        self.precondition = precondition
+    }
+
+    /// The object the write is about.
+    public var object: KubeObject {
+        switch change { case .put(let o), .delete(let o): o }
+    }
+}
+
+/// What became of a ``GuardedWrite``.
+public enum CommitOutcome: Sendable {
+    /// Made, at this version.
+    case committed(ResourceVersion)
+    /// The precondition did not hold: the object as the store holds it now (`nil`: it has none).
+    case conflict(current: KubeObject?)
+}
+
+/// A count of one resource's objects in the store, read at one version.
+public struct StoreCensus: Sendable, Equatable {
+    /// The store's version when counted (its newest).
+    public var version: ResourceVersion
+    /// The objects stored.
+    public var objects: Int
+    /// The objects stored whose last write is newer than the version asked about.
+    public var changed: Int
+
+    public init(version: ResourceVersion, objects: Int, changed: Int) {
+        self.version = version
+        self.objects = objects
+        self.changed = changed
+    }
+}
+
+/// Objects of one resource read at one version.
+public struct StoreSnapshot: Sendable {
+    public var objects: [KubeObject]
+    public var version: ResourceVersion
+
+    public init(objects: [KubeObject], version: ResourceVersion) {
+        self.objects = objects
+        self.version = version
+    }
+}
+
+/// What consumes a ``SourceOfTruth``'s feed of one resource: its cache.
+public protocol ChangeFeedSink: Sendable {
+    /// Everything the store holds at `snapshot.version`: the initial list, or a relist after the
+    /// store compacted past the feed's position.
+    func replace(_ snapshot: StoreSnapshot)
+    /// The next change, newer than everything before it.
+    func apply(_ change: Change)
+    /// Every change up to `version` has been delivered.
+    func progress(_ version: ResourceVersion)
+}
+
+/// A running ``SourceOfTruth/follow(_:sink:)``.
+public protocol FeedSubscription: Sendable {
+    func cancel()
+}

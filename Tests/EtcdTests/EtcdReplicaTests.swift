@@ -1,0 +1,221 @@
+import Foundation
+import Synchronization
+import Testing
+import WatchCache
+@testable import WatchCacheEtcd
+
+/// Registries over one real etcd — replicas, in one process: every write reaches every replica's
+/// watchers with the same version, a watch resumes on another replica from its last version,
+/// reads are consistent across replicas, and conflicts are etcd's.
+@Suite(.serialized) struct EtcdReplicaTests {
+    /// A replica: its own connection to etcd and its own caches.
+    struct Replica {
+        let storage: EtcdStorage
+        let registry: Registry
+
+        init(_ cluster: EtcdCluster, suffix: (@Sendable () -> String)? = nil) throws {
+            storage = try EtcdStorage(endpoints: EtcdEndpoints(parsing: cluster.servers))
+            registry = Registry(source: storage, configuration: CacheConfiguration(bookmarkInterval: .seconds(1)), generatedNameSuffix: suffix)
+            try registry.register(.configMaps)
+            try registry.register(.pods)
+            try registry.recover()
+        }
+
+        var configMaps: ResourceCache { registry.cache(for: .configMaps)! }
+
+        func close() {
+            registry.close()
+            storage.close()
+        }
+    }
+
+    static func configMap(_ name: String, _ value: String, resourceVersion: String? = nil) -> JSONObject {
+        var metadata = JSONObject([("name", .string(name)), ("namespace", .string("default"))])
+        if let resourceVersion { metadata["resourceVersion"] = .string(resourceVersion) }
+        return JSONObject([("metadata", .object(metadata)), ("data", .object(JSONObject([("v", .string(value))])))])
+    }
+
+    /// The registry's callback API, awaited (the blocking one would hold a thread of the pool
+    /// while the write runs on it).
+    static func write(_ start: (@escaping @Sendable (Result<KubeObject, Status>) -> Void) -> Void) async throws(Status) -> KubeObject {
+        let result: Result<KubeObject, Status> = await withCheckedContinuation { c in start { c.resume(returning: $0) } }
+        return try result.get()
+    }
+
+    /// The first `count` events of `stream` (fewer if `seconds` pass first).
+    static func events(_ stream: WatchStream, count: Int, seconds: Double = 10) async -> [WatchEvent] {
+        let collected = Mutex<[WatchEvent]>([])
+        let reader = Task {
+            for await event in stream {
+                if collected.withLock({ $0.append(event); return $0.count >= count }) { break }
+            }
+        }
+        let deadline = Date().addingTimeInterval(seconds)
+        while collected.withLock({ $0.count }) < count, Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        reader.cancel()
+        return collected.withLock { $0 }
+    }
+
+    @Test func writesThroughEitherReplicaReachWatchersOfBothWithTheSameVersions() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try Replica(cluster), b = try Replica(cluster)
+        defer { a.close(); b.close() }
+        let start = a.configMaps.currentVersion.description
+        let onA = try a.configMaps.stream(WatchOptions(resourceVersion: start))
+        let onB = try b.configMaps.stream(WatchOptions(resourceVersion: start))
+
+        let created = try await Self.write { a.registry.create(Self.configMap("c", "1"), in: .configMaps, completion: $0) }
+        // kube-apiserver's key, the JSON without the version (the key's mod_revision is the version).
+        let stored = try cluster.etcdctl(["get", "/registry/configmaps/default/c", "--print-value-only"])
+        #expect(stored.contains(#""uid":"\#(created.uid ?? "-")""#) && !stored.contains("resourceVersion"))
+        let updated = try await Self.write { b.registry.update(Self.configMap("c", "2", resourceVersion: created.resourceVersion.description),
+                                                               in: .configMaps, completion: $0) }
+        let deleted = try await Self.write { a.registry.delete(.configMaps, namespace: "default", name: "c", completion: $0) }
+        #expect(created.resourceVersion < updated.resourceVersion && updated.resourceVersion < deleted.resourceVersion)
+
+        for stream in [onA, onB] {
+            let events = await Self.events(stream, count: 3)
+            #expect(events.map(\.type) == [.added, .modified, .deleted])
+            #expect(events.map(\.resourceVersion) == [created.resourceVersion, updated.resourceVersion, deleted.resourceVersion])
+            #expect(events.map { $0.object?.json["data"]?["v"]?.stringValue } == ["1", "2", "2"])
+        }
+        let left = try cluster.etcdctl(["get", "--prefix", "/registry/configmaps/", "--keys-only"])
+        #expect(left.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+    }
+
+    @Test func aWatchResumesOnAnotherReplicaFromItsLastVersion() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try Replica(cluster), b = try Replica(cluster)
+        defer { a.close(); b.close() }
+        var written: [ResourceVersion] = []
+        for i in 0..<3 { written.append(try await Self.write { a.registry.create(Self.configMap("r\(i)", "x"), in: .configMaps, completion: $0) }.resourceVersion) }
+        // A client saw the first two on A, then A went away: it resumes on B from there.
+        let first = await Self.events(try a.configMaps.stream(WatchOptions(resourceVersion: "0")), count: 2)
+        #expect(first.count == 2)
+        let last = first.last!.resourceVersion
+        for i in 3..<5 { written.append(try await Self.write { b.registry.create(Self.configMap("r\(i)", "x"), in: .configMaps, completion: $0) }.resourceVersion) }
+        let rest = await Self.events(try b.configMaps.stream(WatchOptions(resourceVersion: last.description)), count: 3)
+        #expect(rest.map(\.type) == [.added, .added, .added])
+        #expect(rest.map(\.resourceVersion) == Array(written[2...]))  // no gap, no duplicate, no 410
+    }
+
+    @Test func consistentReadsSeeWritesMadeThroughAnotherReplica() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try Replica(cluster), b = try Replica(cluster)
+        defer { a.close(); b.close() }
+        for i in 0..<20 {
+            let written = try await Self.write { a.registry.create(Self.configMap("k\(i)", "x"), in: .configMaps, completion: $0) }
+            let view = try await Self.view(b.registry, b.configMaps)
+            #expect(view.get(namespace: "default", name: "k\(i)")?.resourceVersion == written.resourceVersion)
+        }
+        // A quiet resource is read at once, whatever else was written since its last change.
+        let pods = b.registry.cache(for: .pods)!
+        let started = ContinuousClock.now
+        let view = try await Self.view(b.registry, pods)
+        #expect(view === pods)
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    static func view(_ registry: Registry, _ cache: ResourceCache) async throws(Status) -> ResourceCache {
+        let result: Result<ResourceCache, Status> = await withCheckedContinuation { c in
+            registry.consistentView(of: cache) { c.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    @Test func conflictsComeFromEtcdAndPatchesNeverLoseAnUpdate() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try Replica(cluster), b = try Replica(cluster)
+        defer { a.close(); b.close() }
+        let created = try await Self.write { a.registry.create(Self.configMap("p", "0"), in: .configMaps, completion: $0) }
+        await #expect(throws: Status.self) {
+            try await Self.write { b.registry.create(Self.configMap("p", "0"), in: .configMaps, completion: $0) }
+        }
+        _ = try await Self.write { a.registry.update(Self.configMap("p", "1", resourceVersion: created.resourceVersion.description), in: .configMaps, completion: $0) }
+        do {
+            _ = try await Self.write { b.registry.update(Self.configMap("p", "2", resourceVersion: created.resourceVersion.description), in: .configMaps, completion: $0) }
+            Issue.record("a stale resourceVersion was accepted")
+        } catch {
+            #expect(error.code == 409 && error.reason == .conflict)
+        }
+        // Twenty read-modify-writes from both replicas at once, each adding its own key: all land.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                let replica = i % 2 == 0 ? a : b
+                group.addTask {
+                    _ = try await Self.write { completion in
+                        replica.registry.modify(.configMaps, namespace: "default", name: "p", transform: { current in
+                            var json = current.json
+                            var data = json["data"]?.objectValue ?? JSONObject()
+                            data["k\(i)"] = .string("\(i)")
+                            json["data"] = .object(data)
+                            return json
+                        }, completion: completion)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let final = try await Self.view(a.registry, a.configMaps).get(namespace: "default", name: "p")
+        #expect((final?.json["data"]?.objectValue?.keys.filter { $0.hasPrefix("k") }.count) == 20)
+    }
+
+    @Test func aFeedBehindEtcdsCompactionListsAgain() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try Replica(cluster)
+        defer { a.close() }
+        let behind = a.configMaps.currentVersion
+        for i in 0..<5 { _ = try await Self.write { a.registry.create(Self.configMap("z\(i)", "x"), in: .configMaps, completion: $0) } }
+        _ = try await Self.write { a.registry.delete(.configMaps, namespace: "default", name: "z0", completion: $0) }
+        let now = a.configMaps.currentVersion
+        try cluster.etcdctl(["compact", now.description])
+        // A feed that resumes from before the compaction (as after a long disconnection).
+        let sink = RecordingSink()
+        let feed = EtcdFeed.start(resource: .configMaps, storage: a.storage, sink: sink, resumingAfter: behind)
+        defer { feed.cancel() }
+        let deadline = Date().addingTimeInterval(10)
+        while sink.replaced.withLock({ $0.isEmpty }), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let snapshot = sink.replaced.withLock { $0.first }
+        #expect(snapshot?.version == now)
+        #expect(snapshot?.objects.map(\.name).sorted() == ["z1", "z2", "z3", "z4"])
+        #expect(feed.relists.load(ordering: .relaxed) == 1)
+        // Then it follows again.
+        let later = try await Self.write { a.registry.create(Self.configMap("after", "x"), in: .configMaps, completion: $0) }
+        while sink.applied.withLock({ $0.isEmpty }), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(sink.applied.withLock { $0.map(\.1) } == [later.resourceVersion])
+    }
+
+    @Test func createWithGenerateNameTriesAnotherNameWhenEtcdHasItAlready() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let names = Mutex(["taken", "taken", "fresh"])
+        let a = try Replica(cluster, suffix: { names.withLock { $0.isEmpty ? "x" : $0.removeFirst() } })
+        defer { a.close() }
+        // Written straight into etcd, as another client would (the cache or the transaction notices).
+        try cluster.etcdctl(["put", "/registry/configmaps/default/gen-taken", #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"gen-taken","namespace":"default"}}"#])
+        let object = JSONObject([("metadata", .object(JSONObject([("generateName", .string("gen-")), ("namespace", .string("default"))])))])
+        let created = try await Self.write { a.registry.create(object, in: .configMaps, completion: $0) }
+        #expect(created.name == "gen-fresh")
+    }
+}
+
+/// Records what a feed delivers.
+final class RecordingSink: ChangeFeedSink {
+    let replaced = Mutex<[StoreSnapshot]>([])
+    let applied = Mutex<[(String, ResourceVersion)]>([])
+    let progressed = Mutex<[ResourceVersion]>([])
+
+    func replace(_ snapshot: StoreSnapshot) { replaced.withLock { $0.append(snapshot) } }
+    func apply(_ change: Change) {
+        switch change {
+        case .put(let o): applied.withLock { $0.append(("put " + o.name, o.resourceVersion)) }
+        case .delete(let o): applied.withLock { $0.append(("delete " + o.name, o.resourceVersion)) }
+        }
+    }
+    func progress(_ version: ResourceVersion) { progressed.withLock { $0.append(version) } }
+}
