@@ -2,8 +2,10 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import WatchCache
 
-/// One gRPC channel to an etcd cluster (every member of `--etcd-servers`: the channel picks one
-/// and moves to the next when it fails), and etcd's KV, Watch and Maintenance services over it.
+/// One gRPC channel to an etcd cluster — a connection to every member of `--etcd-servers`, calls
+/// spread over the members that answer (round robin: a member that stops answering is dropped
+/// from the rotation when its keepalive fails, while the others carry on) — and etcd's KV, Watch
+/// and Maintenance services over it.
 final class EtcdClient: Sendable {
     typealias Transport = HTTP2ClientTransport.Posix
 
@@ -41,7 +43,8 @@ final class EtcdClient: Sendable {
         // A member that stops answering is noticed within seconds, and the next one tried soon.
         config.connection.keepalive = .init(time: .seconds(5), timeout: .seconds(3), allowWithoutCalls: true)
         config.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
-        let transport = try Transport(target: target, transportSecurity: security, config: config)
+        let transport = try Transport(target: target, transportSecurity: security, config: config,
+                                      serviceConfig: ServiceConfig(loadBalancingConfig: [.roundRobin]))
         let grpc = GRPCClient(transport: transport)
         self.grpc = grpc
         kv = Etcdserverpb_KV.Client(wrapping: grpc)

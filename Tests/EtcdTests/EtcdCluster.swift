@@ -56,6 +56,17 @@ final class EtcdCluster: Sendable {
         _ = try Self.run("/bin/kill", ["-9", pid])
     }
 
+    /// Sends `signal` (STOP, CONT, KILL) to member `n`.
+    func signal(member n: Int, _ signal: String) throws {
+        let pid = try String(contentsOfFile: "\(directory)/n\(n).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try Self.run("/bin/kill", ["-\(signal)", pid])
+    }
+
+    /// Runs `etcdctl` against member `n` alone.
+    func etcdctlOne(member n: Int, _ arguments: [String]) throws -> String {
+        try Self.run("/usr/bin/etcdctl", ["--endpoints", url(member: n), "--command-timeout=2s"] + arguments, environment: ["ETCDCTL_API": "3"])
+    }
+
     /// Runs `etcdctl` against the cluster.
     @discardableResult
     func etcdctl(_ arguments: [String]) throws -> String {

@@ -30,11 +30,16 @@ extension Registry {
 
     /// Starts following the source for `cache`.
     func follow(_ cache: ResourceCache) -> CacheFeed {
-        let feed = CacheFeed(cache: cache, logger: logger)
+        let feed = CacheFeed(cache: cache, logger: logger, relists: feedRelists)
         let subscription = source!.follow(cache.resource, sink: feed)
         feeds.withLock { $0.append(subscription) }
         return feed
     }
+
+    /// How many times a cache listed the source of truth again after its first list (its feed
+    /// fell behind etcd's compaction): `watchcache_storage_relists_total`. Reconnections that resume
+    /// from the last revision are not relists.
+    public var storageRelists: Int { feedRelists.count.load(ordering: .relaxed) }
 
     // MARK: - Writes
 
@@ -134,6 +139,11 @@ extension Registry {
     }
 }
 
+/// How many times the caches listed their source of truth again after the first list.
+final class RelistCounter: Sendable {
+    let count = Atomic(0)
+}
+
 /// A write's decider, called by one attempt at a time.
 final class DeciderBox: Sendable {
     private let decider: Mutex<Registry.Decider>
@@ -164,13 +174,15 @@ final class DeciderBox: Sendable {
 final class CacheFeed: ChangeFeedSink {
     let cache: ResourceCache
     let logger: Logger
+    let relists: RelistCounter
     /// Signalled once, when the first list has filled the cache.
     let loaded = DispatchSemaphore(value: 0)
     private let first = Atomic(true)
 
-    init(cache: ResourceCache, logger: Logger) {
+    init(cache: ResourceCache, logger: Logger, relists: RelistCounter) {
         self.cache = cache
         self.logger = logger
+        self.relists = relists
     }
 
     func replace(_ snapshot: StoreSnapshot) {
@@ -178,6 +190,7 @@ final class CacheFeed: ChangeFeedSink {
         if first.exchange(false, ordering: .acquiringAndReleasing) {
             loaded.signal()
         } else {
+            relists.count.add(1, ordering: .relaxed)
             logger.warning("relisted: watchers of this resource were ended and resume from their versions",
                            metadata: ["watchcache.resource": "\(cache.resource.qualifiedPlural)", "resource_version": "\(snapshot.version)"])
         }

@@ -20,6 +20,7 @@ public final class Registry: Sendable {
     let source: (any SourceOfTruth)?
     /// The running feeds from ``source``, one per resource.
     let feeds = Mutex<[any FeedSubscription]>([])
+    let feedRelists = RelistCounter()
     let logger: Logger
     /// The random suffix of names made from `generateName`.
     let generatedNameSuffix: @Sendable () -> String

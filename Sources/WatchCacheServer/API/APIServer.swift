@@ -141,6 +141,8 @@ public final class APIServer: Sendable {
             guard get else { throw Self.methodNotAllowed }
             var page = MetricsPage.render(caches: registry.caches, requests: requestMetrics)
             inFlight.render(into: &page)
+            page += "# HELP watchcache_storage_relists_total Lists of the source of truth after the first (a feed fell behind its compaction).\n"
+            page += "# TYPE watchcache_storage_relists_total counter\nwatchcache_storage_relists_total \(registry.storageRelists)\n"
             ProcessMetrics.render(into: &page)
             return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(page.utf8))
         case .openAPI(let path):
