@@ -40,9 +40,15 @@ final class EtcdClient: Sendable {
             security = .plaintext
         }
         var config = Transport.Config.defaults
-        // A member that stops answering is noticed within seconds, and the next one tried soon.
-        config.connection.keepalive = .init(time: .seconds(5), timeout: .seconds(3), allowWithoutCalls: true)
+        // A member that stops answering is noticed within 9 s and left for the others. Pings every
+        // 6 s: etcd's policy (--grpc-keepalive-min-time 5 s) closes connections that ping more
+        // often. They go on without calls too, as grpc-swift's keepalive never restarts once a
+        // connection that requires calls has been idle; etcd answers three idle pings with a
+        // GOAWAY, which costs an idle connection a reconnect and nothing else.
+        config.connection.keepalive = .init(time: .seconds(6), timeout: .seconds(3), allowWithoutCalls: true)
         config.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
+        // etcd PINGs with nearly every request; the HTTP/2 layer would take that for a flood.
+        config.channelDebuggingCallbacks.onCreateTCPConnection = { PingResponder.install(on: $0) }
         let transport = try Transport(target: target, transportSecurity: security, config: config,
                                       serviceConfig: ServiceConfig(loadBalancingConfig: [.roundRobin]))
         let grpc = GRPCClient(transport: transport)

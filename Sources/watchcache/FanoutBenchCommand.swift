@@ -60,6 +60,12 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Write a chart of the latencies and the memory per stream to this SVG file.")
     var svg: String?
 
+    @Option(name: .customLong("etcd-servers"), help: "Run the servers over this etcd (scripts/etcd.sh starts one) instead of in memory: --replicas of them, the streams and writes spread over them, etcd's own watchers, CPU and memory read from its /metrics.")
+    var etcdServers: String?
+
+    @Option(help: "Servers over --etcd-servers (each run uses a key prefix of its own).")
+    var replicas = 1
+
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
@@ -70,6 +76,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         if let serverCPUs, !CPUAffinity.isList(serverCPUs) { throw ValidationError("--server-cpus must look like 0, 1-3 or 0,2") }
         guard serverThreads >= 1, clientThreads >= 1 else { throw ValidationError("--server-threads and --client-threads must be at least 1") }
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
+        guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
+        if replicas > 1, etcdServers == nil { throw ValidationError("--replicas needs --etcd-servers: replicas share one etcd") }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
         if let writesPerSecond, writesPerSecond < 0 { throw ValidationError("--writes-per-second must not be negative") }
         if let seconds, seconds < 0 { throw ValidationError("--seconds must not be negative") }
@@ -105,17 +113,32 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                     throw ValidationError("--protocol http1 opens a TCP connection per stream: \(p.watchers) streams for \(point.name) exceed the 15,000 this machine's open-files limit allows; lower --watchers")
                 }
             }
-            let server = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
-                                           arguments: ["--in-memory", "--threads", String(serverThreads),
-                                                       "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"],
-                                           cpus: serverCPUs)
-            defer { server.stop() }
-            let run = FanoutRun(parameters: p, port: server.port, clientThreads: clientThreads)
+            let limits = ["--threads", String(serverThreads), "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"]
+            var servers: [ServerProcess] = []
+            defer { for server in servers { server.stop() } }
+            if let etcdServers {
+                let prefix = "/watchcache-bench-\(UUID().uuidString.prefix(8))"
+                for _ in 0..<replicas {
+                    servers.append(try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
+                                                     arguments: ["--etcd-servers", etcdServers, "--etcd-prefix", prefix,
+                                                                 "--etcd-compaction-interval", "0"] + limits, cpus: serverCPUs))
+                }
+            } else {
+                servers.append(try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
+                                                 arguments: ["--in-memory"] + limits, cpus: serverCPUs))
+            }
+            let etcdURL = etcdServers?.split(separator: ",").first.map(String.init)
+            let etcdBefore = try etcdURL.map(EtcdMetrics.scrape)
+            let run = FanoutRun(parameters: p, ports: servers.map(\.port), clientThreads: clientThreads)
             run.progress = { fraction, phase in
                 bar.update((Double(i) + fraction) / Double(points.count), label: "\(point.name): \(phase)")
             }
             do {
-                runs.append((point.name, try await run.run()))
+                var measurement = try await run.run()
+                measurement.replicas = servers.count
+                measurement.etcdBefore = etcdBefore
+                measurement.etcdAfter = try etcdURL.map(EtcdMetrics.scrape)
+                runs.append((point.name, measurement))
                 await run.close()
             } catch {
                 await run.close()
@@ -123,7 +146,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             }
         }
         bar.finish()
-        let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "server \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
+        let servers = etcdServers == nil ? "server" : "\(replicas) replica(s) over etcd"
+        let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "\(servers) \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
             + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
         let report = FanoutReport(runs: runs, machine: .current(), revision: revision,
                                   date: ISO8601DateFormatter().string(from: Date()), placement: placement)

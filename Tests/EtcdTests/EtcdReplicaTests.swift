@@ -204,6 +204,27 @@ import WatchCache
     }
 }
 
+extension EtcdReplicaTests {
+    /// etcd PINGs with nearly every request; without the PingResponder the client's HTTP/2 layer
+    /// took the 200th PING in 30 s for a flood and closed the connection with its calls.
+    @Test func aThousandCallsInARowOnOneConnection() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let storage = try EtcdStorage(endpoints: EtcdEndpoints(parsing: cluster.servers))
+        defer { storage.close() }
+        var version = ResourceVersion.zero
+        for i in 0..<1_000 {
+            let object = try KubeObject(json: Self.configMap("busy", "\(i)"), resource: .configMaps)
+            let outcome = try await storage.commit(GuardedWrite(resource: .configMaps, change: .put(object),
+                                                                precondition: i == 0 ? .absent : .version(version)))
+            guard case .committed(let v) = outcome else { Issue.record("write \(i) did not commit: \(outcome)"); return }
+            version = v
+        }
+        let census = try await storage.census(of: .configMaps, changedAfter: .zero)
+        #expect(census.objects == 1 && census.changed == 1 && census.version == version)
+    }
+}
+
 /// Records what a feed delivers.
 final class RecordingSink: ChangeFeedSink {
     let replaced = Mutex<[StoreSnapshot]>([])

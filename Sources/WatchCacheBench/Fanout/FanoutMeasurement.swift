@@ -40,6 +40,12 @@ public struct FanoutMeasurement: Sendable {
     public var stormCPUSeconds: Double
     public var stormInitEvents: Double
     public var wallSeconds: Double
+    /// Replicas the streams and writes were spread over (1: a single server).
+    public var replicas = 1
+    /// etcd's own figures when the servers were replicas over it: at the start of the run, and with
+    /// every stream open after the writes.
+    public var etcdBefore: EtcdMetrics?
+    public var etcdAfter: EtcdMetrics?
 
     /// Server memory per open stream, over the server with its objects loaded.
     public var bytesPerStream: Double {

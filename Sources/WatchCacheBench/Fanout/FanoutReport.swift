@@ -61,6 +61,16 @@ public struct FanoutReport: Sendable {
         row("server RSS peak") { Self.mib($0.serverRSSPeak) }
         row("watchers terminated / streams ended / ERROR events") { "\(Int($0.terminatedWatchers)) / \($0.streamsEnded) / \($0.errorEvents)" }
         row("MB received by the client") { String(format: "%.1f", $0.bytesReceived / 1e6) }
+        if runs.contains(where: { $0.measurement.etcdAfter != nil }) {
+            row("replicas (over etcd)") { "\($0.replicas)" }
+            row("etcd watchers / watch streams") { m in
+                m.etcdAfter.map { "\(Int($0.watchers)) / \(Int($0.watchStreams))" } ?? "-"
+            }
+            row("etcd CPU s over the run / RSS") { m in
+                guard let a = m.etcdAfter, let b = m.etcdBefore else { return "-" }
+                return String(format: "%.1f / ", a.cpuSeconds - b.cpuSeconds) + Self.mib(a.residentBytes)
+            }
+        }
         if runs.contains(where: { $0.measurement.stormStreams > 0 }) {
             row("storm: streams reopened at once") { $0.stormStreams == 0 ? "-" : Self.count(Double($0.stormStreams)) }
             row("storm: seconds until all caught up") { $0.stormStreams == 0 ? "-" : String(format: "%.2f", $0.stormSeconds) }
@@ -112,6 +122,12 @@ public struct FanoutReport: Sendable {
                 ("storm", .object(JSONObject([("streams", n(Double(m.stormStreams))), ("seconds", n(m.stormSeconds)),
                                               ("cpuSeconds", n(m.stormCPUSeconds)), ("initEvents", n(m.stormInitEvents))]))),
                 ("wallSeconds", n(m.wallSeconds)),
+                ("replicas", n(Double(m.replicas))),
+                ("etcd", m.etcdAfter.map { a in
+                    let b = m.etcdBefore ?? EtcdMetrics()
+                    return .object(JSONObject([("watchers", n(a.watchers)), ("watchStreams", n(a.watchStreams)),
+                                               ("cpuSeconds", n(a.cpuSeconds - b.cpuSeconds)), ("residentBytes", n(a.residentBytes))]))
+                } ?? .null),
             ]))
         }
         return JSONWriter.encode(.object(JSONObject([

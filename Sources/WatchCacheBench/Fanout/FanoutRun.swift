@@ -3,9 +3,11 @@ import NIOCore
 import NIOPosix
 import WatchCache
 
-/// Drives one ``FanoutParameters`` against a real server over loopback: opens the watch streams
-/// (HTTP/2, multiplexed over the connections, on `clientThreads` SwiftNIO event loops with
-/// libnghttp2 client sessions), writes pods carrying their send time, and measures what arrives.
+/// Drives one ``FanoutParameters`` against a real server over loopback — or several replicas of
+/// one (over etcd): the connections are spread over them in turn, and so are the writes — opens
+/// the watch streams (HTTP/2, multiplexed over the connections, on `clientThreads` SwiftNIO event
+/// loops with libnghttp2 client sessions), writes pods carrying their send time, and measures what
+/// arrives.
 ///
 /// Latency is from the moment the client sends a write to the moment it has parsed the event on a
 /// watch stream: the write's own round trip through the server (parse, commit, fan-out) is inside
@@ -13,7 +15,8 @@ import WatchCache
 public final class FanoutRun: @unchecked Sendable {  // state confined as noted on each part
     public let parameters: FanoutParameters
     public let host: String
-    public let port: Int
+    /// The servers' ports: one, or one per replica.
+    public let ports: [Int]
     /// Called with (fraction done, phase) from the driving task.
     public var progress: ((Double, String) -> Void)?
 
@@ -24,6 +27,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     // Confined to `writerLoop`.
     private var writers: [HTTP2ClientConnection] = []
     private var control: HTTP2ClientConnection!
+    /// One per server, for its /metrics.
+    private var controls: [HTTP2ClientConnection] = []
     private var channels: [any Channel] = []
     private var rng = SplitMix64(seed: 7)
     private var revisions: [Int] = []
@@ -41,10 +46,15 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     /// The next Poisson write, as an absolute time (so the rate does not drift with timer lag).
     private var nextWriteAt = 0.0
 
-    public init(parameters: FanoutParameters, host: String = "127.0.0.1", port: Int, clientThreads: Int = 1) {
+    public convenience init(parameters: FanoutParameters, host: String = "127.0.0.1", port: Int, clientThreads: Int = 1) {
+        self.init(parameters: parameters, host: host, ports: [port], clientThreads: clientThreads)
+    }
+
+    public init(parameters: FanoutParameters, host: String = "127.0.0.1", ports: [Int], clientThreads: Int = 1) {
+        precondition(!ports.isEmpty, "at least one server")
         self.parameters = parameters
         self.host = host
-        self.port = port
+        self.ports = ports
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, clientThreads))
         writerLoop = group.next()
     }
@@ -54,8 +64,9 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     public func run() async throws -> FanoutMeasurement {
         let p = parameters
         let wallStart = CPUTime.wall()
-        control = try await connect(on: writerLoop)
-        for _ in 0..<4 { writers.append(try await connect(on: writerLoop)) }
+        for port in ports { controls.append(try await connect(on: writerLoop, port: port)) }
+        control = controls[0]
+        for i in 0..<max(4, ports.count) { writers.append(try await connect(on: writerLoop, port: ports[i % ports.count])) }
         let empty = try await scrape()
         progress?(0, "creating \(p.objects) pods")
         try await populate()
@@ -74,9 +85,10 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         for c in 0..<(readingConnections + closedConnections) {
             let loop = group.next()
             let closed = c >= readingConnections
+            let port = ports[c % ports.count]
             let transport: any WatchTransport = p.http1
                 ? HTTP1WatchClient(loop: loop, host: host, port: port)
-                : try await connect(on: loop, initialWindow: closed ? 0 : 4 << 20)
+                : try await connect(on: loop, port: port, initialWindow: closed ? 0 : 4 << 20)
             opened.append(FanoutConnection(http: transport, loop: loop, counted: !closed && c >= stalledConnections))
         }
         connections = opened
@@ -311,14 +323,17 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     // MARK: - Requests
 
-    private func connect(on loop: any EventLoop, initialWindow: UInt32 = 4 << 20) async throws -> HTTP2ClientConnection {
+    private func connect(on loop: any EventLoop, port: Int, initialWindow: UInt32 = 4 << 20) async throws -> HTTP2ClientConnection {
         let (connection, channel) = try await HTTP2ClientConnection.connect(host: host, port: port, on: loop, initialWindow: initialWindow)
         channels.append(channel)
         return connection
     }
 
+    /// Every server's metrics, added up (memory and CPU of all the replicas together).
     private func scrape() async throws -> ServerMetrics {
-        try await control.scrapeMetrics(on: writerLoop)
+        var total = try await controls[0].scrapeMetrics(on: writerLoop)
+        for control in controls.dropFirst() { total = total.summing(try await control.scrapeMetrics(on: writerLoop)) }
+        return total
     }
 
     private func currentVersion() async throws -> ResourceVersion {

@@ -34,6 +34,13 @@ extension HTTP2ClientConnection {
         return try await promise.futureResult.get()
     }
 
+    /// Any request from outside the loop: the status and body.
+    func send(_ method: String, _ path: String, body: [UInt8]?, on loop: any EventLoop) async throws -> (status: Int, body: [UInt8]) {
+        let promise = loop.makePromise(of: (status: Int, body: [UInt8]).self)
+        try await loop.submit { self.fetch(method, path, body: body) { status, body in promise.succeed((status, body)) } }.get()
+        return try await promise.futureResult.get()
+    }
+
     /// The server's `/metrics`, parsed.
     func scrapeMetrics(on loop: any EventLoop) async throws -> ServerMetrics {
         let (status, body) = try await get("/metrics", on: loop)

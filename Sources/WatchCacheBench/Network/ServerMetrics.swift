@@ -53,6 +53,14 @@ struct ServerMetrics: Sendable {
         return sum
     }
 
+    /// Two servers running side by side (replicas), added up: memory too.
+    func summing(_ other: ServerMetrics) -> ServerMetrics {
+        var sum = adding(other)
+        sum.residentBytes = residentBytes + other.residentBytes
+        sum.terminatedWatchers += other.terminatedWatchers
+        return sum
+    }
+
     /// The watch starts between `earlier` and `self`, summarised from the histogram's deltas.
     func initEventsPerWatch(since earlier: ServerMetrics) -> Distribution {
         let count = initCount - earlier.initCount

@@ -20,7 +20,7 @@ public struct MachineInfo: Sendable {
 
     public var summary: String { "\(cores) cores (\(cpu)), \(Int(memoryGiB.rounded())) GiB" }
 
-    var json: JSONValue {
+    public var json: JSONValue {
         .object(JSONObject([("cpu", .string(cpu)), ("cores", .number(String(cores))),
                             ("memoryGiB", .number(String((memoryGiB * 10).rounded() / 10))), ("kernel", .string(kernel))]))
     }
