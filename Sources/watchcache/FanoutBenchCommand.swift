@@ -127,6 +127,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                 servers.append(try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
                                                  arguments: ["--in-memory"] + limits, cpus: serverCPUs))
             }
+            for server in servers { try server.waitUntilReady() }
             let etcdURL = etcdServers?.split(separator: ",").first.map(String.init)
             let etcdBefore = try etcdURL.map(EtcdMetrics.scrape)
             let run = FanoutRun(parameters: p, ports: servers.map(\.port), clientThreads: clientThreads)

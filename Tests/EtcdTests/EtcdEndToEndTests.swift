@@ -14,11 +14,14 @@ import WatchCacheEtcd
     static let root = EtcdCluster.root
     static var executable: String { root.appendingPathComponent(".build/debug/watchcache").path }
 
-    /// A replica on a free port over `servers` (1 s bookmarks, a window of `window` events).
+    /// A replica on a free port over `servers` (1 s bookmarks, a window of `window` events), once
+    /// its caches have listed etcd (`/readyz`).
     static func replica(_ servers: String, window: Int = 4) async throws -> ServerProcess {
         try await offPool {
-            try ServerProcess(executable: executable, arguments: ["--etcd-servers", servers, "--bookmark-interval", "1",
-                                                                  "--window-min-events", String(window), "--window-max-events", String(window)])
+            let server = try ServerProcess(executable: executable, arguments: ["--etcd-servers", servers, "--bookmark-interval", "1",
+                                                                               "--window-min-events", String(window), "--window-max-events", String(window)])
+            try server.waitUntilReady()
+            return server
         }
     }
 

@@ -257,60 +257,6 @@ public final class ResourceCache: Sendable {
             windowEvents: windowEvents, windowCapacity: windowCapacity, objects: objects, resourceVersion: version)
     }
 
-    // MARK: - Fan-out
-
-    private func dispatch(_ event: CacheEvent, in cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
-        var newlyBlocked: [Watcher] = []
-        cs.watchers.forEachCandidate(for: event) { w in
-            w.state.withLock { ws in
-                guard ws.isLive, ws.enqueue(event, filter: w.filter) else { return }
-                if ws.takeWaiting() { effects.ready.append(w) }
-                if ws.queue.count > w.queueLimit { newlyBlocked.append(w) }
-            }
-        }
-        if !newlyBlocked.isEmpty {
-            for w in newlyBlocked where !cs.blocked.contains(where: { $0 === w }) { cs.blocked.append(w) }
-            if cs.blockedWindowEnd == nil {
-                cs.blockedWindowEnd = now + cs.budget.takeAvailable(now: now)
-            }
-        }
-        reviewBlocked(&cs, now: now, effects: &effects)
-    }
-
-    /// Called by a consumer whose queue went back under its limit, so the budget it did not need is
-    /// returned now rather than at the next tick.
-    func watcherDrained() {
-        let now = clock.now()
-        var effects = DeferredEffects()
-        state.withLock { cs in reviewBlocked(&cs, now: now, effects: &effects) }
-        effects.run(logger: logger)
-    }
-
-    /// Lets watchers that drained their queues off the blocked list (returning unused budget when
-    /// all have) and terminates those still blocked when the window has ended or whose queue grew
-    /// past twice its limit.
-    private func reviewBlocked(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
-        guard let windowEnd = cs.blockedWindowEnd else { return }
-        var stillBlocked: [Watcher] = []
-        var toTerminate: [(Watcher, Int)] = []
-        for w in cs.blocked {
-            let queued = w.state.withLock { $0.isFinished ? -1 : $0.queue.count }
-            if queued < 0 || queued <= w.queueLimit { continue }
-            if now >= windowEnd || queued > 2 * w.queueLimit + 100 { toTerminate.append((w, queued)) } else { stillBlocked.append(w) }
-        }
-        for (w, queued) in toTerminate {
-            let graceful = w.state.withLock { $0.queue.contains { $0.isInitialEventsEnd } }
-            finishLocked(w, in: &cs, reason: .terminatedSlow, keepQueued: graceful, effects: &effects)
-            metrics.watchersTerminated.add(1, ordering: .relaxed)
-            effects.terminated.append((w, queued, graceful))
-        }
-        cs.blocked = stillBlocked
-        if stillBlocked.isEmpty {
-            if now < windowEnd { cs.budget.returnUnused(windowEnd - now) }
-            cs.blockedWindowEnd = nil
-        }
-    }
-
     private func expireDeadlines(_ cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
         for w in cs.deadlines.popDue(now: now) {
             finishLocked(w, in: &cs, reason: .timeout, keepQueued: true, effects: &effects)

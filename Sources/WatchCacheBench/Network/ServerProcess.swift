@@ -36,6 +36,16 @@ public final class ServerProcess: @unchecked Sendable {  // `process` is only si
         }
     }
 
+    /// Waits until `/readyz` answers 200 (the storage loaded; over etcd, every cache listed).
+    public func waitUntilReady(seconds: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while (try? PlainHTTP.get(host: "127.0.0.1", port: port, path: "/readyz")) == nil {
+            guard process.isRunning else { throw BenchError("watchcache serve exited with status \(process.terminationStatus) while loading") }
+            guard Date() < deadline else { throw BenchError("watchcache serve was not ready within \(Int(seconds)) s") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
     /// SIGTERM (graceful shutdown), then waits for the exit.
     public func stop() {
         guard process.isRunning else { return }

@@ -141,6 +141,7 @@ public struct EtcdBenchmark: Sendable {
             "--etcd-servers", urls, "--etcd-prefix", prefix, "--etcd-compaction-interval", "0",
             "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"])
         defer { server.stop() }
+        try server.waitUntilReady()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         var channels: [any Channel] = []
