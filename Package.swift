@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "CNghttp2", "WatchCache", "WatchCacheServer",
+                "CNghttp2", "WatchCache", "WatchCacheServer", "WatchCacheEtcd", "WatchCacheBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

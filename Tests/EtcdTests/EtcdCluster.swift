@@ -1,109 +1,14 @@
 import Foundation
-import Synchronization
-import WatchCache
-@testable import WatchCacheEtcd
+import WatchCacheBench
 
-/// A real etcd for a test, started and stopped with the project's `scripts/etcd.sh` (which
-/// installs Debian's etcd when it is missing): one member or three, on loopback ports of its own,
-/// data in a scratch directory.
-final class EtcdCluster: Sendable {
+/// A real etcd for a test: `scripts/etcd.sh` through ``LocalEtcd``.
+typealias EtcdCluster = LocalEtcd
+
+extension LocalEtcd {
+    /// The repository's root.
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    /// Ports handed out in this process (suites run in parallel).
-    /// Below Linux's ephemeral range (32768 and up), where clients' own ports could collide.
-    private static let nextPort = Mutex(20_000 + Int(ProcessInfo.processInfo.processIdentifier % 400) * 30)
 
-    let directory: String
-    let urls: [String]
-    let basePort: Int
-
-    var servers: String { urls.joined(separator: ",") }
-
-    init(members: Int = 1) throws {
-        directory = NSTemporaryDirectory() + "watchcache-etcd-test-\(UUID().uuidString.prefix(8))"
-        // A port someone else took in the meantime: the next ones.
-        var attempt = 0
-        var started: (port: Int, output: String)?
-        while started == nil {
-            let port = Self.nextPort.withLock { p in
-                defer { p += 8 }
-                return p
-            }
-            do {
-                started = (port, try Self.script(["start", "--members", String(members), "--port", String(port), "--dir", directory]))
-            } catch {
-                attempt += 1
-                if attempt == 3 { throw error }
-            }
-        }
-        basePort = started!.port
-        let output = started!.output
-        urls = output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init)
-        guard urls.count == members else { throw EtcdError.configuration("scripts/etcd.sh printed \(output)") }
-    }
-
-    /// The client URL of member `n` (1-based).
-    func url(member n: Int) -> String { urls[n - 1] }
-
-    /// Stops every member and removes the data.
-    func stop() {
-        _ = try? Self.script(["stop", "--dir", directory])
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// `kill -9` of member `n`.
-    func kill(member n: Int) throws {
-        let pid = try String(contentsOfFile: "\(directory)/n\(n).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        _ = try Self.run("/bin/kill", ["-9", pid])
-    }
-
-    /// Sends `signal` (STOP, CONT, KILL) to member `n`.
-    func signal(member n: Int, _ signal: String) throws {
-        let pid = try String(contentsOfFile: "\(directory)/n\(n).pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        _ = try Self.run("/bin/kill", ["-\(signal)", pid])
-    }
-
-    /// Runs `etcdctl` against member `n` alone.
-    func etcdctlOne(member n: Int, _ arguments: [String]) throws -> String {
-        try Self.run("/usr/bin/etcdctl", ["--endpoints", url(member: n), "--command-timeout=2s"] + arguments, environment: ["ETCDCTL_API": "3"])
-    }
-
-    /// Runs `etcdctl` against the cluster.
-    @discardableResult
-    func etcdctl(_ arguments: [String]) throws -> String {
-        try Self.run("/usr/bin/etcdctl", ["--endpoints", servers] + arguments, environment: ["ETCDCTL_API": "3"])
-    }
-
-    static func script(_ arguments: [String]) throws -> String {
-        try run(root.appendingPathComponent("scripts/etcd.sh").path, arguments)
-    }
-
-    /// Runs a program to its end and returns its standard output (its standard error goes into the
-    /// error when it fails). posix_spawn and waitpid, not Foundation's Process: its
-    /// `waitUntilExit` was seen to hang here after the program had exited.
-    @discardableResult
-    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
-        let output = NSTemporaryDirectory() + "watchcache-run-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: output + ".out"); try? FileManager.default.removeItem(atPath: output + ".err") }
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, output + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer { for p in argv + envp { free(p) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
-        guard spawned == 0 else { throw EtcdError.configuration("cannot run \(path): error \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let out = (try? String(contentsOfFile: output + ".out", encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? ""
-        guard status == 0 else {
-            throw EtcdError.configuration("\(path) \(arguments.joined(separator: " ")) failed (\(status)): \(err)")
-        }
-        return out
+    convenience init(members: Int = 1) throws {
+        try self.init(script: Self.root.appendingPathComponent("scripts/etcd.sh").path, members: members)
     }
 }

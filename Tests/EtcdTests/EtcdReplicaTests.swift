@@ -240,3 +240,32 @@ final class RecordingSink: ChangeFeedSink {
     }
     func progress(_ version: ResourceVersion) { progressed.withLock { $0.append(version) } }
 }
+
+extension EtcdReplicaTests {
+    /// Two replicas compacting: one claims each interval through `compact_rev_key`, and it
+    /// compacts to the revision seen an interval before — etcd refuses reads older than that.
+    @Test func replicasTakeTurnsCompactingToTheRevisionOfTheRoundBefore() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try Replica(cluster), b = try Replica(cluster)
+        defer { a.close(); b.close() }
+        let first = EtcdCompactor(), second = EtcdCompactor()
+        // Round 1: A claims the first interval (nothing to compact yet); B learns the key's version.
+        var (seenA, revA) = try await first.round(a.storage, seenVersion: 0, revision: 0)
+        var (seenB, revB) = try await second.round(b.storage, seenVersion: 0, revision: 0)
+        #expect(seenA == 1 && seenB == 1)
+        for i in 0..<5 { _ = try await Self.write { a.registry.create(Self.configMap("x\(i)", "x"), in: .configMaps, completion: $0) } }
+        // Round 2: B (now current) claims it and compacts to what it saw in round 1; A's view is stale.
+        (seenB, revB) = try await second.round(b.storage, seenVersion: seenB, revision: revB)
+        (seenA, revA) = try await first.round(a.storage, seenVersion: seenA, revision: revA)
+        #expect(second.compactions.load(ordering: .relaxed) == 1)
+        #expect(first.compactions.load(ordering: .relaxed) == 0)
+        #expect(seenA == seenB && seenA == 2)
+        do {
+            try cluster.etcdctl(["get", "/registry/configmaps/default/x0", "--rev=1"])
+            Issue.record("revision 1 was still readable")
+        } catch {
+            #expect("\(error)".contains("required revision has been compacted"))
+        }
+    }
+}

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import WatchCache
 import WatchCacheServer
+import WatchCacheEtcd
+import WatchCacheBench
 
 /// Writes from real clients, unchanged: kubectl 1.32 over TLS (its create commands send protobuf,
 /// `apply`, `set image`, `edit` and `patch` send strategic merge patches, `scale` writes `/scale`)
@@ -65,9 +67,30 @@ import WatchCacheServer
 
     static func json(_ text: String) throws -> JSONValue { canonical(try JSONParser.parse(text)) }
 
-    @Test func kubectlCreateApplyPatchScaleEditAndValidation() async throws {
+    /// Where the objects live: the in-memory storage, or a real etcd (started with scripts/etcd.sh).
+    enum Backend: String, CaseIterable, Sendable {
+        case memory, etcd
+
+        /// A registry over the backend (`nil`: the test server's default, in memory) and the etcd to stop.
+        func registry() async throws -> (Registry?, LocalEtcd?) {
+            guard self == .etcd else { return (nil, nil) }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let cluster = try LocalEtcd(script: root.appendingPathComponent("scripts/etcd.sh").path)
+            let storage = try EtcdStorage(endpoints: EtcdEndpoints(parsing: cluster.servers))
+            let registry = Registry(source: storage, configuration: CacheConfiguration(bookmarkInterval: .seconds(1)))
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                DispatchQueue.global().async { c.resume(with: Result { try registry.recover() }) }  // not on the pool
+            }
+            return (registry, cluster)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func kubectlCreateApplyPatchScaleEditAndValidation(backend: Backend) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.kubectlPath), "kubectl is not installed at \(Self.kubectlPath)")
-        let (server, port) = try await SecureEndToEndTests.startServer(namespaceLifecycle: true)
+        let (registry, etcd) = try await backend.registry()
+        defer { etcd?.stop() }
+        let (server, port) = try await SecureEndToEndTests.startServer(namespaceLifecycle: true, registry: registry)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watchcache-kubectl-\(port)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

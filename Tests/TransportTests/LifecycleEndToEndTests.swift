@@ -7,10 +7,13 @@ import WatchCacheServer
 /// NamespaceLifecycle: system namespaces, admission, finalizers, graceful and forced pod deletion,
 /// and namespace termination end to end, with the watch events in between.
 @Suite(.serialized) struct LifecycleEndToEndTests {
-    @Test func finalizersGracefulDeletionAndNamespaces() async throws {
+    @Test(arguments: KubectlWriteTests.Backend.allCases)
+    func finalizersGracefulDeletionAndNamespaces(backend: KubectlWriteTests.Backend) async throws {
         let kubectlPath = KubectlWriteTests.kubectlPath
         try #require(FileManager.default.isExecutableFile(atPath: kubectlPath), "kubectl is not installed at \(kubectlPath)")
-        let (server, port) = try await SecureEndToEndTests.startServer(namespaceLifecycle: true)
+        let (registry, etcd) = try await backend.registry()
+        defer { etcd?.stop() }
+        let (server, port) = try await SecureEndToEndTests.startServer(namespaceLifecycle: true, registry: registry)
         let base = "https://127.0.0.1:\(port)"
         let connection = ["--server", base, "--insecure-skip-tls-verify", "--token", SecureEndToEndTests.token]
         @discardableResult

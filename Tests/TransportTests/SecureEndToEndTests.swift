@@ -7,7 +7,7 @@ import WatchCacheServer
 @Suite(.serialized) struct SecureEndToEndTests {
     static let token = "s3cr3t-token"
 
-    static func startServer(namespaceLifecycle: Bool = false) async throws -> (Server, Int) {
+    static func startServer(namespaceLifecycle: Bool = false, registry given: Registry? = nil) async throws -> (Server, Int) {
         var configuration = ServerConfiguration()
         configuration.namespaceLifecycle = namespaceLifecycle
         configuration.port = nil
@@ -16,7 +16,7 @@ import WatchCacheServer
         configuration.threads = 2
         configuration.authenticator = try TokenAuthenticator(csv: "\(token),admin,1,\"system:masters\"\n")
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
-        let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
+        let server = try Server(configuration: configuration, registry: try given ?? Registry(configuration: cache))
         let ports = try await server.start()
         return (server, ports.secure!)
     }
