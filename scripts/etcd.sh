@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Starts and stops a local etcd (1 or 3 members, loopback only) for tests and benchmarks.
 #
-#   scripts/etcd.sh start [--members 1|3] [--port P] [--dir D]
+#   scripts/etcd.sh start [--members 1|3] [--port P] [--dir D] [--tls]
 #       Starts members n1..nN with client ports P, P+2, P+4 and peer ports P+1, P+3, P+5
 #       (default P=23790) on 127.0.0.1, data in D/nN, logs in D/nN.log, pids in D/nN.pid
 #       (default D: a new mktemp directory, named on stderr). Returns once every member
 #       answers `etcdctl endpoint health`; prints the client URLs, comma-separated, on stdout.
+#       --tls: clients speak TLS and must present a certificate: openssl makes a CA, a serving
+#       certificate for 127.0.0.1 and a client certificate in D/tls (ca.pem, server.pem,
+#       server-key.pem, client.pem, client-key.pem); the URLs are https.
 #   scripts/etcd.sh stop --dir D
 #       Stops the members started in D (data and logs are kept).
 #   scripts/etcd.sh bin
@@ -22,7 +25,7 @@ note() { echo "$prog: $*" >&2; }
 
 usage() {
   cat >&2 <<'EOF'
-usage: scripts/etcd.sh start [--members 1|3] [--port P] [--dir D]
+usage: scripts/etcd.sh start [--members 1|3] [--port P] [--dir D] [--tls]
        scripts/etcd.sh stop --dir D
        scripts/etcd.sh bin
 EOF
@@ -103,8 +106,28 @@ stop_dir() { # dir
   note "stopped $stopped member(s) in $dir"
 }
 
+# Makes a CA, a serving certificate for 127.0.0.1/localhost and a client certificate in $1.
+make_certificates() { # dir
+  local tls=$1
+  command -v openssl >/dev/null 2>&1 || die "--tls needs openssl"
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=watchcache-test-ca" \
+      -keyout ca-key.pem -out ca.pem 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >server.ext
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=etcd" -keyout server-key.pem -out server.csr 2>/dev/null
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+      -extfile server.ext -out server.pem 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=watchcache" -keyout client-key.pem -out client.csr 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+      -extfile client.ext -out client.pem 2>/dev/null
+  ) || die "openssl could not make the certificates in $tls"
+}
+
 cmd_start() {
-  local members=1 port=23790 dir=""
+  local members=1 port=23790 dir="" tls=0
   while [ $# -gt 0 ]; do
     case $1 in
       --members) [ $# -ge 2 ] || die "--members needs a value"; members=$2; shift 2 ;;
@@ -113,6 +136,7 @@ cmd_start() {
       --port=*) port=${1#*=}; shift ;;
       --dir) [ $# -ge 2 ] || die "--dir needs a value"; dir=$2; shift 2 ;;
       --dir=*) dir=${1#*=}; shift ;;
+      --tls) tls=1; shift ;;
       -h | --help) usage ;;
       *) die "unknown option for start: $1" ;;
     esac
@@ -133,14 +157,15 @@ cmd_start() {
     done
   fi
 
-  local cluster="" urls="" client_port peer_port
+  local cluster="" urls="" client_port peer_port scheme=http
+  [ "$tls" = 1 ] && scheme=https
   for i in $(seq 1 "$members"); do
     client_port=$((port + 2 * (i - 1)))
     peer_port=$((client_port + 1))
     port_in_use "$client_port" && die "port $client_port (client of n$i) is already in use on 127.0.0.1"
     port_in_use "$peer_port" && die "port $peer_port (peer of n$i) is already in use on 127.0.0.1"
     cluster="${cluster:+$cluster,}n$i=http://127.0.0.1:$peer_port"
-    urls="${urls:+$urls,}http://127.0.0.1:$client_port"
+    urls="${urls:+$urls,}$scheme://127.0.0.1:$client_port"
   done
 
   if [ -z "$dir" ]; then
@@ -149,7 +174,13 @@ cmd_start() {
   mkdir -p "$dir" || die "cannot create $dir"
   dir=$(cd "$dir" && pwd -P)
 
-  local extra=() help
+  local extra=() help tlsctl=()
+  if [ "$tls" = 1 ]; then
+    make_certificates "$dir/tls"
+    extra+=(--cert-file "$dir/tls/server.pem" --key-file "$dir/tls/server-key.pem"
+      --trusted-ca-file "$dir/tls/ca.pem" --client-cert-auth)
+    tlsctl=(--cacert "$dir/tls/ca.pem" --cert "$dir/tls/client.pem" --key "$dir/tls/client-key.pem")
+  fi
   help=$("$ETCD" --help 2>&1 || true)
   # Periodic watch progress notifications every 5 s (default 10 min), where this etcd has the flag.
   if grep -q -- '--experimental-watch-progress-notify-interval' <<<"$help"; then
@@ -170,8 +201,8 @@ cmd_start() {
     nohup "$ETCD" \
       --name "n$i" \
       --data-dir "$dir/n$i" \
-      --listen-client-urls "http://127.0.0.1:$client_port" \
-      --advertise-client-urls "http://127.0.0.1:$client_port" \
+      --listen-client-urls "$scheme://127.0.0.1:$client_port" \
+      --advertise-client-urls "$scheme://127.0.0.1:$client_port" \
       --listen-peer-urls "http://127.0.0.1:$peer_port" \
       --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
       --initial-cluster "$cluster" \
@@ -192,8 +223,8 @@ cmd_start() {
         stop_dir "$dir" 2>/dev/null
         die "etcd n$i exited during startup; see $dir/n$i.log"
       }
-      url="http://127.0.0.1:$((port + 2 * (i - 1)))"
-      if ETCDCTL_API=3 "$ETCDCTL" --endpoints="$url" --dial-timeout=1s --command-timeout=2s \
+      url="$scheme://127.0.0.1:$((port + 2 * (i - 1)))"
+      if ETCDCTL_API=3 "$ETCDCTL" --endpoints="$url" "${tlsctl[@]}" --dial-timeout=1s --command-timeout=2s \
         endpoint health >/dev/null 2>&1; then
         healthy=$((healthy + 1))
       fi
@@ -216,6 +247,7 @@ cmd_stop() {
     case $1 in
       --dir) [ $# -ge 2 ] || die "--dir needs a value"; dir=$2; shift 2 ;;
       --dir=*) dir=${1#*=}; shift ;;
+      --tls) tls=1; shift ;;
       -h | --help) usage ;;
       *) die "unknown option for stop: $1" ;;
     esac

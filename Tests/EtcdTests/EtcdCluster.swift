@@ -8,7 +8,7 @@ extension LocalEtcd {
     /// The repository's root.
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    convenience init(members: Int = 1) throws {
-        try self.init(script: Self.root.appendingPathComponent("scripts/etcd.sh").path, members: members)
+    convenience init(members: Int = 1, tls: Bool = false) throws {
+        try self.init(script: Self.root.appendingPathComponent("scripts/etcd.sh").path, members: members, tls: tls)
     }
 }

@@ -17,9 +17,14 @@ public final class LocalEtcd: Sendable {
     /// The client URLs, as `--etcd-servers` takes them.
     public var servers: String { urls.joined(separator: ",") }
 
+    /// With TLS: the CA, and the client certificate and key etcd requires.
+    public var caFile: String { directory + "/tls/ca.pem" }
+    public var clientCertFile: String { directory + "/tls/client.pem" }
+    public var clientKeyFile: String { directory + "/tls/client-key.pem" }
+
     /// Starts `members` members (1 or 3) with `script` (the path of `scripts/etcd.sh`) and returns
-    /// once every one answers.
-    public init(script: String, members: Int = 1) throws {
+    /// once every one answers; with `tls`, clients speak TLS and need a client certificate.
+    public init(script: String, members: Int = 1, tls: Bool = false) throws {
         self.script = script
         directory = NSTemporaryDirectory() + "watchcache-etcd-test-\(UUID().uuidString.prefix(8))"
         // A port someone else took in the meantime: the next ones.
@@ -31,7 +36,8 @@ public final class LocalEtcd: Sendable {
                 return p
             }
             do {
-                started = (port, try Self.run(script, ["start", "--members", String(members), "--port", String(port), "--dir", directory]))
+                started = (port, try Self.run(script, ["start", "--members", String(members), "--port", String(port), "--dir", directory]
+                                                        + (tls ? ["--tls"] : [])))
             } catch {
                 attempt += 1
                 if attempt == 3 { throw error }
