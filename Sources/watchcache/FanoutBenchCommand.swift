@@ -66,6 +66,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Servers over --etcd-servers (each run uses a key prefix of its own).")
     var replicas = 1
 
+    @Flag(help: "With --replicas 2 or more: after the writes, kill the first replica (SIGKILL) and move its streams to the second from their last versions; time it, count 410s, then check every event of 3 s of writes arrives.")
+    var failover = false
+
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
@@ -78,6 +81,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
         guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
         if replicas > 1, etcdServers == nil { throw ValidationError("--replicas needs --etcd-servers: replicas share one etcd") }
+        if failover, replicas < 2 || transport != "h2" { throw ValidationError("--failover needs --replicas 2 or more over --etcd-servers, and HTTP/2") }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
         if let writesPerSecond, writesPerSecond < 0 { throw ValidationError("--writes-per-second must not be negative") }
         if let seconds, seconds < 0 { throw ValidationError("--seconds must not be negative") }
@@ -107,6 +111,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             if let connections { p.connections = connections }
             if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
             if let seconds { p.seconds = seconds }
+            p.tracksVersions = failover
             if transport == "http1" {
                 p.http1 = true
                 guard p.watchers <= 15_000 else {
@@ -139,6 +144,11 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                 measurement.replicas = servers.count
                 measurement.etcdBefore = etcdBefore
                 measurement.etcdAfter = try etcdURL.map(EtcdMetrics.scrape)
+                if failover {
+                    let victim = servers[0]
+                    run.progress?(1, "failover")
+                    measurement.failover = try await run.failover { victim.crash() }
+                }
                 runs.append((point.name, measurement))
                 await run.close()
             } catch {

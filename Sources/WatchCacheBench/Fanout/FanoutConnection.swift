@@ -112,6 +112,12 @@ final class FanoutConnection: @unchecked Sendable {
         if id > 0 { open[id] = stream }
     }
 
+    /// The open streams — path template and the newest version each has seen — to open them
+    /// elsewhere (a replica killed under them).
+    func streamSpecs() -> [(template: String, version: UInt64, measureLatency: Bool)] {
+        open.values.map { ($0.template, $0.lastVersion, $0.measureLatency) }
+    }
+
     /// The reconnect storm: every open stream is cancelled and opened again at once, from the
     /// newest version it saw (its last event's or bookmark's). Returns how many.
     func reopenAll() -> Int {

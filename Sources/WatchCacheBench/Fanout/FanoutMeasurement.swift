@@ -46,6 +46,8 @@ public struct FanoutMeasurement: Sendable {
     /// every stream open after the writes.
     public var etcdBefore: EtcdMetrics?
     public var etcdAfter: EtcdMetrics?
+    /// The first replica killed under its streams, which resume on the second.
+    public var failover: FanoutRun.Failover?
 
     /// Server memory per open stream, over the server with its objects loaded.
     public var bytesPerStream: Double {

@@ -36,6 +36,9 @@ public struct FanoutParameters: Sendable, Hashable {
     public var bookmarks = true
     /// After the writes, every stream reconnects at once from the newest version it saw.
     public var storm = false
+    /// Follow every stream's newest version, so its streams can be moved to another replica
+    /// (``FanoutRun/failover(kill:)``).
+    public var tracksVersions = false
     /// HTTP/1.1 instead of HTTP/2: every stream its own TCP connection (``connections`` then only
     /// groups them for the client's bookkeeping; a never-reading stream stops reading its socket).
     public var http1 = false

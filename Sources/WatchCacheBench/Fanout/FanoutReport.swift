@@ -66,6 +66,14 @@ public struct FanoutReport: Sendable {
             row("etcd watchers / watch streams") { m in
                 m.etcdAfter.map { "\(Int($0.watchers)) / \(Int($0.watchStreams))" } ?? "-"
             }
+            if runs.contains(where: { $0.measurement.failover != nil }) {
+                row("failover: streams of the killed replica") { m in m.failover.map { Self.count(Double($0.streams)) } ?? "-" }
+                row("failover: s until all live on another") { m in m.failover.map { String(format: "%.2f", $0.seconds) } ?? "-" }
+                row("failover: refused / ERROR events (410)") { m in m.failover.map { "\($0.failed) / \($0.errorEvents)" } ?? "-" }
+                row("failover: then delivered / expected") { m in
+                    m.failover.map { "\(Self.count(Double($0.deliveredAfter))) / \(Self.count(Double($0.expectedAfter)))" } ?? "-"
+                }
+            }
             row("etcd CPU s over the run / RSS") { m in
                 guard let a = m.etcdAfter, let b = m.etcdBefore else { return "-" }
                 return String(format: "%.1f / ", a.cpuSeconds - b.cpuSeconds) + Self.mib(a.residentBytes)
@@ -123,6 +131,12 @@ public struct FanoutReport: Sendable {
                                               ("cpuSeconds", n(m.stormCPUSeconds)), ("initEvents", n(m.stormInitEvents))]))),
                 ("wallSeconds", n(m.wallSeconds)),
                 ("replicas", n(Double(m.replicas))),
+                ("failover", m.failover.map { f in
+                    .object(JSONObject([("streams", n(Double(f.streams))), ("seconds", n(f.seconds)), ("failed", n(Double(f.failed))),
+                                        ("errorEvents", n(Double(f.errorEvents))), ("writesAfter", n(Double(f.writesAfter))),
+                                        ("deliveredAfter", n(Double(f.deliveredAfter))), ("expectedAfter", n(Double(f.expectedAfter))),
+                                        ("serverCPUSeconds", n(f.serverCPUSeconds))]))
+                } ?? .null),
                 ("etcd", m.etcdAfter.map { a in
                     let b = m.etcdBefore ?? EtcdMetrics()
                     return .object(JSONObject([("watchers", n(a.watchers)), ("watchStreams", n(a.watchStreams)),

@@ -24,6 +24,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     private let writerLoop: any EventLoop
     // Confined to each connection's own loop.
     private var connections: [FanoutConnection] = []
+    /// The port each connection was opened to.
+    private var connectionPorts: [Int] = []
     // Confined to `writerLoop`.
     private var writers: [HTTP2ClientConnection] = []
     private var control: HTTP2ClientConnection!
@@ -90,6 +92,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
                 ? HTTP1WatchClient(loop: loop, host: host, port: port)
                 : try await connect(on: loop, port: port, initialWindow: closed ? 0 : 4 << 20)
             opened.append(FanoutConnection(http: transport, loop: loop, counted: !closed && c >= stalledConnections))
+            connectionPorts.append(port)
         }
         connections = opened
         let openStart = CPUTime.wall()
@@ -110,7 +113,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             if connection.counted { tally.add(stream.target) }
             let measure = p.latencyOnEveryStream || index % 100 == 0
             let probe = index == probeIndex ? self.probe : nil
-            let track = p.storm
+            let track = p.storm || p.tracksVersions
             connection.loop.execute {
                 connection.open(stream.path, version: version.rawValue, trackVersion: track, measureLatency: measure, probe: probe)
             }
@@ -202,6 +205,96 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             stormStreams: storm?.streams ?? 0, stormSeconds: storm?.seconds ?? 0, stormCPUSeconds: storm?.cpu ?? 0,
             stormInitEvents: storm?.initEvents ?? 0,
             wallSeconds: CPUTime.wall() - wallStart)
+    }
+
+    /// What moving a killed replica's watch streams to another replica cost.
+    public struct Failover: Sendable {
+        public var streams = 0
+        /// From the kill to the last moved stream's 200.
+        public var seconds = 0.0
+        /// Moved streams refused, or ended with an ERROR event (a 410 would be one).
+        public var failed = 0
+        public var errorEvents = 0
+        /// Writes after the move, and their events on every counted stream: delivered / expected.
+        public var writesAfter = 0
+        public var deliveredAfter = 0
+        public var expectedAfter = 0
+        /// Server CPU seconds (all replicas still up) from the kill to the last 200.
+        public var serverCPUSeconds = 0.0
+    }
+
+    /// After ``run()`` (streams open, writes over): `kill` ends the first replica (SIGKILL), and
+    /// every reading stream it served is opened on the second replica from the newest version it
+    /// saw, on new connections from the same client loops — as clients resume after a failure.
+    /// Then writes go on at the run's rate for 3 s, to check that every stream, moved or not,
+    /// gets each of their events (no gap, no duplicate). Needs two ports and
+    /// ``FanoutParameters/tracksVersions``.
+    public func failover(kill: @Sendable () -> Void) async throws -> Failover {
+        guard ports.count >= 2, parameters.tracksVersions, !parameters.http1 else {
+            throw BenchError("failover needs two replicas, HTTP/2 and streams that track their versions")
+        }
+        var moving: [(connection: FanoutConnection, specs: [(template: String, version: UInt64, measureLatency: Bool)])] = []
+        for (i, c) in connections.enumerated() where connectionPorts[i] == ports[0] && c.counted {
+            moving.append((c, try await c.loop.submit { c.streamSpecs() }.get()))
+        }
+        // Controls, writers and the metrics of the first replica go with it.
+        let survivors = zip(controls, ports).filter { $0.1 != ports[0] }.map(\.0)
+        controls = survivors
+        control = survivors[0]
+        writers = writers.enumerated().filter { $0.offset % ports.count != 0 }.map(\.element)
+        var figures = Failover()
+        figures.streams = moving.reduce(0) { $0 + $1.specs.count }
+        let before = try await scrape()
+        kill()
+        let start = CPUTime.wall()
+        var moved: [FanoutConnection] = []
+        for (old, specs) in moving {
+            let http = try await connect(on: old.loop, port: ports[1])
+            let replacement = FanoutConnection(http: http, loop: old.loop, counted: true)
+            moved.append(replacement)
+            connections.append(replacement)
+            connectionPorts.append(ports[1])
+            try await old.loop.submit {
+                for spec in specs {
+                    replacement.open(spec.template, version: spec.version, trackVersion: true, measureLatency: spec.measureLatency)
+                }
+            }.get()
+        }
+        var sum = FanoutCounters()
+        while CPUTime.wall() - start < 120 {
+            sum = FanoutCounters()
+            for c in moved { sum.add(try await c.loop.submit { c.counters }.get()) }
+            if sum.established + sum.failed >= figures.streams { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        figures.seconds = sum.lastEstablishedAt > 0 ? sum.lastEstablishedAt - start : CPUTime.wall() - start
+        figures.failed = sum.failed
+        figures.serverCPUSeconds = try await scrape().cpuSeconds - before.cpuSeconds
+        // Writes after the move: every counted stream gets each of its events once.
+        let eventsBefore = try await totals().events
+        let (expectedBefore, writesBefore) = try await writerLoop.submit { (self.expectedDeliveries, self.writesAcknowledged) }.get()
+        let rate = parameters.writesPerSecond ?? 1_000
+        try await writerLoop.submit {
+            self.writing = true
+            self.nextWriteAt = CPUTime.wall()
+            self.scheduleWrite(rate: rate)
+        }.get()
+        try await Task.sleep(for: .seconds(3))
+        try await writerLoop.submit { self.writing = false }.get()
+        let drainStart = CPUTime.wall()
+        while try await writerLoop.submit({ self.writesInFlight }).get() > 0, CPUTime.wall() - drainStart < 10 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .seconds(1))
+        let after = try await totals()
+        let (expectedAfter, writesAfter) = try await writerLoop.submit { (self.expectedDeliveries, self.writesAcknowledged) }.get()
+        figures.writesAfter = writesAfter - writesBefore
+        figures.expectedAfter = expectedAfter - expectedBefore
+        figures.deliveredAfter = after.events - eventsBefore
+        sum = FanoutCounters()
+        for c in moved { sum.add(try await c.loop.submit { c.counters }.get()) }
+        figures.errorEvents = sum.errors
+        return figures
     }
 
     /// Closes every connection and the client's event loops.
