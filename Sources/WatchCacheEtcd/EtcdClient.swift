@@ -66,9 +66,19 @@ final class EtcdClient: Sendable {
 
     /// Options for a unary call: it fails after `timeout` rather than wait for etcd forever.
     static func unary(timeout: Duration = .seconds(10)) -> CallOptions {
-        var options = CallOptions.defaults
+        var options = streaming
         options.timeout = timeout
+        return options
+    }
+
+    /// Options for every call: messages of any size etcd sends (a page of large objects, a watcher's
+    /// backlog in one response — past grpc-swift's 4 MiB default the call failed, and a feed that
+    /// resumed would fail on the same backlog again), as kube-apiserver lifts its etcd client's limit.
+    static var streaming: CallOptions {
+        var options = CallOptions.defaults
         options.waitForReady = true
+        options.maxRequestMessageBytes = Int(Int32.max)
+        options.maxResponseMessageBytes = Int(Int32.max)
         return options
     }
 

@@ -30,7 +30,7 @@ public final class EtcdDirectLoad: Sendable {
                 var request = Etcdserverpb_WatchRequest()
                 request.createRequest = create
                 let first = request
-                try? await self.client.watch.watch(requestProducer: { writer in
+                try? await self.client.watch.watch(options: EtcdClient.streaming, requestProducer: { writer in
                     for _ in 0..<count { try await writer.write(first) }
                     while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
                 }, onResponse: { response in

@@ -87,7 +87,7 @@ final class EtcdFeed: FeedSubscription {
         request.createRequest = create
         let first = request
         let logger = storage.logger
-        try await storage.client.watch.watch(requestProducer: { writer in
+        try await storage.client.watch.watch(options: EtcdClient.streaming, requestProducer: { writer in
             try await writer.write(first)
             // The request stream stays open for as long as the watch runs.
             while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }

@@ -258,7 +258,7 @@ extension ServeCommand {
         }
         let loading = Task.detached {
             let started = ContinuousClock.now
-            try? registry.recover()
+            try? await registry.recoverWithoutBlocking()
             let objects = registry.caches.reduce(0) { $0 + $1.statistics().objects }
             logger.info("caches filled from etcd", metadata: [
                 "seconds": "\(String(format: "%.3f", (ContinuousClock.now - started).seconds))", "objects": "\(objects)",

@@ -13,12 +13,12 @@ import WatchCache
         let storage: EtcdStorage
         let registry: Registry
 
-        init(_ cluster: EtcdCluster, suffix: (@Sendable () -> String)? = nil) throws {
+        init(_ cluster: EtcdCluster, suffix: (@Sendable () -> String)? = nil) async throws {
             storage = try EtcdStorage(endpoints: EtcdEndpoints(parsing: cluster.servers))
             registry = Registry(source: storage, configuration: CacheConfiguration(bookmarkInterval: .seconds(1)), generatedNameSuffix: suffix)
             try registry.register(.configMaps)
             try registry.register(.pods)
-            try registry.recover()
+            try await registry.recoverWithoutBlocking()
         }
 
         var configMaps: ResourceCache { registry.cache(for: .configMaps)! }
@@ -59,7 +59,7 @@ import WatchCache
     @Test func writesThroughEitherReplicaReachWatchersOfBothWithTheSameVersions() async throws {
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
-        let a = try Replica(cluster), b = try Replica(cluster)
+        let a = try await Replica(cluster), b = try await Replica(cluster)
         defer { a.close(); b.close() }
         let start = a.configMaps.currentVersion.description
         let onA = try a.configMaps.stream(WatchOptions(resourceVersion: start))
@@ -87,7 +87,7 @@ import WatchCache
     @Test func aWatchResumesOnAnotherReplicaFromItsLastVersion() async throws {
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
-        let a = try Replica(cluster), b = try Replica(cluster)
+        let a = try await Replica(cluster), b = try await Replica(cluster)
         defer { a.close(); b.close() }
         var written: [ResourceVersion] = []
         for i in 0..<3 { written.append(try await Self.write { a.registry.create(Self.configMap("r\(i)", "x"), in: .configMaps, completion: $0) }.resourceVersion) }
@@ -104,7 +104,7 @@ import WatchCache
     @Test func consistentReadsSeeWritesMadeThroughAnotherReplica() async throws {
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
-        let a = try Replica(cluster), b = try Replica(cluster)
+        let a = try await Replica(cluster), b = try await Replica(cluster)
         defer { a.close(); b.close() }
         for i in 0..<20 {
             let written = try await Self.write { a.registry.create(Self.configMap("k\(i)", "x"), in: .configMaps, completion: $0) }
@@ -129,7 +129,7 @@ import WatchCache
     @Test func conflictsComeFromEtcdAndPatchesNeverLoseAnUpdate() async throws {
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
-        let a = try Replica(cluster), b = try Replica(cluster)
+        let a = try await Replica(cluster), b = try await Replica(cluster)
         defer { a.close(); b.close() }
         let created = try await Self.write { a.registry.create(Self.configMap("p", "0"), in: .configMaps, completion: $0) }
         await #expect(throws: Status.self) {
@@ -167,7 +167,7 @@ import WatchCache
     @Test func aFeedBehindEtcdsCompactionListsAgain() async throws {
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
-        let a = try Replica(cluster)
+        let a = try await Replica(cluster)
         defer { a.close() }
         let behind = a.configMaps.currentVersion
         for i in 0..<5 { _ = try await Self.write { a.registry.create(Self.configMap("z\(i)", "x"), in: .configMaps, completion: $0) } }
@@ -194,7 +194,7 @@ import WatchCache
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
         let names = Mutex(["taken", "taken", "fresh"])
-        let a = try Replica(cluster, suffix: { names.withLock { $0.isEmpty ? "x" : $0.removeFirst() } })
+        let a = try await Replica(cluster, suffix: { names.withLock { $0.isEmpty ? "x" : $0.removeFirst() } })
         defer { a.close() }
         // Written straight into etcd, as another client would (the cache or the transaction notices).
         try cluster.etcdctl(["put", "/registry/configmaps/default/gen-taken", #"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"gen-taken","namespace":"default"}}"#])
@@ -247,7 +247,7 @@ extension EtcdReplicaTests {
     @Test func replicasTakeTurnsCompactingToTheRevisionOfTheRoundBefore() async throws {
         let cluster = try EtcdCluster()
         defer { cluster.stop() }
-        let a = try Replica(cluster), b = try Replica(cluster)
+        let a = try await Replica(cluster), b = try await Replica(cluster)
         defer { a.close(); b.close() }
         let first = EtcdCompactor(), second = EtcdCompactor()
         // Round 1: A claims the first interval (nothing to compact yet); B learns the key's version.

@@ -78,9 +78,7 @@ import WatchCacheBench
             let cluster = try LocalEtcd(script: root.appendingPathComponent("scripts/etcd.sh").path)
             let storage = try EtcdStorage(endpoints: EtcdEndpoints(parsing: cluster.servers))
             let registry = Registry(source: storage, configuration: CacheConfiguration(bookmarkInterval: .seconds(1)))
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-                DispatchQueue.global().async { c.resume(with: Result { try registry.recover() }) }  // not on the pool
-            }
+            try await registry.recoverWithoutBlocking()
             return (registry, cluster)
         }
     }

@@ -16,16 +16,28 @@ extension Registry {
 
     // MARK: - Following
 
-    /// Starts the feed of every registered cache and waits for each to have its first list.
+    /// Starts the feed of every registered cache and waits for each to have its first list,
+    /// blocking this thread (never call it on the Swift concurrency pool: the feeds run there).
     func followSource() {
+        for feed in startFeeds() { feed.loaded.wait() }
+        ready.store(true, ordering: .releasing)
+    }
+
+    /// ``recover()`` without blocking a thread: with a source of truth, starts the feeds and
+    /// returns once every registered cache has its first list; with an embedded storage, loads it.
+    public func recoverWithoutBlocking() async throws {
+        guard source != nil else { return try recover() }
+        for feed in startFeeds() { await feed.firstList() }
+        ready.store(true, ordering: .releasing)
+    }
+
+    private func startFeeds() -> [CacheFeed] {
         let caches = state.withLock { s in
             precondition(s.recovered == nil, "recover() is called once")
             s.recovered = StorageRecovery()
             return s.order
         }
-        let feeds = caches.map { follow($0) }
-        for feed in feeds { feed.loaded.wait() }
-        ready.store(true, ordering: .releasing)
+        return caches.map { follow($0) }
     }
 
     /// Starts following the source for `cache`.
@@ -178,6 +190,8 @@ final class CacheFeed: ChangeFeedSink {
     /// Signalled once, when the first list has filled the cache.
     let loaded = DispatchSemaphore(value: 0)
     private let first = Atomic(true)
+    /// Tasks waiting for the first list, and whether it came.
+    private let listed = Mutex<(done: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
     init(cache: ResourceCache, logger: Logger, relists: RelistCounter) {
         self.cache = cache
@@ -189,10 +203,27 @@ final class CacheFeed: ChangeFeedSink {
         cache.replace(with: snapshot)
         if first.exchange(false, ordering: .acquiringAndReleasing) {
             loaded.signal()
+            let waiting = listed.withLock { l in
+                l.done = true
+                defer { l.waiting.removeAll() }
+                return l.waiting
+            }
+            for continuation in waiting { continuation.resume() }
         } else {
             relists.count.add(1, ordering: .relaxed)
             logger.warning("relisted: watchers of this resource were ended and resume from their versions",
                            metadata: ["watchcache.resource": "\(cache.resource.qualifiedPlural)", "resource_version": "\(snapshot.version)"])
+        }
+    }
+
+    /// Returns once the first list has filled the cache.
+    func firstList() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done: Bool = listed.withLock { l in
+                if !l.done { l.waiting.append(continuation) }
+                return l.done
+            }
+            if done { continuation.resume() }
         }
     }
 

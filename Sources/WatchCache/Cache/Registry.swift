@@ -97,7 +97,9 @@ public final class Registry: Sendable {
     }
 
     /// Loads the objects, the version and the recent history from the storage into every cache
-    /// (registered or to be), then accepts requests. Call once.
+    /// (registered or to be), then accepts requests. Call once. Following a source of truth it
+    /// blocks until every cache has its first list: call it off the Swift concurrency pool, or
+    /// `await` ``recoverWithoutBlocking()`` instead.
     public func recover() throws {
         if source != nil { return followSource() }
         let recovered = try storage.recover(historyLimit: configuration.history.maximumEvents)
