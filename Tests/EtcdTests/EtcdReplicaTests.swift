@@ -298,3 +298,26 @@ extension EtcdReplicaTests {
         }
     }
 }
+
+extension EtcdReplicaTests {
+    /// 60 objects of 100 KB: a list page and a resumed feed's backlog each come as one message of
+    /// about 6 MB, past grpc-swift's 4 MiB default — both must arrive.
+    @Test func messagesLargerThanFourMiB() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try await Replica(cluster)
+        defer { a.close() }
+        let behind = a.configMaps.currentVersion
+        let padding = String(repeating: "x", count: 100_000)
+        for i in 0..<60 { _ = try await Self.write { a.registry.create(Self.configMap("big\(i)", padding), in: .configMaps, completion: $0) } }
+        let listed = try await a.storage.list(.configMaps)
+        #expect(listed.objects.count == 60)
+        let sink = RecordingSink()
+        let feed = EtcdFeed.start(resource: .configMaps, storage: a.storage, sink: sink, resumingAfter: behind)
+        defer { feed.cancel() }
+        let deadline = Date().addingTimeInterval(20)
+        while sink.applied.withLock({ $0.count }) < 60, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(sink.applied.withLock { $0.count } == 60)
+        #expect(feed.restarts.load(ordering: .relaxed) == 0)
+    }
+}

@@ -75,7 +75,10 @@ import WatchCacheServer
         try await kubectl("create", "configmap", "c1", "-n", "team")
         try await kubectl("create", "deployment", "d1", "-n", "team", "--image=nginx")
         try await kubectl("run", "p1", "-n", "team", "--image=nginx")
-        let watch = Task { try await curl(["\(base)/api/v1/namespaces/team/configmaps?watch=true&timeoutSeconds=8"]) }
+        // From c1's version, so the deletion is replayed however late the watch starts.
+        let c1 = try #require(try await object("configmap", "c1", "-n", "team"))
+        let c1Version = c1["metadata"]?["resourceVersion"]?.stringValue ?? "0"
+        let watch = Task { try await curl(["\(base)/api/v1/namespaces/team/configmaps?watch=true&resourceVersion=\(c1Version)&timeoutSeconds=8"]) }
         #expect(try await kubectl("delete", "namespace", "team", "--timeout=60s").stdout == "namespace \"team\" deleted\n")
         #expect(try await object("namespace", "team") == nil)
         #expect(try await object("configmap", "c1", "-n", "team") == nil)
