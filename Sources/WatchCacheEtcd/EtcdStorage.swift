@@ -95,6 +95,15 @@ public final class EtcdStorage: SourceOfTruth {
         return StoreCensus(version: ResourceVersion(UInt64(response.header.revision)), objects: Int(total.count), changed: newer.kvs.count)
     }
 
+    public func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> KubeObject? {
+        var request = Etcdserverpb_RangeRequest()
+        request.key = Data(layout.key(of: resource, namespace: namespace, name: name).utf8)
+        let range = request
+        let response = try await call { try await self.client.kv.range(range, options: EtcdClient.unary()) }
+        guard let kv = response.kvs.first else { return nil }
+        return try EtcdValueCodec.decode(Array(kv.value), key: Array(kv.key), revision: kv.modRevision, resource: resource)
+    }
+
     public func list(_ resource: ResourceDescriptor) async throws -> StoreSnapshot {
         let folder = layout.folder(of: resource)
         var objects: [KubeObject] = []

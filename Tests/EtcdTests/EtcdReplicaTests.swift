@@ -321,3 +321,26 @@ extension EtcdReplicaTests {
         #expect(feed.restarts.load(ordering: .relaxed) == 0)
     }
 }
+
+extension EtcdReplicaTests {
+    /// A client writes through A, then at once through B with the version A gave it: B's cache may
+    /// not have the change yet, so B decides again from etcd rather than answer 404 or 409.
+    @Test func aWriteThroughAnotherReplicaRightAfterNeverSeesItsStaleCache() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let a = try await Replica(cluster), b = try await Replica(cluster)
+        defer { a.close(); b.close() }
+        for i in 0..<20 {
+            let created = try await Self.write { a.registry.create(Self.configMap("s\(i)", "0"), in: .configMaps, completion: $0) }
+            let updated = try await Self.write {
+                b.registry.update(Self.configMap("s\(i)", "1", resourceVersion: created.resourceVersion.description), in: .configMaps, completion: $0)
+            }
+            #expect(updated.resourceVersion > created.resourceVersion)
+            let deleted = try await Self.write { a.registry.delete(.configMaps, namespace: "default", name: "s\(i)", completion: $0) }
+            await #expect(throws: Status.self) {  // gone in etcd: B's cache may still hold it, etcd decides
+                try await Self.write { b.registry.update(Self.configMap("s\(i)", "2"), in: .configMaps, completion: $0) }
+            }
+            #expect(deleted.resourceVersion > updated.resourceVersion)
+        }
+    }
+}

@@ -64,18 +64,34 @@ extension Registry {
         let decider = DeciderBox(decide)
         let resource = cache.resource
         Task {
-            // Objects as the store answered a failed attempt: newer than the cache's.
+            // Objects as the store answered (a failed attempt, or a read): newer than the cache's.
             var fresh: [String: KubeObject?] = [:]
             for _ in 0..<Self.maximumAttempts {
                 let known = fresh
+                let asked = Mutex<[(namespace: String?, name: String)]>([])
                 let decided = decider.decide { namespace, name in
                     let key = resource.namespaced ? "\(namespace ?? "")/\(name)" : name
                     if let answered = known[key] { return answered }
+                    asked.withLock { $0.append((namespace, name)) }
                     return cache.get(namespace: namespace, name: name)
                 }
                 let decision: Decision
                 switch decided {
-                case .failure(let error): return completion(.failure(error))
+                case .failure(let error):
+                    // Refused on the cache's word (not found, exists, another version): the cache
+                    // may trail the store (a write through another replica a moment ago), so the
+                    // decision is made again from the store's own answer before it stands.
+                    let unverified = asked.withLock { $0 }
+                    guard [404, 409].contains(error.code), !unverified.isEmpty else { return completion(.failure(error)) }
+                    do {
+                        for (namespace, name) in unverified {
+                            let key = resource.namespaced ? "\(namespace ?? "")/\(name)" : name
+                            fresh[key] = .some(try await source.get(resource, namespace: namespace, name: name))
+                        }
+                    } catch {
+                        return completion(.failure(Self.storageStatus(error)))
+                    }
+                    continue
                 case .success(let d): decision = d
                 }
                 guard let change = decision.change, !dryRun else { return completion(.success(decision.result)) }

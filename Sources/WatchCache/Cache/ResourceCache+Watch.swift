@@ -35,7 +35,7 @@ extension ResourceCache {
             var snapshot = false
 
             if cs.closed {
-                initial.phase = .finished(.cacheClosed)
+                _ = initial.finish(.cacheClosed, keepQueued: false)
             } else if let sendInitialEvents = options.sendInitialEvents {
                 if sendInitialEvents {
                     // Watch-list: the state at (at least) the requested version, then the end marker.
@@ -51,7 +51,7 @@ extension ResourceCache {
                 snapshot = true
             }
             if let waitFor {
-                initial.phase = .waitingForVersion(waitFor, deadline: now + configuration.versionWaitTimeout)
+                initial.waitForVersion(waitFor, until: now + configuration.versionWaitTimeout)
             }
 
             let w = Watcher(id: id, filter: filter, allowBookmarks: options.allowWatchBookmarks, queueLimit: queueLimit,
@@ -117,7 +117,7 @@ extension ResourceCache {
             let expired: WatcherState? = w.state.withLock { ws in
                 guard case .loadingArchive = ws.phase else { return nil }  // ended meanwhile
                 if let events, cs.log.resumableFrom <= through {
-                    ws.phase = .archive(events: events, next: 0, resumeAt: cs.log.firstPosition(after: through))
+                    ws.archiveLoaded(events, resumeAt: cs.log.firstPosition(after: through))
                     metrics.archiveReplays.add(1, ordering: .relaxed)
                     return nil
                 }
@@ -139,7 +139,7 @@ extension ResourceCache {
         let version = cs.version
         let resumeAt = cs.log.end
         w.state.withLock { ws in
-            ws.phase = .snapshot(objects: objects, next: 0, resumeAt: resumeAt, version: version)
+            ws.beginSnapshot(objects: objects, resumeAt: resumeAt, version: version)
         }
     }
 
@@ -170,27 +170,14 @@ extension ResourceCache {
             let filter = w.filter
             let queueLimit = w.queueLimit
             let scanned: Int = w.state.withLock { ws in
-                guard case .replay(let current) = ws.phase, current == position else { return 0 }
-                var p = position
-                let stop = min(cs.log.end, position + configuration.replayChunk)
-                while p < stop, ws.queue.count < queueLimit {
-                    _ = ws.enqueue(cs.log[p], filter: filter)
-                    p += 1
-                }
-                ws.initScanned += p - position
-                if p == cs.log.end {
-                    ws.phase = .live
+                let (scanned, reachedEnd) = ws.replayChunk(of: cs.log, from: position, chunk: configuration.replayChunk,
+                                                            filter: filter, queueLimit: queueLimit)
+                if reachedEnd {
+                    ws.goLive(resource: resource)
                     caughtUp = ws.initScanned
                     cs.watchers.insert(w)
-                    if let due = ws.pendingBookmark, due > ws.lastVersion {
-                        ws.queue.append(WatchEvent.bookmark(for: resource, at: due))
-                        ws.lastVersion = due
-                    }
-                    ws.pendingBookmark = nil
-                } else {
-                    ws.phase = .replay(position: p)
                 }
-                return p - position
+                return scanned
             }
             metrics.initEvents.add(UInt64(scanned), ordering: .relaxed)
             if let caughtUp { metrics.watchInitEvents.withLock { $0.record(caughtUp) } }

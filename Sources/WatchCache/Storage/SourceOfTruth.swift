@@ -17,6 +17,9 @@ public protocol SourceOfTruth: Sendable {
     /// store's current state when none was (a consistent read needs nothing more, so it never
     /// depends on progress notifications).
     func census(of resource: ResourceDescriptor, changedAfter version: ResourceVersion) async throws -> StoreCensus
+    /// One object as the store holds it now (read through its quorum), `nil` if there is none: a
+    /// write refused on the cache's word is decided again from it.
+    func get(_ resource: ResourceDescriptor, namespace: String?, name: String) async throws -> KubeObject?
     /// Every object of `resource` read through the quorum, and the version they were read at: what
     /// a consistent read falls back to when the cache cannot reach that version in time.
     func list(_ resource: ResourceDescriptor) async throws -> StoreSnapshot

@@ -133,34 +133,10 @@ public final class Watcher: Sendable, CustomStringConvertible {
                 return .done(nil)
             case .replay(let position):
                 return .replay(position: position)
-            case .archive(let archived, var next, let resumeAt):
-                // Replayed from the storage; every event scanned is an init event, as from the log.
-                while next < archived.count, s.queue.count < max {
-                    _ = s.enqueue(archived[next], filter: filter)
-                    next += 1
-                    scanned += 1
-                    s.initScanned += 1
-                }
-                s.phase = next < archived.count ? .archive(events: archived, next: next, resumeAt: resumeAt) : .replay(position: resumeAt)
-            case .snapshot(let objects, var next, let resumeAt, let version):
-                // Synthetic ADDED events; every object scanned is an init event.
-                while next < objects.count, s.queue.count < max {
-                    let object = objects[next]
-                    next += 1
-                    scanned += 1
-                    s.initScanned += 1
-                    if filter.matches(object) { s.queue.append(WatchEvent(type: .added, object: object)) }
-                }
-                if next < objects.count {
-                    s.phase = .snapshot(objects: objects, next: next, resumeAt: resumeAt, version: version)
-                } else {
-                    s.lastVersion = Swift.max(s.lastVersion, version)
-                    if s.sendEndBookmark {
-                        s.queue.append(WatchEvent.bookmark(for: resource, at: version, initialEventsEnd: true))
-                        s.sendEndBookmark = false
-                    }
-                    s.phase = .replay(position: resumeAt)
-                }
+            case .archive:
+                s.pullArchive(max: max, filter: filter, scanned: &scanned)
+            case .snapshot:
+                s.pullSnapshot(max: max, filter: filter, resource: resource, scanned: &scanned)
             }
         }
     }

@@ -10,7 +10,8 @@ import DequeModule
 /// ```
 /// A watcher that must replay is not registered for live dispatch: its consumer pulls the replay
 /// from the log, and the switch to live happens under the cache lock exactly when the replay
-/// reaches the newest event, so nothing is missed or delivered twice.
+/// reaches the newest event, so nothing is missed or delivered twice. Its phase changes only
+/// through the transitions in `WatcherState+Transitions.swift` (and ``finish(_:keepQueued:)``).
 struct WatcherState {
     enum Phase {
         /// Watch-list at a version the cache has not reached: wait until `deadline`, then 504.
