@@ -77,7 +77,7 @@ public struct EtcdBenchmark: Sendable {
         do {
             for i in 0..<p.objects { try await load.put(prefix + "fan-\(i)", value: pod(i, revision: 0)) }
         } catch {
-            throw BenchError("cannot create the objects in etcd (\(try await Self.count(load, prefix)) made): \(error)")
+            throw BenchError("cannot create the objects in etcd: \(error)")
         }
         load.watch(prefix: prefix, watchers: p.watchers, streams: p.streams)
         let openStart = Date()
@@ -116,8 +116,6 @@ public struct EtcdBenchmark: Sendable {
         figures.latency = Distribution(load.latencies)
         return figures
     }
-
-    static func count(_ load: EtcdDirectLoad, _ prefix: String) async throws -> Int { 0 }
 
     /// Closed-loop writes for ``Parameters/writeSeconds`` from ``Parameters/writers`` concurrent
     /// writers: straight to etcd (a put per write), then through a replica (HTTP/2 PUT: decided
