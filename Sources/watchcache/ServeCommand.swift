@@ -247,6 +247,11 @@ extension ServeCommand {
             throw ValidationError("--etcd-compaction-interval \(etcdCompactionInterval): give seconds (300), or a duration (30s, 5m, 1h)")
         }
         guard inMemory == false else { throw ValidationError("--in-memory and --etcd-servers exclude each other") }
+        for (flag, path) in [("--etcd-cafile", etcdCAFile), ("--etcd-certfile", etcdCertFile), ("--etcd-keyfile", etcdKeyFile)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError("\(flag) \(path): no such readable file")
+            }
+        }
         let etcd = try EtcdStorage(endpoints: endpoints, prefix: etcdPrefix, logger: logger)
         let registry = Registry(source: etcd, configuration: cache, logger: logger)
         let server = try Server(configuration: configuration, registry: registry, logger: logger)

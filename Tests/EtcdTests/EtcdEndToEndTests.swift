@@ -312,4 +312,25 @@ import WatchCacheEtcd
         #expect(watch.changes.map(\.2) == acknowledged)
         #expect(try await Self.metric(base, "watchcache_storage_relists_total") == 0)
     }
+
+    /// Bad etcd flags: one line on standard error naming the flag, and a non-zero exit.
+    @Test func badEtcdFlagsAreRefusedWithAOneLineError() throws {
+        let cases: [([String], String)] = [
+            (["--etcd-servers", "nonsense"], "--etcd-servers: nonsense is not a URL"),
+            (["--etcd-servers", "http://127.0.0.1:2379,https://127.0.0.1:2380"], "mixes http and https"),
+            (["--etcd-servers", "http://127.0.0.1:2379", "--etcd-compaction-interval", "soon"], "--etcd-compaction-interval soon"),
+            (["--etcd-servers", "http://127.0.0.1:2379", "--etcd-cafile", "/ca.pem"], "need https:// URLs"),
+            (["--etcd-servers", "https://127.0.0.1:2379", "--etcd-cafile", "/no/such/ca.pem"], "--etcd-cafile /no/such/ca.pem: no such readable file"),
+            (["--etcd-servers", "https://127.0.0.1:2379", "--etcd-certfile", "/c.pem"], "--etcd-certfile and --etcd-keyfile go together"),
+            (["--etcd-servers", "http://127.0.0.1:2379", "--in-memory"], "--in-memory and --etcd-servers exclude each other"),
+        ]
+        for (arguments, message) in cases {
+            do {
+                try LocalEtcd.run(Self.executable, ["serve", "--port", "1"] + arguments)  // refused before it listens
+                Issue.record("watchcache serve \(arguments) started")
+            } catch {
+                #expect("\(error)".contains("Error: ") && "\(error)".contains(message), "\(arguments): \(error)")
+            }
+        }
+    }
 }
