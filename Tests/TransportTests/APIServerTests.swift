@@ -107,6 +107,15 @@ import WatchCache
         #expect((10..<20).contains(options.timeoutSeconds ?? 0))
     }
 
+    @Test func aNegativeTimeoutIsKeptNotReplacedByTheDefault() async {
+        let api = try! APIServer(registry: registry, resources: [.pods], minRequestTimeout: 10, serverAddress: "x")
+        guard case .watch(_, let options, _, _) = await send(api, "GET", "/api/v1/pods?watch=true&timeoutSeconds=-5") else {
+            Issue.record("not a watch")
+            return
+        }
+        #expect(options.timeoutSeconds == -5)
+    }
+
     @Test func metricsReportTheCachesAndTheRequests() async throws {
         let api = self.api
         _ = await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#)

@@ -132,6 +132,21 @@ import WatchCacheServer
         try await server.shutdown()
     }
 
+    /// kube-apiserver turns a negative `timeoutSeconds` into a timer that has already fired: 200,
+    /// and the stream ends at once (not at the 30–60 min default).
+    @Test(arguments: [http1, h2c])
+    func aNegativeTimeoutEndsTheWatchAtOnce(protocolFlags: [String]) async throws {
+        let (server, port) = try await Self.startServer()
+        let base = "http://127.0.0.1:\(port)"
+        try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"a"}}"#,
+                             "\(base)/api/v1/namespaces/default/pods"])
+        // curl gives up after 10 s: a stream left open would show as a missing end, not as a hang.
+        let output = try await Self.curl(protocolFlags + ["-sN", "-o", "/dev/null", "-w", "%{http_code} %{exitcode}",
+                                                          "\(base)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=-5"])
+        #expect(output == "200 0")
+        try await server.shutdown()
+    }
+
     /// nghttp opens 20 watch streams on one connection; one write reaches all of them, and each
     /// ends cleanly (END_STREAM) at its timeout.
     /// A response far larger than the socket buffers, to a client whose windows never stop it: the

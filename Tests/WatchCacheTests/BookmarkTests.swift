@@ -83,6 +83,21 @@ import Testing
         #expect(end == .timeout)
     }
 
+    @Test func aNegativeTimeoutEndsTheWatchAtOnceWithNothingSent() throws {
+        let f = Fixture()
+        f.createPod("a")
+        for rv in ["0", "1"] {
+            let w = try f.watchPods(WatchOptions(resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: -5))
+            let (events, end) = drain(w)
+            #expect(events.isEmpty)
+            #expect(end == .timeout)
+        }
+        // 0 is no deadline in the library (a server fills in its default).
+        let open = try f.watchPods(WatchOptions(resourceVersion: "1", timeoutSeconds: 0))
+        f.advance(.seconds(3600))
+        #expect(drain(open).end == nil)
+    }
+
     @Test func closingSendsALastBookmarkAtTheNewestVersionToThoseWhoAskedForThem() throws {
         let f = Fixture()
         f.createPod("a", node: "n1")                                                            // 1

@@ -16,7 +16,8 @@ extension ResourceCache {
         let rvText = options.resourceVersion ?? ""
         let requested: ResourceVersion? = (rvText.isEmpty || rvText == "0") ? nil : try parseResourceVersion(rvText)
         let now = clock.now()
-        let deadline = options.timeoutSeconds.flatMap { $0 > 0 ? now + .seconds($0) : nil }
+        // 0 is no deadline; a negative one has passed already (kube-apiserver's timer fires at once).
+        let deadline = options.timeoutSeconds.flatMap { $0 == 0 ? nil : now + .seconds($0) }
         var loadArchive: (watcher: Watcher, after: ResourceVersion, through: ResourceVersion)?
         defer {
             // Read outside the lock and off the caller's thread (a transport's event loop).
@@ -36,6 +37,8 @@ extension ResourceCache {
 
             if cs.closed {
                 _ = initial.finish(.cacheClosed, keepQueued: false)
+            } else if let deadline, deadline <= now {
+                _ = initial.finish(.timeout, keepQueued: false)
             } else if let sendInitialEvents = options.sendInitialEvents {
                 if sendInitialEvents {
                     // Watch-list: the state at (at least) the requested version, then the end marker.

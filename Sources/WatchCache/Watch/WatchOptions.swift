@@ -13,7 +13,8 @@ public struct WatchOptions: Sendable, Hashable {
     /// Watch-list: stream the current state as ADDED events first, then a bookmark marking its end.
     public var sendInitialEvents: Bool?
     public var allowWatchBookmarks: Bool
-    /// When the server ends the watch. `nil`: never (library) — servers fill in their default.
+    /// When the server ends the watch. `nil` or 0: never (library) — servers fill in their
+    /// default; negative: at once, with nothing sent (as kube-apiserver's expired timer).
     public var timeoutSeconds: Int?
     public var labelSelector: String?
     public var fieldSelector: String?
@@ -49,9 +50,6 @@ public struct WatchOptions: Sendable, Hashable {
             if match != ResourceVersionMatch.notOlderThan.rawValue {
                 errors.append(FieldError(field: "resourceVersionMatch", type: .notSupported(value: match, supported: ["NotOlderThan"]), detail: ""))
             }
-        }
-        if let timeoutSeconds, timeoutSeconds < 0 {
-            errors.append(FieldError(field: "timeoutSeconds", type: .invalid(value: String(timeoutSeconds)), detail: "must be non-negative"))
         }
         if !errors.isEmpty { throw Status.invalid(kind: "ListOptions", group: "meta.k8s.io", name: "", errors: errors) }
     }

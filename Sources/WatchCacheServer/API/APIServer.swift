@@ -194,7 +194,8 @@ public final class APIServer: Sendable {
             let protobuf = form == .protobuf ? strategy.map(ProtobufForm.init) : nil
             if try RequestQuery.isWatch(request.query) {
                 var options = try RequestQuery.watchOptions(request.query, namespace: namespace)
-                if (options.timeoutSeconds ?? 0) <= 0, minRequestTimeout > 0 {
+                // Unset or 0 gets the server's default; a negative one stands (the watch ends at once).
+                if (options.timeoutSeconds ?? 0) == 0, minRequestTimeout > 0 {
                     options.timeoutSeconds = Int.random(in: minRequestTimeout..<(2 * minRequestTimeout))
                 }
                 if let protobuf {
