@@ -24,6 +24,8 @@ public final class APIServer: Sendable {
     /// When set, every request but health and version needs a valid bearer token.
     let authenticator: TokenAuthenticator?
     let requestMetrics = RequestMetrics()
+    /// The connection handlers alive on the transports in front of it.
+    let connections = ConnectionCensus()
     let inFlight: InFlightLimiter
     private let clock = SystemClock()
     let logger: Logger
@@ -143,6 +145,7 @@ public final class APIServer: Sendable {
             inFlight.render(into: &page)
             page += "# HELP watchcache_storage_relists_total Lists of the source of truth after the first (a feed fell behind its compaction).\n"
             page += "# TYPE watchcache_storage_relists_total counter\nwatchcache_storage_relists_total \(registry.storageRelists)\n"
+            connections.render(into: &page)
             ProcessMetrics.render(into: &page)
             return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(page.utf8))
         case .openAPI(let path):

@@ -26,6 +26,11 @@ final class HTTP1Handler: ChannelInboundHandler {
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
         self.limits = limits
+        api.connections.http1.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        api.connections.http1.subtract(1, ordering: .relaxed)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -150,6 +155,7 @@ final class HTTP1Handler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
+        idleTimer = nil
         watcher?.cancel()
         watcher = nil
         context.fireChannelInactive()

@@ -32,6 +32,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
         self.limits = limits
+        api.connections.http2.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        api.connections.http2.subtract(1, ordering: .relaxed)
     }
 
     // MARK: - Channel events
@@ -136,8 +141,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     private func tearDown() {
         idleTimer?.cancel()
         idleTimer = nil
+        headerTimer?.cancel()
+        headerTimer = nil
         for stream in streams.values { stream.watcher?.cancel() }
         streams.removeAll()
+        // The wake-up queue's drain refers to this handler: without this, the two keep each other.
+        wake?.close()
+        wake = nil
         guard let session else { return }
         if inFlush {
             closedDuringFlush = true  // libnghttp2 is still on the stack
