@@ -93,29 +93,37 @@ extension Registry {
                 logger.error("storage did not persist \(batch.count) writes", metadata: ["error": "\(error)"])
             }
             var effects = DeferredEffects()
-            var dependents: [PendingWrite] = []
-            state.withLock { s in
-                if failure != nil {
-                    // Writes staged after the failed ones were checked against them: they fail too.
-                    dependents = s.pending
-                    s.pending.removeAll()
-                    s.staged.removeAll()
-                    return
-                }
-                for p in batch {
-                    do throws(Status) {
-                        try p.cache.apply(p.write.change, effects: &effects)
-                    } catch {
-                        logger.error("a persisted write could not be applied", metadata: ["error": "\(error)"])
+            if failure != nil {
+                // Writes staged after the failed ones were checked against them: they fail too.
+                let dependents: [PendingWrite] = state.withLock { s in
+                    defer {
+                        s.pending.removeAll()
+                        s.staged.removeAll()
                     }
-                    if s.staged[p.stagedKey]?.version == p.write.version { s.staged[p.stagedKey] = nil }
+                    return s.pending
                 }
-                s.version = batch[batch.count - 1].write.version
-                for cache in s.order { cache.advance(to: s.version, effects: &effects) }
+                for p in batch + dependents { p.completion(.failure(failure!)) }
+                continue
             }
+            // Applied and fanned out outside the registry's lock (this committer is the only one
+            // applying, in version order): writers keep staging meanwhile, deciding against the
+            // staged state, which stays until its write is in the cache.
+            for p in batch {
+                do throws(Status) {
+                    try p.cache.apply(p.write.change, effects: &effects)
+                } catch {
+                    logger.error("a persisted write could not be applied", metadata: ["error": "\(error)"])
+                }
+            }
+            let version = batch[batch.count - 1].write.version
+            let caches: [ResourceCache] = state.withLock { s in
+                for p in batch where s.staged[p.stagedKey]?.version == p.write.version { s.staged[p.stagedKey] = nil }
+                s.version = version
+                return s.order
+            }
+            for cache in caches { cache.advance(to: version, effects: &effects) }
             effects.run(logger: logger)
-            for p in batch { p.completion(failure.map { .failure($0) } ?? .success(p.result)) }
-            for p in dependents { p.completion(.failure(failure!)) }
+            for p in batch { p.completion(.success(p.result)) }
         }
     }
 

@@ -25,6 +25,9 @@ public final class Registry: Sendable {
     /// The random suffix of names made from `generateName`.
     let generatedNameSuffix: @Sendable () -> String
     let state: Mutex<RegistryState>
+    /// The registered caches, for routing: a lock of their own, so finding a cache never waits on
+    /// the write path or a load (taken after ``state`` when both are).
+    let directory = Mutex<(byName: [String: ResourceCache], order: [ResourceCache])>(([:], []))
     let ready = Atomic(false)
     /// Runs ``drainCommits()`` for storages that do not persist inline.
     let committer = DispatchQueue(label: "watchcache.registry.committer", qos: .userInitiated)
@@ -102,13 +105,21 @@ public final class Registry: Sendable {
     /// `await` ``recoverWithoutBlocking()`` instead.
     public func recover() throws {
         if source != nil { return followSource() }
-        let recovered = try storage.recover(historyLimit: configuration.history.maximumEvents)
+        var recovered = try storage.recover(historyLimit: configuration.history.maximumEvents)
+        // Parsing and indexing happen outside the registry's lock, cache by cache: requests that
+        // arrive meanwhile are routed and answered (503 until ready) instead of waiting for the load.
+        // Nothing writes to the caches until `recovered` is set below.
+        let loaded = caches
+        for cache in loaded {
+            let (objects, history, floor) = try Self.take(cache.resource, from: &recovered)
+            try cache.restore(version: recovered.version, objects: objects, history: history, historyFloor: floor)
+        }
         try state.withLock { (s: inout RegistryState) throws(Status) in
             precondition(s.recovered == nil, "recover() is called once")
             s.version = recovered.version
             s.assigned = recovered.version
             s.recovered = recovered
-            for cache in s.order {
+            for cache in s.order where !loaded.contains(where: { $0 === cache }) {  // registered during the load
                 let (objects, history, floor) = try Self.take(cache.resource, from: &s.recovered!)
                 try cache.restore(version: s.version, objects: objects, history: history, historyFloor: floor)
             }
@@ -150,6 +161,10 @@ public final class Registry: Sendable {
             }
             s.caches[resource.description] = cache
             s.order.append(cache)
+            directory.withLock { d in
+                d.byName[resource.description] = cache
+                d.order.append(cache)
+            }
             return cache
         }
         if startFeed { _ = follow(cache) }
@@ -166,11 +181,11 @@ public final class Registry: Sendable {
 
     /// The cache of `resource`, if registered.
     public func cache(for resource: ResourceDescriptor) -> ResourceCache? {
-        state.withLock { $0.caches[resource.description] }
+        directory.withLock { $0.byName[resource.description] }
     }
 
     /// Every registered cache, in registration order.
-    public var caches: [ResourceCache] { state.withLock { $0.order } }
+    public var caches: [ResourceCache] { directory.withLock { $0.order } }
 
     // MARK: - Time
 
