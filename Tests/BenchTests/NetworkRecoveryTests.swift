@@ -63,7 +63,7 @@ import WatchCacheServer
             await run.close()
             try await server.shutdown()
         }
-        guard results.count == 2 else { return }
+        try #require(results.count == 2, "both runs must finish")
         let c = RecoveryComparison(off: results[0], on: results[1])
         #expect(c.off.reconnects > 10 && c.on.reconnects > 10)
         #expect(c.off.bookmarksReceived == 0 && c.on.bookmarksReceived > 0)

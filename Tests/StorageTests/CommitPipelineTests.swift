@@ -11,6 +11,8 @@ import Testing
         let batches = Mutex<[Int]>([])
         let failNext = Atomic(false)
         let gate = Mutex(false)
+        /// persist calls begun (the committer is inside the storage).
+        let entered = Atomic(0)
         var persistsInline: Bool { false }
 
         func recover(historyLimit: Int) throws -> StorageRecovery {
@@ -18,6 +20,7 @@ import Testing
         }
 
         func persist(_ writes: [StoredWrite]) throws {
+            entered.add(1, ordering: .sequentiallyConsistent)
             // Hold commits while the test stages writes, so they pile up into one group.
             while gate.withLock({ $0 }) { usleep(1_000) }
             if failNext.exchange(false, ordering: .relaxed) { throw TestFailure() }
@@ -39,7 +42,8 @@ import Testing
         storage.gate.withLock { $0 = true }
         let results = Mutex<[Result<KubeObject, Status>]>([])
         registry.create(Self.pod("first"), in: .pods) { r in results.withLock { $0.append(r) } }
-        try await Task.sleep(for: .milliseconds(20))  // the committer now waits inside persist with "first"
+        // Wait until the committer is inside persist with "first".
+        while storage.entered.load(ordering: .sequentiallyConsistent) == 0 { try await Task.sleep(for: .milliseconds(1)) }
         for name in ["a", "b", "a"] {
             registry.create(Self.pod(name), in: .pods) { r in results.withLock { $0.append(r) } }
         }

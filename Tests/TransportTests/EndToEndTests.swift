@@ -202,7 +202,7 @@ import WatchCacheServer
         let base = "http://127.0.0.1:\(port)"
         let urls = (0..<20).map { "\(base)/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=2&stream=\($0)" }
         let watch = Task { try await Self.run("nghttp", ["-v", "-n"] + urls) }
-        try await Task.sleep(for: .milliseconds(700))
+        try await Self.waitForWatchers(base, count: 20)
         try await Self.curl(["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"shared"}}"#,
                        "\(base)/api/v1/namespaces/default/pods"])
         let trace = try await watch.value
@@ -249,7 +249,7 @@ import WatchCacheServer
         let base = "http://127.0.0.1:\(port)"
         let h2 = Task { try await Self.run("nghttp", ["-v", "\(base)/api/v1/pods?watch=true&resourceVersion=0"]) }
         let h1 = Task { try await Self.run("curl", ["-s", "-N", "-w", "\n%{http_code} %{exitcode}", "\(base)/api/v1/pods?watch=true&resourceVersion=0"]) }
-        try await Task.sleep(for: .milliseconds(500))
+        try await Self.waitForWatchers(base, count: 2)
         try await server.shutdown()
         let trace = try await h2.value
         #expect(trace.contains("recv GOAWAY frame"))

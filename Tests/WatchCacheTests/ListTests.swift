@@ -114,11 +114,16 @@ import Testing
     @Test func aVersionAheadWaitsForTheCacheThen504() async throws {
         let f = Fixture()
         f.createPod("a")
-        let pods = f.pods
-        async let waited = pods.list(ListOptions(resourceVersion: "2"))
-        try await Task.sleep(for: .milliseconds(50))
+        // The callback form registers the waiting read before it returns: the write comes after.
+        let waited = Mutex<Result<ListResult, Status>?>(nil)
+        f.pods.list(ListOptions(resourceVersion: "2")) { r in waited.withLock { $0 = r } }
+        #expect(waited.withLock { $0 == nil })
         f.createPod("b")
-        #expect(names(try await waited) == ["a", "b"])
+        guard case .success(let list)? = waited.withLock({ $0 }) else {
+            Issue.record("the waiting LIST was not answered by the write: \(String(describing: waited.withLock { $0 }))")
+            return
+        }
+        #expect(names(list) == ["a", "b"])
 
         let outcome = Mutex<Result<ListResult, Status>?>(nil)
         f.pods.list(ListOptions(resourceVersion: "9")) { r in outcome.withLock { $0 = r } }

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import WatchCache
 
@@ -123,22 +124,28 @@ import Testing
         let stream = try f.pods.stream(WatchOptions(resourceVersion: "0", timeoutSeconds: 1))
         f.createPod("a")
         f.createPod("b")
+        let seen = Mutex<[String]>([])
         let consumer = Task {
-            var seen: [String] = []
-            for await e in stream { seen.append("\(e.type.rawValue) \(e.object!.name)") }
-            return seen
+            for await e in stream { seen.withLock { $0.append("\(e.type.rawValue) \(e.object!.name)") } }
         }
-        try await Task.sleep(for: .milliseconds(50))
+        // The deadline passes once both events are consumed (events the consumer has not pulled
+        // by then are not sent, as on kube-apiserver: the client resumes from its last version).
+        while seen.withLock({ $0.count }) < 2 { await Task.yield() }
         f.advance(.seconds(1))
-        #expect(await consumer.value == ["ADDED a", "ADDED b"])
+        await consumer.value
+        #expect(seen.withLock { $0 } == ["ADDED a", "ADDED b"])
         #expect(stream.endReason == .timeout)
     }
 
     @Test func cancellingTheTaskCancelsTheWatch() async throws {
         let f = Fixture()
         let stream = try f.pods.stream(WatchOptions(resourceVersion: "0"))
-        let consumer = Task { for await _ in stream {} }
-        try await Task.sleep(for: .milliseconds(20))
+        let started = Atomic(false)
+        let consumer = Task {
+            started.store(true, ordering: .sequentiallyConsistent)
+            for await _ in stream {}
+        }
+        while !started.load(ordering: .sequentiallyConsistent) { await Task.yield() }
         consumer.cancel()
         await consumer.value
         #expect(stream.watcher.isFinished)
