@@ -69,6 +69,12 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Flag(help: "With --replicas 2 or more: after the writes, kill the first replica (SIGKILL) and move its streams to the second from their last versions; time it, count 410s, then check every event of 3 s of writes arrives.")
     var failover = false
 
+    @Option(help: "The servers' storage without --etcd-servers: memory (--in-memory) or sqlite (a fresh --data-dir, removed afterwards: writes go through the durable group commit).")
+    var storage = "memory"
+
+    @Option(name: .customLong("server-executable"), help: "The watchcache binary to start as the server (default: this one), e.g. another build to compare with.")
+    var serverExecutable: String?
+
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
@@ -80,6 +86,11 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         guard serverThreads >= 1, clientThreads >= 1 else { throw ValidationError("--server-threads and --client-threads must be at least 1") }
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
         guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
+        guard storage == "memory" || storage == "sqlite" else { throw ValidationError("--storage must be memory or sqlite") }
+        if storage != "memory", etcdServers != nil { throw ValidationError("--storage is for a single server; with --etcd-servers the storage is etcd") }
+        if let serverExecutable, !FileManager.default.isExecutableFile(atPath: serverExecutable) {
+            throw ValidationError("--server-executable \(serverExecutable): not an executable file")
+        }
         if replicas > 1, etcdServers == nil { throw ValidationError("--replicas needs --etcd-servers: replicas share one etcd") }
         if failover, replicas < 2 || transport != "h2" { throw ValidationError("--failover needs --replicas 2 or more over --etcd-servers, and HTTP/2") }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
@@ -120,17 +131,22 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             }
             let limits = ["--threads", String(serverThreads), "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"]
             var servers: [ServerProcess] = []
-            defer { for server in servers { server.stop() } }
+            let executable = serverExecutable ?? Bundle.main.executablePath ?? CommandLine.arguments[0]
+            let dataDirectory = NSTemporaryDirectory() + "/watchcache-bench-fanout-\(UUID().uuidString)"
+            defer {
+                for server in servers { server.stop() }
+                if storage == "sqlite" { try? FileManager.default.removeItem(atPath: dataDirectory) }
+            }
             if let etcdServers {
                 let prefix = "/watchcache-bench-\(UUID().uuidString.prefix(8))"
                 for _ in 0..<replicas {
-                    servers.append(try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
+                    servers.append(try ServerProcess(executable: executable,
                                                      arguments: ["--etcd-servers", etcdServers, "--etcd-prefix", prefix,
                                                                  "--etcd-compaction-interval", "0"] + limits, cpus: serverCPUs))
                 }
             } else {
-                servers.append(try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0],
-                                                 arguments: ["--in-memory"] + limits, cpus: serverCPUs))
+                let storageFlags = storage == "sqlite" ? ["--data-dir", dataDirectory] : ["--in-memory"]
+                servers.append(try ServerProcess(executable: executable, arguments: storageFlags + limits, cpus: serverCPUs))
             }
             for server in servers { try server.waitUntilReady() }
             let etcdURL = etcdServers?.split(separator: ",").first.map(String.init)
@@ -157,7 +173,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             }
         }
         bar.finish()
-        let servers = etcdServers == nil ? "server" : "\(replicas) replica(s) over etcd"
+        let servers = etcdServers == nil ? "server (\(storage == "sqlite" ? "SQLite" : "in memory"))" : "\(replicas) replica(s) over etcd"
         let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "\(servers) \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
             + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
         let report = FanoutReport(runs: runs, machine: .current(), revision: revision,

@@ -42,7 +42,13 @@ struct StorageBenchCommand: AsyncParsableCommand {
     @Option(help: "Write every figure to this JSON file.")
     var json: String?
 
+    @Option(name: .customLong("server-executable"), help: "The watchcache binary timed from spawn to ready (default: this one), e.g. another build to compare with.")
+    var serverExecutable: String?
+
     func validate() throws {
+        if let serverExecutable, !FileManager.default.isExecutableFile(atPath: serverExecutable) {
+            throw ValidationError("--server-executable \(serverExecutable): not an executable file")
+        }
         guard ["throughput", "startup", "disk", "all"].contains(measure) else {
             throw ValidationError("--measure must be throughput, startup, disk or all")
         }
@@ -75,13 +81,19 @@ struct StorageBenchCommand: AsyncParsableCommand {
             }
         }
         if measure == "startup" || measure == "all" {
-            let s = try bench.startup(executable: Bundle.main.executablePath ?? CommandLine.arguments[0]) { bar.update($0, label: "start-up: filling") }
+            let s = try bench.startup(executable: serverExecutable ?? Bundle.main.executablePath ?? CommandLine.arguments[0]) { bar.update($0, label: "start-up: filling") }
             rows.append([])
             rows.append(["start-up", "objects", "history", "load s", "serve→ready s"])
             rows.append([String(format: "%.0f MiB on disk", Double(s.fileBytes) / 1_048_576), "\(s.objects)", "\(s.historyEvents)",
                          String(format: "%.2f", s.loadSeconds), s.serverReadySeconds.map { String(format: "%.2f", $0) } ?? "-"])
             rows.append(["compaction to \(s.historyEvents) events", "", "\(s.compactedEvents) removed", "",
                          String(format: "longest txn %.1f ms", s.longestCompactionMilliseconds)])
+            if let answered = s.requestsWhileLoading {
+                rows.append(["requests while loading", "\(answered) answered",
+                             String(format: "p50 %.1f ms", s.whileLoadingP50Milliseconds ?? 0),
+                             String(format: "p99 %.1f ms", s.whileLoadingP99Milliseconds ?? 0),
+                             String(format: "max %.1f ms", s.whileLoadingMaxMilliseconds ?? 0)])
+            }
             results["startup"] = try Self.encode(s)
         }
         if measure == "disk" || measure == "all" {

@@ -48,6 +48,9 @@ public struct FanoutMeasurement: Sendable {
     public var etcdAfter: EtcdMetrics?
     /// The first replica killed under its streams, which resume on the second.
     public var failover: FanoutRun.Failover?
+    /// GETs of single pods sent every 10 ms on a connection of their own while the writes went on:
+    /// what a request costs while the server fans out (seconds, send → complete answer).
+    public var getLatencies: [Double] = []
 
     /// Server memory per open stream, over the server with its objects loaded.
     public var bytesPerStream: Double {

@@ -55,6 +55,11 @@ public struct FanoutReport: Sendable {
             m.latency.count == 0 ? "-" : "\(Self.ms(m.latency.quantile(0.5))) / \(Self.ms(m.latency.quantile(0.99))) / \(Self.ms(m.latency.quantile(0.999)))"
         }
         row("latency max (events timed)") { m in m.latency.count == 0 ? "-" : "\(Self.ms(m.latency.maxSeconds)) (\(Self.count(Double(m.latency.count))))" }
+        row("GET while writing p50 / p99 / max (GETs)") { m in
+            let g = Distribution(m.getLatencies)
+            return m.getLatencies.isEmpty ? "-"
+                : "\(Self.ms(g.p50)) / \(Self.ms(g.p99)) / \(Self.ms(g.max)) (\(m.getLatencies.count))"
+        }
         row("server CPU s writing (cores)") { m in
             m.writeSeconds == 0 ? "-" : String(format: "%.1f (%.2f)", m.serverCPUSecondsWriting, m.serverCPUSecondsWriting / m.writeSeconds)
         }
@@ -120,6 +125,10 @@ public struct FanoutReport: Sendable {
                 ("latencySeconds", .object(JSONObject([
                     ("count", n(Double(m.latency.count))), ("mean", n(m.latency.meanSeconds)), ("p50", n(m.latency.quantile(0.5))),
                     ("p99", n(m.latency.quantile(0.99))), ("p999", n(m.latency.quantile(0.999))), ("max", n(m.latency.maxSeconds)),
+                ]))),
+                ("getWhileWritingSeconds", .object(JSONObject([
+                    ("count", n(Double(m.getLatencies.count))), ("p50", n(Distribution(m.getLatencies).p50)),
+                    ("p99", n(Distribution(m.getLatencies).p99)), ("max", n(Distribution(m.getLatencies).max)),
                 ]))),
                 ("serverRSSBytes", .object(JSONObject([
                     ("empty", n(m.serverRSSEmpty)), ("beforeStreams", n(m.serverRSSBeforeStreams)),

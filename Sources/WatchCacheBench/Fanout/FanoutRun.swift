@@ -141,7 +141,12 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         var peakRSS = streamsOpen.residentBytes
         let eventsBefore = try await totals().events
         var writeSeconds = 0.0
+        var getLatencies: [Double] = []
         if p.seconds > 0, p.objects > 0, p.writesPerSecond != 0 {
+            let getLoop = group.next()
+            let getter = try await connect(on: getLoop, port: ports[0])
+            let gets = Task { try await Self.probeGets(getter, objects: p.objects, on: getLoop) }
+            defer { gets.cancel() }
             let writeStart = CPUTime.wall()
             try await writerLoop.submit {
                 self.writing = true
@@ -159,6 +164,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             }
             try await writerLoop.submit { self.writing = false }.get()
             writeSeconds = CPUTime.wall() - writeStart
+            gets.cancel()
+            getLatencies = try await gets.value
             // Let in-flight writes finish and their events arrive.
             let drainStart = CPUTime.wall()
             while try await writerLoop.submit({ self.writesInFlight }).get() > 0, CPUTime.wall() - drainStart < 10 {
@@ -204,7 +211,22 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             terminatedWatchers: end.terminatedWatchers - empty.terminatedWatchers,
             stormStreams: storm?.streams ?? 0, stormSeconds: storm?.seconds ?? 0, stormCPUSeconds: storm?.cpu ?? 0,
             stormInitEvents: storm?.initEvents ?? 0,
-            wallSeconds: CPUTime.wall() - wallStart)
+            wallSeconds: CPUTime.wall() - wallStart, getLatencies: getLatencies)
+    }
+
+    /// GETs one pod after another, 10 ms apart, until cancelled; returns their latencies (s).
+    private static func probeGets(_ connection: HTTP2ClientConnection, objects: Int, on loop: any EventLoop) async throws -> [Double] {
+        var latencies: [Double] = []
+        var i = 0
+        while !Task.isCancelled {
+            let sent = CPUTime.wall()
+            let (status, _) = try await connection.get("/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i % objects)", on: loop)
+            guard status == 200 else { throw BenchError("a GET while writing answered \(status)") }
+            latencies.append(CPUTime.wall() - sent)
+            i += 1
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return latencies
     }
 
     /// What moving a killed replica's watch streams to another replica cost.

@@ -44,6 +44,13 @@ public struct StorageBenchmark: Sendable {
         public var windowEvents: Int
         /// A real `watchcache serve` on the data directory: from spawning it until `/readyz` says 200.
         public var serverReadySeconds: Double?
+        /// Requests sent to that server while it loaded (a LIST and `/metrics`, in turn, back to
+        /// back) and answered before it was ready: how many, and how long each took (ms) — a
+        /// request must be answered at once (503 Retry-After, or the metrics), not after the load.
+        public var requestsWhileLoading: Int?
+        public var whileLoadingP50Milliseconds: Double?
+        public var whileLoadingP99Milliseconds: Double?
+        public var whileLoadingMaxMilliseconds: Double?
     }
 
     public struct Disk: Sendable, Codable {
@@ -136,21 +143,37 @@ public struct StorageBenchmark: Sendable {
         let window = cache.statistics().windowEvents
         registry.close()
         try storage.close()
-        var ready: Double?
+        var result = Startup(objects: stats.objects, historyEvents: stats.historyEvents, fileBytes: stats.fileBytes,
+                             compactedEvents: compacted.events, longestCompactionMilliseconds: compacted.longestMilliseconds,
+                             loadSeconds: seconds, windowEvents: window)
         if let executable {
             let spawned = CPUTime.wall()
             let server = try ServerProcess(executable: executable, arguments: ["--data-dir", path])
             defer { server.stop() }
+            var whileLoading: [Double] = []
+            var probe = 0
             while server.status(of: "/readyz") != 200 {
                 guard server.isRunning else { throw BenchError("watchcache serve exited while loading \(path)") }
                 guard CPUTime.wall() - spawned < 300 else { throw BenchError("watchcache serve was not ready within 300 s") }
-                Thread.sleep(forTimeInterval: 0.01)
+                let path = probe % 2 == 0 ? "/api/v1/namespaces/bench/configmaps?limit=1" : "/metrics"
+                probe += 1
+                let sent = CPUTime.wall()
+                let status = server.status(of: path)
+                let took = CPUTime.wall() - sent
+                // Answered while loading: 503 (the LIST) or 200 (the metrics), and still not ready after.
+                if let status, status == 503 || path == "/metrics" && status == 200, server.status(of: "/readyz") == 503 {
+                    whileLoading.append(took * 1000)
+                }
             }
-            ready = CPUTime.wall() - spawned
+            result.serverReadySeconds = CPUTime.wall() - spawned
+            let sorted = whileLoading.sorted()
+            let pick = { (q: Double) in sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+            result.requestsWhileLoading = sorted.count
+            result.whileLoadingP50Milliseconds = pick(0.5)
+            result.whileLoadingP99Milliseconds = pick(0.99)
+            result.whileLoadingMaxMilliseconds = sorted.last ?? 0
         }
-        return Startup(objects: stats.objects, historyEvents: stats.historyEvents, fileBytes: stats.fileBytes,
-                       compactedEvents: compacted.events, longestCompactionMilliseconds: compacted.longestMilliseconds,
-                       loadSeconds: seconds, windowEvents: window, serverReadySeconds: ready)
+        return result
     }
 
     /// Bytes on disk for `diskEvents` history events: 1,000 objects updated over and over.
