@@ -15,10 +15,11 @@ import WatchCacheServer
         return page.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
     }
 
-    /// Polls until the count is zero (the last handlers are freed as their channels close).
+    /// Polls until the count is zero (the last handlers are freed as their channels close, and as
+    /// the answers still being made for them arrive), for at most 20 s.
     static func waitForNoHandlers(_ proto: String, base: String) async throws -> Int? {
         var count: Int?
-        for _ in 0..<100 {
+        for _ in 0..<400 {
             count = try await handlers(proto, base: base)
             if count == 0 { return 0 }
             try await Task.sleep(for: .milliseconds(50))

@@ -12,6 +12,7 @@ import WatchCache
     init() throws {
         var limits = ServerLimits()
         limits.idleConnectionTimeout = .seconds(1)
+        limits.requestHeaderTimeout = .seconds(2)
         limits.maxHeaderBytes = 4096
         let api = try APIServer(registry: registry, resources: [.pods], serverAddress: "test")
         channel = EmbeddedChannel(handler: ProtocolDetector(api: api, limits: limits))
@@ -64,6 +65,31 @@ import WatchCache
         let next = client.get("/version")
         try exchange(client)
         #expect(client.streams[next]?.status == "200")
+    }
+
+    /// Slow loris: a connection that never shows its protocol (no bytes, or half a preface) is
+    /// closed at the header timeout.
+    @Test(arguments: ["", "PRI * HTTP/2.0\r\n"])
+    func aConnectionThatNeverShowsItsProtocolIsClosed(prefix: String) throws {
+        if !prefix.isEmpty { _ = try http1(prefix) }
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1900))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!channel.isActive)
+    }
+
+    /// Slow loris over HTTP/2: a HEADERS frame without END_HEADERS and no CONTINUATION opens a
+    /// stream (which holds off the idle timeout) but never finishes its header block: the
+    /// connection is closed at the header timeout.
+    @Test func anHTTP2HeaderBlockNeverFinishedClosesTheConnection() throws {
+        let client = H2TestClient()
+        var headers = HTTP2ProtocolTests.rawRequest(stream: 1)
+        headers[4] = 0x01  // END_STREAM, no END_HEADERS: a CONTINUATION should follow
+        try channel.writeInbound(channel.allocator.buffer(bytes: client.output() + headers))
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1900))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!channel.isActive)
     }
 
     @Test func anIdleHTTP1ConnectionCloses() throws {

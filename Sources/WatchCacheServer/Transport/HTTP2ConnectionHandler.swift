@@ -28,6 +28,21 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     /// The channel closed while a flush was writing: the session is deleted once the flush unwinds.
     private var closedDuringFlush = false
     private var events: [WatchEvent] = []
+    /// The highest stream the client has opened: a new stream must be above it (RFC 9113 §5.1.1).
+    private var highestOpenedStream: Int32 = 0
+    /// Streams whose header block has begun and not ended, and when it began: a block left
+    /// unfinished past the header timeout (slow loris) closes the connection.
+    private var unfinishedHeaders: [Int32: NIODeadline] = [:]
+    private var headerTimer: Scheduled<Void>?
+    /// Bytes of complete responses not yet taken by libnghttp2, and requests waiting for them to
+    /// drain below ``ServerLimits/maxPendingResponseBytesPerConnection``.
+    private var pendingResponseBytes = 0
+    private var heldRequests: [Int32] = []
+    private var releasingHeld = false
+    /// Bytes of request bodies being received (not yet handed to the API).
+    private var bodyBytesInFlight = 0
+    /// Frames in a row with an empty payload and no end.
+    private var consecutiveEmptyFrames = 0
 
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
@@ -53,6 +68,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(limits.maxConcurrentStreams)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(limits.maxHeaderBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: 1 << 20),
+            // RFC 9218: RFC 7540 priorities are ignored (no priority tree to loop through or to
+            // keep closed streams for), as Go's server — kube-apiserver's — does too.
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
         armIdleTimer()
@@ -66,6 +84,28 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let timeout = TimeAmount(limits.idleConnectionTimeout)
         idleTimer = context.eventLoop.scheduleTask(in: timeout) { bound.value.closeIdle() }
+    }
+
+    /// Arms the header timer for the oldest unfinished header block, if there is one and no timer runs.
+    private func armHeaderTimer() {
+        guard headerTimer == nil, let oldest = unfinishedHeaders.values.min(), let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        headerTimer = context.eventLoop.scheduleTask(deadline: oldest + TimeAmount(limits.requestHeaderTimeout)) {
+            bound.value.headerTimerFired()
+        }
+    }
+
+    private func headerTimerFired() {
+        headerTimer = nil
+        guard let session, let context else { return }
+        let expired = context.eventLoop.now - TimeAmount(limits.requestHeaderTimeout)
+        guard unfinishedHeaders.values.contains(where: { $0 <= expired }) else { return armHeaderTimer() }
+        api.logger.info("HTTP/2 request headers not finished in time, closing the connection", metadata: [
+            "peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")",
+        ])
+        nghttp2_session_terminate_session(session, UInt32(NGHTTP2_NO_ERROR.rawValue))
+        flush()
+        context.close(promise: nil)
     }
 
     private func closeIdle() {
@@ -94,7 +134,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         }
         let ready = completed
         completed.removeAll()
-        for id in ready { handleRequest(id) }
+        for id in ready {
+            if pendingResponseBytes >= limits.maxPendingResponseBytesPerConnection || !heldRequests.isEmpty {
+                heldRequests.append(id)  // the peer has not taken the answers it asked for yet
+            } else {
+                handleRequest(id)
+            }
+        }
+    }
+
+    /// Handles held requests while the connection's unsent answers are below their bound.
+    private func releaseHeldRequests() {
+        guard !releasingHeld, !heldRequests.isEmpty else { return }
+        releasingHeld = true
+        defer { releasingHeld = false }
+        while !heldRequests.isEmpty, pendingResponseBytes < limits.maxPendingResponseBytesPerConnection {
+            handleRequest(heldRequests.removeFirst())
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -175,6 +231,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
                                  headers: stream.headers.filter { !$0.0.hasPrefix(":") }, body: stream.body)
         // The request is handed over: a watch can live for hours, so its header and body bytes
         // should not (about a tenth of an idle watch stream's memory).
+        bodyBytesInFlight -= stream.body.count
         stream.body = []
         stream.headers = []
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -197,7 +254,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     private func respond(_ response: APIResponse, on stream: HTTP2Stream, isHead: Bool) {
         switch response {
         case .complete(let status, let contentType, let body, let extra):
-            if !isHead { stream.pending.writeBytes(body) }
+            if !isHead {
+                stream.pending.writeBytes(body)
+                pendingResponseBytes += body.count
+            }
             stream.ended = true
             submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType),
                                              ("content-length", String(body.count))] + extra,
@@ -311,6 +371,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             flushAgain = false
             guard flushOnce() else { return }
         } while flushAgain && context?.channel.isWritable == true
+        releaseHeldRequests()
     }
 
     /// One pass of ``flush()``; false when the connection is closing.
@@ -357,10 +418,39 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0 else { return false }
         defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { session, header, userData in
+            guard let session, let header, let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
+            // A HEADERS frame on a stream that is not open opens one, so its identifier must be
+            // above every stream the client opened (RFC 9113 §5.1.1): a smaller one is a connection
+            // error, as in Go's server (kube-apiserver's). libnghttp2 alone ignores such a frame.
+            let id = header.pointee.stream_id
+            let type = header.pointee.type
+            if type == UInt8(NGHTTP2_HEADERS.rawValue), id != 0, id <= handler.highestOpenedStream,
+               handler.streams[id] == nil {
+                nghttp2_session_terminate_session(session, UInt32(NGHTTP2_PROTOCOL_ERROR.rawValue))
+            }
+            // Empty frames that end nothing cost the server a frame's work for no data (CVE-2019-9518).
+            let flags = header.pointee.flags
+            let endless = type == UInt8(NGHTTP2_DATA.rawValue) ? flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0
+                : (type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_CONTINUATION.rawValue))
+                    && flags & UInt8(NGHTTP2_FLAG_END_HEADERS.rawValue) == 0
+            if header.pointee.length == 0, endless {
+                handler.consecutiveEmptyFrames += 1
+                if handler.consecutiveEmptyFrames > handler.limits.maxConsecutiveEmptyFrames {
+                    nghttp2_session_terminate_session(session, UInt32(NGHTTP2_ENHANCE_YOUR_CALM.rawValue))
+                }
+            } else if header.pointee.length > 0 {
+                handler.consecutiveEmptyFrames = 0
+            }
+            return 0
+        }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let frame, let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
             if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
                 let id = frame.pointee.hd.stream_id
+                handler.highestOpenedStream = max(handler.highestOpenedStream, id)
+                handler.unfinishedHeaders[id] = handler.context!.eventLoop.now
+                handler.armHeaderTimer()
                 handler.streams[id] = HTTP2Stream(id: id, allocator: handler.context!.channel.allocator)
                 handler.idleTimer?.cancel()
                 handler.idleTimer = nil
@@ -377,19 +467,32 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             }
             return 0
         }
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { session, _, streamID, data, length, userData in
             guard let data, let handler = HTTP2ConnectionHandler.from(userData), let stream = handler.streams[streamID] else { return 0 }
             if stream.body.count + length > handler.limits.maxRequestBody {
+                handler.bodyBytesInFlight -= stream.body.count
                 stream.bodyTooLarge = true
                 stream.body = []
+            } else if handler.bodyBytesInFlight + length > handler.limits.maxRequestBodyBytesPerConnection {
+                // Too many bodies at once on this connection: refuse this stream, nothing was done.
+                handler.bodyBytesInFlight -= stream.body.count
+                stream.body = []
+                handler.streams[streamID] = nil
+                if let session { nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, UInt32(NGHTTP2_REFUSED_STREAM.rawValue)) }
             } else if !stream.bodyTooLarge {
                 stream.body.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
+                handler.bodyBytesInFlight += length
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame, let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
             let type = frame.pointee.hd.type
+            if type == UInt8(NGHTTP2_HEADERS.rawValue), handler.unfinishedHeaders.removeValue(forKey: frame.pointee.hd.stream_id) != nil,
+               handler.unfinishedHeaders.isEmpty {
+                handler.headerTimer?.cancel()
+                handler.headerTimer = nil
+            }
             let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             if endStream, type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue),
                handler.streams[frame.pointee.hd.stream_id] != nil {
@@ -399,7 +502,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
             guard let handler = HTTP2ConnectionHandler.from(userData) else { return 0 }
-            handler.streams.removeValue(forKey: streamID)?.watcher?.cancel()
+            if let stream = handler.streams.removeValue(forKey: streamID) {
+                stream.watcher?.cancel()
+                handler.bodyBytesInFlight -= stream.body.count
+                handler.pendingResponseBytes -= stream.pending.readableBytes
+            }
+            handler.unfinishedHeaders[streamID] = nil
+            handler.heldRequests.removeAll { $0 == streamID }
             if handler.streams.isEmpty { handler.armIdleTimer() }
             return 0
         }
@@ -408,6 +517,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_stream_reset_rate_limit(option, limits.streamResetRate.burst, limits.streamResetRate.perSecond)
         nghttp2_option_set_max_settings(option, 32)
+        // Stated rather than left to the library's defaults (they differ between versions): a
+        // header block in at most 8 CONTINUATIONs (CONTINUATION flood), at most 1,000 PING and
+        // SETTINGS acknowledgements waiting for a peer that does not read (ping / settings flood).
+        nghttp2_option_set_max_continuations(option, 8)
+        nghttp2_option_set_max_outbound_ack(option, 1000)
         var created: OpaquePointer?
         // Unretained: the session is deleted in tearDown before this handler can go away.
         let userData = Unmanaged.passUnretained(self).toOpaque()
@@ -433,6 +547,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
                 buffer.update(from: bytes.bindMemory(to: UInt8.self).baseAddress!, count: n)
                 return n
             }
+            handler.pendingResponseBytes -= n
             if stream.pending.readableBytes == 0 { stream.pending.clear() }
         }
         if n < length { n += stream.copyLines(into: buffer + n, capacity: length - n) }

@@ -12,10 +12,28 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     private let api: APIServer
     private let limits: ServerLimits
     private var buffered: ByteBuffer?
+    /// Closes a connection that has not shown its protocol within the header timeout.
+    private var timeout: Scheduled<Void>?
 
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
         self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(in: TimeAmount(limits.requestHeaderTimeout)) { bound.value.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeout = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeout = nil
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -40,6 +58,8 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        timeout?.cancel()
+        timeout = nil
         let bytesSoFar = buffered!
         buffered = nil
         context.fireChannelRead(wrapInboundOut(bytesSoFar))
