@@ -14,6 +14,7 @@ import WatchCache
         limits.idleConnectionTimeout = .seconds(1)
         limits.requestHeaderTimeout = .seconds(2)
         limits.maxHeaderBytes = 4096
+        limits.maxRequestBodyBytesPerConnection = 10_000
         let api = try APIServer(registry: registry, resources: [.pods], serverAddress: "test")
         channel = EmbeddedChannel(handler: ProtocolDetector(api: api, limits: limits))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8080)).wait()
@@ -90,6 +91,25 @@ import WatchCache
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
         #expect(!channel.isActive)
+    }
+
+    /// Request bodies in flight on one connection are bounded: a stream whose body would go past
+    /// the bound is refused (REFUSED_STREAM: nothing done, safe to retry); the others go on.
+    @Test func requestBodiesInFlightAreBoundedPerConnection() throws {
+        let body = [UInt8](repeating: 0x61, count: 6_000)
+        var bytes = H2TestClient().output()
+        for stream: Int32 in [1, 3] {
+            bytes += H2Frames.request(stream: stream, "/api/v1/namespaces/default/pods", method: "POST", endStream: false)
+            bytes += H2Frames.frame(H2Frames.data, stream: stream, payload: body)
+        }
+        try channel.writeInbound(channel.allocator.buffer(bytes: bytes))
+        channel.embeddedEventLoop.run()
+        var out: [UInt8] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer.readableBytesView) }
+        let resets = H2Frames.parse(out).filter { $0.type == H2Frames.rstStream }
+        #expect(resets.map(\.stream) == [3])
+        #expect(resets.first.map { Array($0.payload) } == [0, 0, 0, 7], "REFUSED_STREAM")
+        #expect(channel.isActive)
     }
 
     @Test func anIdleHTTP1ConnectionCloses() throws {
