@@ -44,8 +44,8 @@ public struct StorageBenchmark: Sendable {
         public var windowEvents: Int
         /// A real `watchcache serve` on the data directory: from spawning it until `/readyz` says 200.
         public var serverReadySeconds: Double?
-        /// Requests sent to that server while it loaded (a LIST and `/metrics`, in turn, back to
-        /// back) and answered before it was ready: how many, and how long each took (ms) — a
+        /// Requests sent to that server while it loaded (a LIST and `/metrics` in turn, about one
+        /// every 10 ms) and answered before it was ready: how many, and how long each took (ms) — a
         /// request must be answered at once (503 Retry-After, or the metrics), not after the load.
         public var requestsWhileLoading: Int?
         public var whileLoadingP50Milliseconds: Double?
@@ -164,6 +164,7 @@ public struct StorageBenchmark: Sendable {
                 if let status, status == 503 || path == "/metrics" && status == 200, server.status(of: "/readyz") == 503 {
                     whileLoading.append(took * 1000)
                 }
+                Thread.sleep(forTimeInterval: 0.01)  // a request every 10 ms or so: probing, not loading the server
             }
             result.serverReadySeconds = CPUTime.wall() - spawned
             let sorted = whileLoading.sorted()
