@@ -225,6 +225,12 @@ public final class ResourceCache: Sendable {
                 }
             }
             for w in all { finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects) }
+            // The timer wheels keep ended watchers until their due time (removal is lazy), and
+            // each watcher refers to this cache: emptied here, so a closed cache can be freed. Those
+            // still replaying (not live yet) end too.
+            for w in cs.deadlines.removeAll() + cs.bookmarks.removeAll() {
+                finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects)
+            }
             for waiter in cs.waiters {
                 switch waiter.kind {
                 case .list(_, _, let completion): effects.completions.append { completion(.failure(Self.closedStatus)) }

@@ -23,6 +23,15 @@ struct TimerWheel {
         earliest = min(earliest, slot)
     }
 
+    /// Removes and returns every watcher in the wheel.
+    mutating func removeAll() -> [Watcher] {
+        defer {
+            buckets.removeAll()
+            earliest = .max
+        }
+        return buckets.values.flatMap { $0.map(\.watcher) }
+    }
+
     /// Removes and returns every watcher due at or before `now`.
     mutating func popDue(now: Timestamp) -> [Watcher] {
         let current = now.nanoseconds / resolution
