@@ -1,3 +1,4 @@
+import Synchronization
 import WatchCache
 import WatchCacheSchema
 
@@ -13,13 +14,37 @@ import WatchCacheSchema
 /// names them (`io.k8s.api.core.v1.Pod`), with every type they reference (see ``OpenAPISchemas``).
 /// Other resources (`--resource`) are stored as sent, so their schema is an open object
 /// (`x-kubernetes-preserve-unknown-fields`) that makes no claims about fields.
-struct OpenAPI {
-    /// `api/v1` or `apis/{group}/{version}` → the document, encoded once.
-    private let documents: [String: [UInt8]]
-    /// `/openapi/v3`.
-    let root: [UInt8]
+struct OpenAPI: Sendable {
+    private let resources: [ResourceDescriptor]
+    /// The documents (`api/v1` or `apis/{group}/{version}` → the document, encoded once) and the
+    /// root, built at the first request for one: most API servers made (tests, embedders, the
+    /// fuzz targets) are never asked, and a server starts without paying for them.
+    private let built = LazyDocuments()
 
     init(resources: [ResourceDescriptor]) {
+        self.resources = resources
+    }
+
+    /// The document for `api/v1`-style `path` (the part after `/openapi/v3/`), or nil.
+    func document(at path: String) -> [UInt8]? { contents.documents[path] }
+
+    /// `/openapi/v3`.
+    var root: [UInt8] { contents.root }
+
+    private var contents: (documents: [String: [UInt8]], root: [UInt8]) {
+        built.value.withLock { built in
+            if let built { return built }
+            let made = Self.build(resources)
+            built = made
+            return made
+        }
+    }
+
+    private final class LazyDocuments: Sendable {
+        let value = Mutex<(documents: [String: [UInt8]], root: [UInt8])?>(nil)
+    }
+
+    private static func build(_ resources: [ResourceDescriptor]) -> (documents: [String: [UInt8]], root: [UInt8]) {
         var byPath: [String: [ResourceDescriptor]] = [:]
         var order: [String] = []
         for r in resources {
@@ -34,12 +59,8 @@ struct OpenAPI {
             documents[key] = document
             paths[key] = .object(JSONObject([("serverRelativeURL", .string("/openapi/v3/\(key)?hash=\(Self.hash(document))"))]))
         }
-        self.documents = documents
-        self.root = JSONWriter.encode(.object(JSONObject([("paths", .object(paths))])))
+        return (documents, JSONWriter.encode(.object(JSONObject([("paths", .object(paths))]))))
     }
-
-    /// The document for `api/v1`-style `path` (the part after `/openapi/v3/`), or nil.
-    func document(at path: String) -> [UInt8]? { documents[path] }
 
     // MARK: - Documents
 
