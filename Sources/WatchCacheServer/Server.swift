@@ -90,7 +90,7 @@ public final class Server: Sendable {
                     // Behind TLS the decrypted first bytes decide, as on the cleartext port: a client
                     // that negotiated h2 by ALPN sends the HTTP/2 preface.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(ProtocolDetector(api: api, limits: limits))
+                    try Self.configureConnection(channel, api: api, limits: limits)
                 }
             }
         let bound = try await bootstrap.bind(host: configuration.bindAddress, port: port).get()
@@ -101,6 +101,18 @@ public final class Server: Sendable {
     /// Stops accepting, sends GOAWAY on every HTTP/2 connection (and stops HTTP/1.1 keep-alive),
     /// ends every watch cleanly (the caches close), waits up to `drain` for connections to finish,
     /// then closes what is left and stops the event loops.
+    /// Serves the API on a connection accepted elsewhere — another listener, an in-memory channel
+    /// — as on the cleartext port: its first bytes decide between HTTP/2 and HTTP/1.1. Call on the
+    /// channel's event loop, before it reads.
+    public func configureConnection(_ channel: any Channel) throws {
+        try Self.configureConnection(channel, api: api, limits: configuration.limits)
+    }
+
+    /// ``configureConnection(_:)`` for an `api` without a server around it.
+    public static func configureConnection(_ channel: any Channel, api: APIServer, limits: ServerLimits = ServerLimits()) throws {
+        try channel.pipeline.syncOperations.addHandler(ProtocolDetector(api: api, limits: limits))
+    }
+
     public func shutdown(drain: Duration = .seconds(2)) async throws {
         let listening = channels.withLock { c in defer { c = [] }; return c }
         for channel in listening { try? await channel.close() }
