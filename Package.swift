@@ -104,6 +104,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The fuzz targets: every parser and protocol handler that takes bytes from clients, as
+        // functions of one input (scripts/fuzz.sh runs them under libFuzzer).
+        .target(
+            name: "WatchCacheFuzz",
+            dependencies: [
+                "WatchCache",
+                "WatchCacheServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        // `watchcache-fuzz`: replays inputs through a fuzz target; built with -sanitize=fuzzer by
+        // scripts/fuzz.sh, it is the libFuzzer driver.
+        .executableTarget(
+            name: "watchcache-fuzz",
+            dependencies: ["WatchCacheFuzz"]
+        ),
         // The command-line tool. Thin: logic lives in the libraries.
         .executableTarget(
             name: "watchcache",
@@ -138,6 +155,10 @@ let package = Package(
         .testTarget(
             name: "EtcdTests",
             dependencies: ["WatchCache", "WatchCacheEtcd", "WatchCacheServer", "WatchCacheBench"]
+        ),
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["WatchCacheFuzz"]
         ),
         .testTarget(
             name: "BenchTests",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (CI runs exactly this): installs what the build needs, runs the whole suite,
-# checks the README's embedding example prints what the README says, and builds the benchmarks so
-# they cannot rot.
+# checks the README's embedding example prints what the README says, builds the benchmarks so
+# they cannot rot, and fuzzes every fuzz target for a short while.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -20,3 +20,6 @@ fi
 
 echo "== Benchmarks build"
 swift build --package-path Benchmarks
+
+echo "== Fuzzing, 10 s per target (libFuzzer + AddressSanitizer)"
+scripts/fuzz.sh all 10
