@@ -165,7 +165,6 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// reads what the server wrote, and closes it.
     static func connection(_ bytes: [UInt8], prefix: [UInt8]) {
         let api = Self.api(resources: [.pods])
-        defer { api.registry.close() }
         let channel = EmbeddedChannel()
         do {
             try Server.configureConnection(channel, api: api)
@@ -187,6 +186,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         } catch {
             // Refused input (a pipeline error) is an answer, not a finding.
         }
+        // As a server ends: the caches close (watches end, their last wake-ups are delivered on the
+        // connection's loop), then the connection goes.
+        api.registry.close()
+        channel.embeddedEventLoop.run()
         _ = try? channel.finish(acceptAlreadyClosed: true)
+        channel.embeddedEventLoop.run()
     }
 }

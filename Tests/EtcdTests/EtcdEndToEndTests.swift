@@ -333,4 +333,19 @@ import WatchCacheEtcd
             }
         }
     }
+
+    /// `bench guarantees` for a few seconds on two replicas over one etcd: random writes through
+    /// either, watchers moving between them, replicas killed and restarted; every stream checked.
+    @Test func watchGuaranteesHoldAcrossReplicaKills() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        var p = GuaranteesRun.Parameters()
+        p.seconds = 12
+        let run = GuaranteesRun(parameters: p, storage: .etcd(servers: cluster.servers, replicas: 2), executable: Self.executable)
+        let report = try await run.run()
+        #expect(report.violations.isEmpty, "\(report.violations.prefix(10))")
+        #expect(report.writesAcknowledged > 30, "writes acknowledged: \(report.writesAcknowledged)")
+        #expect(report.kills + report.terminations >= 2)
+        #expect(report.eventsChecked > 50)
+    }
 }

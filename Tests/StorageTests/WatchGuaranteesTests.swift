@@ -1,0 +1,20 @@
+import Foundation
+import Testing
+import WatchCacheBench
+
+/// `bench guarantees` for a few seconds on the real SQLite server: random writes, watchers and
+/// SIGKILL / SIGTERM restarts, every stream checked (the long run is `watchcache bench guarantees
+/// --duration N`).
+@Suite(.serialized) struct WatchGuaranteesTests {
+    @Test func watchGuaranteesHoldAcrossKillsAndRestarts() async throws {
+        var p = GuaranteesRun.Parameters()
+        p.seconds = 12
+        let run = GuaranteesRun(parameters: p, storage: .sqlite, executable: CrashRecoveryTests.executable)
+        let report = try await run.run()
+        #expect(report.violations.isEmpty, "\(report.violations.prefix(10))")
+        #expect(report.writesAcknowledged > 50, "writes acknowledged: \(report.writesAcknowledged)")
+        #expect(report.kills + report.terminations >= 2, "faults: \(report.kills) kills, \(report.terminations) terminations")
+        #expect(report.eventsChecked > 100 && report.bookmarksChecked > 0)
+        #expect(report.resumeProbes >= 1)
+    }
+}
