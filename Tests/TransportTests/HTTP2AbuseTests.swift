@@ -42,16 +42,25 @@ import WatchCache
                 return socket.readUntilClosed(seconds: seconds)
             }
         }
-        var good: [String] = []
-        for _ in 0..<10 {
-            good.append(try await EndToEndTests.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
-                                                      "http://127.0.0.1:\(port)/api/v1/namespaces/default/pods?limit=5"]))
-        }
+        let good = try await Self.goodClient(port: port)
         let (bytes, closed) = try await attacker.value
         return (bytes, closed, good)
     }
 
-    /// After an attack: the good client got every answer, and no connection handler is left.
+    /// Ten LISTs from a well-behaved client, one after another: each one's status, and "slow" for
+    /// one that took more than 5 s (a starved client, on a server that answers in milliseconds).
+    static func goodClient(port: Int) async throws -> [String] {
+        var good: [String] = []
+        for _ in 0..<10 {
+            let answer = try await EndToEndTests.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                                                       "http://127.0.0.1:\(port)/api/v1/namespaces/default/pods?limit=5"])
+            let parts = answer.split(separator: " ")
+            good.append(parts.count == 2 && (Double(parts[1]) ?? 99) > 5 ? "slow" : String(parts.first ?? ""))
+        }
+        return good
+    }
+
+    /// After an attack: the good client got every answer in time, and no connection handler is left.
     static func check(_ good: [String], port: Int) async throws {
         #expect(good == Array(repeating: "200", count: 10), "the well-behaved client's answers: \(good)")
         #expect(try await ConnectionChurnTests.waitForNoHandlers("h2", base: "http://127.0.0.1:\(port)") == 0)
@@ -202,11 +211,7 @@ import WatchCache
             }
         }
         try await Task.sleep(for: .seconds(1))
-        var good: [String] = []
-        for _ in 0..<10 {
-            good.append(try await EndToEndTests.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}",
-                                                      "\(base)/api/v1/namespaces/default/pods?limit=5"]))
-        }
+        let good = try await Self.goodClient(port: port)
         let handled = try await Self.lists(base) - listsBefore - 10  // the good client's own LISTs
         _ = try await attacker.value
         let answerBytes = 2_000 * 330
