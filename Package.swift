@@ -111,6 +111,7 @@ let package = Package(
             dependencies: [
                 "WatchCache",
                 "WatchCacheServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -1,4 +1,5 @@
 import Dispatch
+import Logging
 import NIOCore
 import NIOEmbedded
 import WatchCache
@@ -117,8 +118,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// A registry and API with a pod and a deployment in `default`.
     static func api(resources: [ResourceDescriptor], clock: ManualClock = ManualClock()) -> APIServer {
-        let registry = try! Registry(clock: clock)
-        let api = try! APIServer(registry: registry, resources: resources, serverAddress: "fuzz", namespaceLifecycle: false)
+        let registry = try! Registry(clock: clock, logger: quiet)
+        let api = try! APIServer(registry: registry, resources: resources, serverAddress: "fuzz", logger: quiet, namespaceLifecycle: false)
         _ = try! registry.create(try! JSONObject(parsing: #"{"metadata":{"name":"p0","labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"i"}]}}"#),
                                  in: .pods, namespace: "default")
         if resources.contains(.deployments) {
@@ -127,6 +128,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         return api
     }
+
+    /// Refused requests are what fuzzing makes all day: logging each would be most of the work.
+    static let quiet: Logger = {
+        var logger = Logger(label: "watchcache-fuzz")
+        logger.logLevel = .critical
+        return logger
+    }()
 
     static let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
     static let contentTypes = ["application/json", "application/merge-patch+json", "application/strategic-merge-patch+json",

@@ -157,8 +157,9 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
                 }
             }
         }
-        // Resumable: watches from delivered versions get exactly the rest.
-        let delivered = recorded.flatMap { $0.segments.flatMap { $0.items.compactMap { if case .event(_, let c) = $0 { c.version } else { nil } } } }
+        // Resumable: watches from delivered versions get exactly the rest. From recent ones: an old
+        // one is past the window and history, and gets its (right) 410.
+        let delivered = Array(Set(recorded.flatMap { $0.segments.flatMap { $0.items.compactMap { if case .event(_, let c) = $0 { c.version } else { nil } } } })).sorted().suffix(150)
         for i in 0..<min(p.resumeProbes, delivered.count) {
             let from = delivered.randomElement()!
             let selector = selectors.randomElement()!
