@@ -23,7 +23,12 @@ final class DataDirectoryLock: Sendable {
 
     func release() {
         descriptor.withLock { fd in
-            if fd >= 0 { close(fd) }
+            // Unlocked before closed: a child process spawned at this moment may still share the
+            // descriptor until its exec, and the lock would live on with it.
+            if fd >= 0 {
+                flock(fd, LOCK_UN)
+                close(fd)
+            }
             fd = -1
         }
     }
