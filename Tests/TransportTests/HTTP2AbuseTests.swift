@@ -39,12 +39,41 @@ import WatchCache
             try await RawSocket.offPool {
                 let socket = try RawSocket(port: port, receiveBuffer: receiveBuffer)
                 attack(socket)
-                return socket.readUntilClosed(seconds: seconds)
+                let (bytes, closed) = socket.readUntilClosed(seconds: seconds)
+                // Closed is the server's end: a child process that other tests spawn meanwhile may
+                // inherit the server's socket (SwiftNIO accepts without SOCK_CLOEXEC) and hold back
+                // the FIN; the server's own count of the connections it keeps says it as well.
+                return (bytes, closed || Self.serverKeepsNoConnection(port: port))
             }
         }
         let good = try await Self.goodClient(port: port)
         let (bytes, closed) = try await attacker.value
         return (bytes, closed, good)
+    }
+
+    /// Whether the server keeps no connection at all (of any protocol, or undecided), asked while
+    /// the attacker's socket is still open: each count is read over the other protocol.
+    static func serverKeepsNoConnection(port: Int) -> Bool {
+        func count(_ proto: String, over flag: String) -> Int? {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            process.arguments = ["-s", "--max-time", "5", flag, "http://127.0.0.1:\(port)/metrics"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            guard (try? process.run()) != nil else { return nil }
+            let page = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            let prefix = "watchcache_connection_handlers{protocol=\"\(proto)\"} "
+            return page.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+        }
+        for _ in 0..<20 {
+            if count("h2", over: "--http1.1") == 0, count("http/1.1", over: "--http2-prior-knowledge") == 0,
+               count("undecided", over: "--http1.1") == 0 {
+                return true
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
     }
 
     /// Ten LISTs from a well-behaved client, one after another: each one's status, and "slow" for

@@ -18,6 +18,11 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
         self.limits = limits
+        api.connections.undecided.add(1, ordering: .relaxed)
+    }
+
+    deinit {
+        api.connections.undecided.subtract(1, ordering: .relaxed)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
