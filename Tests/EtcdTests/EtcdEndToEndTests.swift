@@ -25,11 +25,6 @@ import WatchCacheEtcd
         }
     }
 
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 
     /// Runs a program on a Dispatch thread (never blocking the concurrency pool) and returns its output.
     @discardableResult

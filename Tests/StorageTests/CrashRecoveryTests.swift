@@ -44,13 +44,6 @@ import WatchCacheBench
         }
     }
 
-    /// Runs blocking work (starting, killing, stopping processes) on a Dispatch thread, never on
-    /// the Swift concurrency pool that the servers' and other tests' tasks need.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 
     struct Event: Hashable {
         var type: String
@@ -89,7 +82,7 @@ import WatchCacheBench
         defer { try? FileManager.default.removeItem(atPath: data) }
         let arguments = ["--data-dir", data, "--sync", sync.rawValue, "--threads", "2"]
 
-        let first = try await Self.offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
+        let first = try await offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
         var base = "http://127.0.0.1:\(first.port)"
         let resource = "api/v1/namespaces/default/configmaps"
         let seed = try JSONObject(parsing: await Client("/usr/bin/curl", ["-s", "-X", "POST", "-H", "content-type: application/json",
@@ -113,7 +106,7 @@ import WatchCacheBench
                 """])
         }
         try await Task.sleep(for: .milliseconds(Int.random(in: 400...1200)))
-        try await Self.offPool { first.crash() }
+        try await offPool { first.crash() }
 
         // What the clients were told before the crash.
         var acknowledged: [(name: String, version: UInt64)] = []
@@ -130,7 +123,7 @@ import WatchCacheBench
         #expect(Set(acknowledged.map(\.version)).count == acknowledged.count, "two acknowledged writes share a version")
 
         // Restart on the same data directory; the watcher resumes from the newest version it saw.
-        let second = try await Self.offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
+        let second = try await offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
         defer { DispatchQueue.global().async { second.stop() } }
         base = "http://127.0.0.1:\(second.port)"
         try await Self.waitUntilReady(base)

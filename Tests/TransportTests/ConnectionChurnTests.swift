@@ -10,7 +10,11 @@ import WatchCacheServer
     /// scrape's own connection is not counted).
     static func handlers(_ proto: String, base: String) async throws -> Int? {
         let flags = proto == "h2" ? ["--http1.1"] : ["--http2-prior-knowledge"]
-        let page = try await EndToEndTests.curl(flags + ["\(base)/metrics"])
+        return count(proto, in: try await EndToEndTests.curl(flags + ["\(base)/metrics"]))
+    }
+
+    /// `watchcache_connection_handlers` of `proto` in a `/metrics` page.
+    static func count(_ proto: String, in page: String) -> Int? {
         let prefix = "watchcache_connection_handlers{protocol=\"\(proto)\"} "
         return page.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
     }

@@ -84,8 +84,8 @@ import WatchCache
     /// connection is closed at the header timeout.
     @Test func anHTTP2HeaderBlockNeverFinishedClosesTheConnection() throws {
         let client = H2TestClient()
-        var headers = HTTP2ProtocolTests.rawRequest(stream: 1)
-        headers[4] = 0x01  // END_STREAM, no END_HEADERS: a CONTINUATION should follow
+        // END_STREAM, no END_HEADERS: a CONTINUATION should follow.
+        let headers = H2Frames.frame(H2Frames.headers, flags: H2Frames.endStream, stream: 1, payload: H2Frames.requestBlock("GET", "/version"))
         try channel.writeInbound(channel.allocator.buffer(bytes: client.output() + headers))
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(1900))
         #expect(channel.isActive)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WatchCacheBench
 import WatchCache
 @testable import WatchCacheServer
 
@@ -36,7 +37,7 @@ import WatchCache
     static func run(port: Int, seconds: Double = 10, receiveBuffer: Int? = nil,
                     _ attack: @escaping @Sendable (RawSocket) -> Void) async throws -> (bytes: [UInt8], closed: Bool, good: [String]) {
         let attacker = Task {
-            try await RawSocket.offPool {
+            try await offPool {
                 let socket = try RawSocket(port: port, receiveBuffer: receiveBuffer)
                 attack(socket)
                 let (bytes, closed) = socket.readUntilClosed(seconds: seconds)
@@ -55,16 +56,8 @@ import WatchCache
     /// the attacker's socket is still open: each count is read over the other protocol.
     static func serverKeepsNoConnection(port: Int) -> Bool {
         func count(_ proto: String, over flag: String) -> Int? {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            process.arguments = ["-s", "--max-time", "5", flag, "http://127.0.0.1:\(port)/metrics"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            guard (try? process.run()) != nil else { return nil }
-            let page = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            let prefix = "watchcache_connection_handlers{protocol=\"\(proto)\"} "
-            return page.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+            commandOutput("/usr/bin/curl", ["-s", "--max-time", "5", flag, "http://127.0.0.1:\(port)/metrics"])
+                .flatMap { ConnectionChurnTests.count(proto, in: $0) }
         }
         for _ in 0..<20 {
             if count("h2", over: "--http1.1") == 0, count("http/1.1", over: "--http2-prior-knowledge") == 0,
@@ -230,7 +223,7 @@ import WatchCache
         let base = "http://127.0.0.1:\(port)"
         let listsBefore = try await Self.lists(base)
         let attacker = Task {
-            try await RawSocket.offPool { () -> Bool in
+            try await offPool { () -> Bool in
                 let socket = try RawSocket(port: port, receiveBuffer: 4096)
                 var requests = H2Frames.start([(0x4, 0)])
                 for i in 0..<400 { requests += H2Frames.request(stream: Int32(2 * i + 1), "/api/v1/pods") }
@@ -338,7 +331,7 @@ import WatchCache
             default: break
             }
         }
-        #expect(closed, "\(kind): closed after \(Date().timeIntervalSince(opened)) s")
+        #expect(closed, "\(kind): not closed after \(Date().timeIntervalSince(opened)) s")
         try await Self.check(good, port: port)
         #expect(try await ConnectionChurnTests.waitForNoHandlers("http/1.1", base: "http://127.0.0.1:\(port)") == 0)
         try await server.shutdown()

@@ -104,47 +104,27 @@ import WatchCache
         #expect(!channel.isActive)
     }
 
-    /// A request's HEADERS frame on `stream`: GET /version, HPACK-encoded by hand (so the test
-    /// chooses the stream identifier, which a client library would not let it do).
-    static func rawRequest(stream: Int32) -> [UInt8] {
-        let path = Array("/version".utf8)
-        let block: [UInt8] = [0x82, 0x86, 0x44, UInt8(path.count)] + path + [0x41, 0x04] + Array("test".utf8)
-        let length = block.count
-        return [UInt8(length >> 16), UInt8(length >> 8 & 0xff), UInt8(length & 0xff), 0x01, 0x05,
-                UInt8(stream >> 24), UInt8(stream >> 16 & 0xff), UInt8(stream >> 8 & 0xff), UInt8(stream & 0xff)] + block
-    }
-
-    /// The frames in `bytes`: (type, flags, stream, payload).
-    static func frames(_ bytes: [UInt8]) -> [(type: UInt8, flags: UInt8, stream: Int32, payload: [UInt8])] {
-        var out: [(UInt8, UInt8, Int32, [UInt8])] = []
-        var i = 0
-        while i + 9 <= bytes.count {
-            let length = Int(bytes[i]) << 16 | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2])
-            let stream = Int32(bytes[i + 5] & 0x7f) << 24 | Int32(bytes[i + 6]) << 16 | Int32(bytes[i + 7]) << 8 | Int32(bytes[i + 8])
-            out.append((bytes[i + 3], bytes[i + 4], stream, Array(bytes[(i + 9)..<min(bytes.count, i + 9 + length)])))
-            i += 9 + length
-        }
-        return out
+    /// Writes hand-made bytes (the test chooses stream identifiers, which a client library would
+    /// not let it do) and returns the frames the server wrote back.
+    func sendRaw(_ bytes: [UInt8]) throws -> [(type: UInt8, flags: UInt8, stream: Int32, payload: [UInt8])] {
+        try channel.writeInbound(channel.allocator.buffer(bytes: bytes))
+        channel.embeddedEventLoop.run()
+        var out: [UInt8] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer.readableBytesView) }
+        return H2Frames.parse(out)
     }
 
     /// RFC 9113 §5.1.1: a new stream's identifier must be above every one the client used; HEADERS
     /// for stream 3 after stream 5 is a connection error (GOAWAY PROTOCOL_ERROR), and the
     /// connection closes. Trailers on an open stream are not new streams and stay allowed.
     @Test func aStreamIdentifierBelowOneAlreadyUsedIsAConnectionError() throws {
-        func send(_ bytes: [UInt8]) throws -> [UInt8] {
-            try channel.writeInbound(channel.allocator.buffer(bytes: bytes))
-            channel.embeddedEventLoop.run()
-            var out: [UInt8] = []
-            while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer.readableBytesView) }
-            return out
-        }
         let preface = H2TestClient().output()  // the connection preface and SETTINGS
-        let first = Self.frames(try send(preface + Self.rawRequest(stream: 5)))
+        let first = try sendRaw(preface + H2Frames.request(stream: 5, "/version"))
         #expect(first.contains { $0.type == 0x01 && $0.stream == 5 }, "stream 5 is answered")
         #expect(!first.contains { $0.type == 0x07 })
         #expect(channel.isActive)
 
-        let second = Self.frames(try send(Self.rawRequest(stream: 3)))
+        let second = try sendRaw(H2Frames.request(stream: 3, "/version"))
         let goaway = second.first { $0.type == 0x07 }
         #expect(goaway.map { Array($0.payload[4..<8]) } == [0, 0, 0, 1], "GOAWAY with PROTOCOL_ERROR")
         #expect(!second.contains { $0.type == 0x01 && $0.stream == 3 }, "stream 3 is never answered")
@@ -152,15 +132,8 @@ import WatchCache
     }
 
     @Test func increasingStreamIdentifiersWithGapsAreFine() throws {
-        func send(_ bytes: [UInt8]) throws -> [UInt8] {
-            try channel.writeInbound(channel.allocator.buffer(bytes: bytes))
-            channel.embeddedEventLoop.run()
-            var out: [UInt8] = []
-            while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer.readableBytesView) }
-            return out
-        }
-        let frames = Self.frames(try send(H2TestClient().output() + Self.rawRequest(stream: 1) + Self.rawRequest(stream: 7)
-                                          + Self.rawRequest(stream: 9)))
+        let frames = try sendRaw(H2TestClient().output() + H2Frames.request(stream: 1, "/version")
+                                 + H2Frames.request(stream: 7, "/version") + H2Frames.request(stream: 9, "/version"))
         #expect(Set(frames.filter { $0.type == 0x01 }.map(\.stream)) == [1, 7, 9])
         #expect(!frames.contains { $0.type == 0x07 })
         #expect(channel.isActive)

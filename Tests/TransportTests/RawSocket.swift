@@ -3,7 +3,7 @@ import Foundation
 
 /// A plain TCP connection for tests that must send what no client library would: hand-made
 /// HTTP/2 frames, half a request, nothing at all. Blocking calls with timeouts: use it from a
-/// Dispatch thread (``RawSocket/offPool(_:)``), never on the Swift concurrency pool.
+/// Dispatch thread (`offPool` of WatchCacheBench), never on the Swift concurrency pool.
 final class RawSocket: @unchecked Sendable {
     private let fd: Int32
 
@@ -62,12 +62,6 @@ final class RawSocket: @unchecked Sendable {
         return (out, false)
     }
 
-    /// Runs `body` on a Dispatch thread and returns its result.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
 }
 
 struct RawSocketError: Error, CustomStringConvertible {

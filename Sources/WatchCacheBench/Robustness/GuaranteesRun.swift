@@ -131,7 +131,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
             if Date() >= nextFault {
                 let slot = servers[Int.random(in: 0..<servers.count)]
                 let hard = Bool.random()
-                try await Self.offPool {
+                try await offPool {
                     if hard { slot.process?.crash() } else { slot.process?.stop() }
                     Thread.sleep(forTimeInterval: Double.random(in: 0.1...0.8))
                     try slot.restart()
@@ -166,7 +166,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
             let from = delivered.randomElement()!
             let selector = selectors.randomElement()!
             let base = servers[i % servers.count].base
-            let result = try await Self.offPool { self.readWatch(base: base, from: from, selector: selector, timeout: 2, slow: false) }
+            let result = try await offPool { self.readWatch(base: base, from: from, selector: selector, timeout: 2, slow: false) }
             if result.expired || !result.answered { continue }  // older than the window now: 410 is the right answer
             history.checkResumed(from: from, selector: selector, received: result.items, name: "probe-\(i)")
             report.resumeProbes += 1
@@ -341,16 +341,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
 
     /// curl's standard output, nil if it could not run.
     static func curl(_ arguments: [String]) -> String? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return nil }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        commandOutput("/usr/bin/curl", arguments)
     }
 
     static func thread(_ group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
@@ -358,12 +349,6 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
         Thread.detachNewThread {
             body()
             group.leave()
-        }
-    }
-
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
     }
 }
