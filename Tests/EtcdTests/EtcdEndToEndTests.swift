@@ -336,6 +336,7 @@ import WatchCacheEtcd
         defer { cluster.stop() }
         var p = GuaranteesRun.Parameters()
         p.seconds = 12
+        p.faultEvery = 0.5...1.5
         let run = GuaranteesRun(parameters: p, storage: .etcd(servers: cluster.servers, replicas: 2), executable: Self.executable)
         let report = try await run.run()
         #expect(report.violations.isEmpty, "\(report.violations.prefix(10))")

@@ -12,6 +12,9 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     private let api: APIServer
     private let limits: ServerLimits
     private var buffered: ByteBuffer?
+    /// Whether the protocol is known (counted as undecided until then, not until this handler is
+    /// freed: the first request is handled before it is).
+    private var decided = false
     /// Closes a connection that has not shown its protocol within the header timeout.
     private var timeout: Scheduled<Void>?
 
@@ -22,7 +25,7 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     deinit {
-        api.connections.undecided.subtract(1, ordering: .relaxed)
+        if !decided { api.connections.undecided.subtract(1, ordering: .relaxed) }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -65,6 +68,8 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
         }
         timeout?.cancel()
         timeout = nil
+        decided = true
+        api.connections.undecided.subtract(1, ordering: .relaxed)
         let bytesSoFar = buffered!
         buffered = nil
         context.fireChannelRead(wrapInboundOut(bytesSoFar))
