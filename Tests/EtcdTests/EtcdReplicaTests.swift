@@ -217,7 +217,7 @@ extension EtcdReplicaTests {
             let object = try KubeObject(json: Self.configMap("busy", "\(i)"), resource: .configMaps)
             let outcome = try await storage.commit(GuardedWrite(resource: .configMaps, change: .put(object),
                                                                 precondition: i == 0 ? .absent : .version(version)))
-            guard case .committed(let v) = outcome else { Issue.record("write \(i) did not commit: \(outcome)"); return }
+            guard case .committed(let v, _) = outcome else { Issue.record("write \(i) did not commit: \(outcome)"); return }
             version = v
         }
         let census = try await storage.census(of: .configMaps, changedAfter: .zero)
@@ -281,7 +281,7 @@ extension EtcdReplicaTests {
                                                                certFile: cluster.clientCertFile, keyFile: cluster.clientKeyFile))
         defer { storage.close() }
         let object = try KubeObject(json: Self.configMap("secure", "1"), resource: .configMaps)
-        guard case .committed(let version) = try await storage.commit(GuardedWrite(resource: .configMaps, change: .put(object), precondition: .absent)) else {
+        guard case .committed(let version, _) = try await storage.commit(GuardedWrite(resource: .configMaps, change: .put(object), precondition: .absent)) else {
             Issue.record("the write did not commit")
             return
         }

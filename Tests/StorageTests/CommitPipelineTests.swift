@@ -86,4 +86,63 @@ import Testing
         #expect(registry.isReady && pods.currentVersion == ResourceVersion(100))
         #expect(try registry.create(Self.pod("later"), in: .pods).resourceVersion == ResourceVersion(101))
     }
+
+    @Test func concurrentPatchesOfOneObjectWaitingForTheDiskLoseNoUpdate() async throws {
+        let storage = RecordingStorage()
+        let registry = try Registry(storage: storage)
+        let maps = try registry.register(.configMaps)
+        let counter = JSONObject([("metadata", .object(JSONObject([("name", .string("counter"))]))),
+                                  ("data", .object(JSONObject([("n", .string("0"))])))])
+        _ = try registry.create(counter, in: .configMaps, namespace: "ns")
+        storage.gate.withLock { $0 = true }
+        let done = Mutex<[Result<KubeObject, Status>]>([])
+        // Every patch after the first is decided against the cache (n = 0), fails its precondition
+        // on the staged state, and is decided again from the staged object.
+        let increment = { @Sendable in
+            registry.modify(.configMaps, namespace: "ns", name: "counter", transform: { current throws(Status) in
+                var json = current.json
+                var data = json["data"]?.objectValue ?? JSONObject()
+                data["n"] = .string(String(Int(data["n"]?.stringValue ?? "0")! + 1))
+                json["data"] = .object(data)
+                return json
+            }, completion: { r in done.withLock { $0.append(r) } })
+        }
+        increment()
+        // The first one is inside the storage; the others stage behind it.
+        while storage.entered.load(ordering: .sequentiallyConsistent) < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        for _ in 1..<20 { increment() }
+        #expect(maps.get(namespace: "ns", name: "counter")?.json["data"]?["n"] == .string("0"))
+        storage.gate.withLock { $0 = false }
+        while done.withLock({ $0.count }) < 20 { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(done.withLock { $0 }.allSatisfy { if case .success = $0 { true } else { false } })
+        let final = try #require(maps.get(namespace: "ns", name: "counter"))
+        #expect(final.json["data"]?["n"] == .string("20"))
+        #expect(final.resourceVersion == ResourceVersion(121) && registry.currentVersion == ResourceVersion(121))
+        // The storage got them in groups: the first patch alone, the other 19 staged on it.
+        #expect(storage.batches.withLock { $0 } == [1, 1, 19])
+    }
+
+    @Test func theEmbeddedStorageAnswersAsASourceOfTruth() async throws {
+        let registry = try Registry(storage: RecordingStorage())
+        _ = try registry.register(.pods)
+        let source = registry.source
+        #expect(source.feedsBeforeAcknowledging)
+        let pod = try KubeObject(json: Self.pod("direct"), resource: .pods)
+        guard case .committed(let version, let stored?) = try await source.commit(GuardedWrite(resource: .pods, change: .put(pod), precondition: .absent)) else {
+            Issue.record("the create did not commit")
+            return
+        }
+        #expect(version == ResourceVersion(101) && stored.resourceVersion == version)
+        #expect(registry.cache(for: .pods)?.get(namespace: "default", name: "direct")?.resourceVersion == version)
+        // A stale precondition brings back the object as stored.
+        guard case .conflict(let current?) = try await source.commit(GuardedWrite(resource: .pods, change: .delete(pod), precondition: .version(ResourceVersion(100)))) else {
+            Issue.record("a stale delete did not conflict")
+            return
+        }
+        #expect(current.resourceVersion == version)
+        let census = try await source.census(of: .pods, changedAfter: ResourceVersion(100))
+        #expect(census == StoreCensus(version: version, objects: 1, changed: 1))
+        #expect(try await source.list(.pods).objects.map(\.name) == ["direct"])
+        #expect(try await source.get(.pods, namespace: "default", name: "direct")?.resourceVersion == version)
+    }
 }

@@ -69,4 +69,45 @@ import Testing
         #expect(o.keys == ["a", "c"])
         #expect(text(JSONWriter.encode(.object(o))) == #"{"a":3,"c":null}"#)
     }
+
+    @Test func memberScanFindsAValueWhereverItIs() {
+        func found(_ json: String, _ path: [String]) -> String? {
+            let bytes = Array(json.utf8)
+            return JSONMemberScan.valueRange(at: path, in: bytes).map { String(decoding: bytes[$0], as: UTF8.self) }
+        }
+        let path = ["metadata", "resourceVersion"]
+        #expect(found(#"{"metadata":{"resourceVersion":"0"}}"#, path) == #""0""#)
+        // Skipped on the way: strings with escaped quotes and the name itself inside them, nested
+        // objects and arrays holding the same member name, numbers and literals.
+        let tricky = #"{"kind":"a\"resourceVersion\":\"9","spec":{"resourceVersion":"8","x":[1,{"y":"}"}]},"# +
+            #""n":-1.5e3,"t":true,"metadata":{"labels":{"resourceVersion":"7"},"name":"p","resourceVersion":"12","z":null}}"#
+        #expect(found(tricky, path) == #""12""#)
+        #expect(found(tricky, ["spec", "resourceVersion"]) == #""8""#)
+        #expect(found(tricky, ["n"]) == "-1.5e3")
+        #expect(found(tricky, ["metadata", "z"]) == "null")
+        #expect(found(#"{"metadata":{"name":"p"}}"#, path) == nil)
+        #expect(found(#"{"metadata":"x"}"#, path) == nil)
+        #expect(found(#"{"metadata":{}}"#, path) == nil)
+        #expect(found(#"{"metadata":{"resourceVersion":"1""#, path) == nil)  // the object never ends
+        #expect(found(#"{"metadata":{"resourceVersion":"#, path) == nil)
+        #expect(found(#"{"metadata":{"resourceVersion":"1"#, path) == nil)
+        #expect(found("", path) == nil)
+    }
+
+    @Test func aNewVersionInPlaceGivesTheBytesAReEncodingWould() throws {
+        let pod = try KubeObject(json: JSONObject([
+            ("kind", .string("Pod")),
+            ("metadata", .object(JSONObject([("name", .string("p")), ("namespace", .string("ns")),
+                                             ("labels", .object(JSONObject([("resourceVersion", .string("x"))]))),
+                                             ("resourceVersion", .string("0"))]))),
+            ("spec", .object(JSONObject([("nodeName", .string("n1"))]))),
+        ]), resource: .pods)
+        let moved = pod.withResourceVersion(ResourceVersion(123_456))
+        #expect(text(moved.encoded) == #"{"kind":"Pod","metadata":{"name":"p","namespace":"ns","labels":{"resourceVersion":"x"},"resourceVersion":"123456"},"spec":{"nodeName":"n1"}}"#)
+        #expect(moved.resourceVersion == ResourceVersion(123_456))
+        #expect(moved.key == pod.key && moved.labels == pod.labels && moved.fieldValue("spec.nodeName") == "n1")
+        // Without a version in its bytes the object is re-encoded with one.
+        let bare = try KubeObject(json: JSONObject([("metadata", .object(JSONObject([("name", .string("q"))])))]), resource: .configMaps)
+        #expect(text(bare.withResourceVersion(ResourceVersion(7)).encoded) == #"{"metadata":{"name":"q","resourceVersion":"7"}}"#)
+    }
 }

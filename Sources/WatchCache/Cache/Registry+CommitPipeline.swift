@@ -1,133 +1,150 @@
-/// The commit pipeline: a write is decided under the lock against the newest staged state, then
-/// persisted (inline, or by the committer in groups: one disk sync for many writers), applied to its
-/// cache and fanned out, and acknowledged in version order.
+import Synchronization
+
+/// The commit pipeline, one for every storage: a write is decided against the newest state its
+/// cache knows, committed to the ``SourceOfTruth`` with the matching precondition, decided again
+/// from the store's own answer when the precondition fails (kube-apiserver's `GuaranteedUpdate`),
+/// and acknowledged once its cache has seen it — so a client reads its own write from this server
+/// at any `resourceVersion`.
 extension Registry {
     /// A write's decision: the change, what the client gets back, and the object's state before.
     typealias Decision = (change: Change?, result: KubeObject, previous: KubeObject?)
     /// Decides a write from the newest state of objects (by namespace and name) and the version
-    /// the write will have (with a source of truth: a placeholder, the store sets it).
+    /// the write will have (a placeholder: the store sets it).
     typealias Decider = (_ current: (String?, String) -> KubeObject?, _ version: ResourceVersion) throws(Status) -> Decision
 
-    /// Runs `decide` under the lock with the next version and the newest (staged) objects, then
-    /// persists, applies and acknowledges the change — inline, or through the committer.
+    /// How many times a write is decided again after its precondition failed (kube-apiserver's
+    /// `GuaranteedUpdate` keeps trying until its request times out; every failed attempt means
+    /// another writer's attempt succeeded).
+    static let maximumAttempts = 100
+
+    /// Decides, commits and acknowledges one write (see ``WriteAttempts``).
     func submit(_ resource: ResourceDescriptor, dryRun: Bool, completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void,
                 decide: sending @escaping Decider) {
         guard let cache = cache(for: resource) else {
             return completion(.failure(Status(code: 404, reason: .notFound,
                                               message: "the server could not find the requested resource (\(resource.qualifiedPlural))")))
         }
-        if let source {
-            return submit(to: source, cache: cache, dryRun: dryRun, completion: completion, decide: decide)
+        guard isReady else { return completion(.failure(Self.loadingStatus)) }
+        WriteAttempts(source: source, cache: cache, dryRun: dryRun, decider: DeciderBox(decide), completion: completion).next()
+    }
+
+    /// A storage failure as clients see it: a `Status` the storage made, or 500.
+    static func storageStatus(_ error: any Error) -> Status {
+        (error as? Status) ?? .internalError("storage: \(error)")
+    }
+}
+
+/// One write on its way through the pipeline: its attempts, and what the store answered to the
+/// earlier ones. Each step continues in the completion of the last (no task of its own: with an
+/// embedded storage a write runs on its writer's and the committer's threads).
+final class WriteAttempts: Sendable {
+    let source: any SourceOfTruth
+    let cache: ResourceCache
+    let dryRun: Bool
+    let decider: DeciderBox
+    let completion: @Sendable (Result<KubeObject, Status>) -> Void
+    /// Objects as the store answered (to a failed attempt, or a read): newer than the cache's.
+    private let answers = Mutex<(objects: [String: KubeObject?], attempts: Int)>(([:], 0))
+
+    init(source: any SourceOfTruth, cache: ResourceCache, dryRun: Bool, decider: DeciderBox,
+         completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
+        self.source = source
+        self.cache = cache
+        self.dryRun = dryRun
+        self.decider = decider
+        self.completion = completion
+    }
+
+    /// Decides the write against what the cache holds, overlaid with the store's answers, and
+    /// commits it.
+    func next() {
+        let resource = cache.resource
+        let (known, attempt) = answers.withLock { a in
+            a.attempts += 1
+            return (a.objects, a.attempts)
         }
-        let inline = storage.persistsInline
-        var effects = DeferredEffects()
-        var startCommitter = false
-        let outcome: Result<KubeObject, Status>? = state.withLock { s in
-            guard s.recovered != nil else { return .failure(Self.loadingStatus) }
-            let version = s.assigned.next
-            let decision: Decision
+        guard attempt <= Registry.maximumAttempts else {
+            return completion(.failure(Status.conflict(resource, name: decider.lastObject ?? "")))
+        }
+        let asked = Mutex<[(namespace: String?, name: String)]>([])
+        let decided = decider.decide { [cache] namespace, name in
+            if let answered = known[Self.key(resource, namespace, name)] { return answered }
+            asked.withLock { $0.append((namespace, name)) }
+            return cache.get(namespace: namespace, name: name)
+        }
+        let decision: Registry.Decision
+        switch decided {
+        case .failure(let error):
+            // Refused on the cache's word (not found, exists, another version): the cache may
+            // trail the store (a write through another replica a moment ago, or one waiting for
+            // the disk), so the decision is made again from the store's own answer before it stands.
+            let unverified = asked.withLock { $0 }
+            guard [404, 409].contains(error.code), !unverified.isEmpty else { return completion(.failure(error)) }
+            return verify(unverified[...])
+        case .success(let d):
+            decision = d
+        }
+        guard let change = decision.change, !dryRun else { return completion(.success(decision.result)) }
+        let write = GuardedWrite(resource: resource, change: change,
+                                 precondition: decision.previous.map { .version($0.resourceVersion) } ?? .absent)
+        source.commit(write) { [self] outcome in
+            switch outcome {
+            case .failure(let error):
+                completion(.failure(Registry.storageStatus(error)))
+            case .success(.committed(let version, let stored)):
+                let result = if let stored, decision.result === write.object { stored } else { decision.result.withResourceVersion(version) }
+                // Visible here before it is acknowledged; the write stands even if the feed is late.
+                cache.whenReached(version) { [completion] _ in completion(.success(result)) }
+            case .success(.conflict(let current)):
+                answers.withLock { $0.objects[write.object.key] = .some(current) }
+                next()
+            }
+        }
+    }
+
+    /// Reads `objects` from the store, then decides again.
+    private func verify(_ objects: ArraySlice<(namespace: String?, name: String)>) {
+        guard let (namespace, name) = objects.first else { return next() }
+        let resource = cache.resource
+        source.get(resource, namespace: namespace, name: name) { [self] result in
+            switch result {
+            case .failure(let error):
+                completion(.failure(Registry.storageStatus(error)))
+            case .success(let object):
+                answers.withLock { $0.objects[Self.key(resource, namespace, name)] = .some(object) }
+                verify(objects.dropFirst())
+            }
+        }
+    }
+
+    private static func key(_ resource: ResourceDescriptor, _ namespace: String?, _ name: String) -> String {
+        resource.namespaced ? "\(namespace ?? "")/\(name)" : name
+    }
+}
+
+/// A write's decider, called by one attempt at a time.
+final class DeciderBox: Sendable {
+    private let decider: Mutex<Registry.Decider>
+    private let name = Mutex<String?>(nil)
+
+    init(_ decide: sending @escaping Registry.Decider) {
+        decider = Mutex(decide)
+    }
+
+    /// Runs the decider with `current` (the version is the store's to set: zero until then).
+    func decide(_ current: (String?, String) -> KubeObject?) -> Result<Registry.Decision, Status> {
+        let result: Result<Registry.Decision, Status> = decider.withLock { decide in
             do throws(Status) {
-                let staged = s.staged
-                decision = try decide({ namespace, name in
-                    let key = resource.namespaced ? "\(namespace ?? "")/\(name)" : name
-                    if let pending = staged[Self.stagedKey(resource, key)] { return pending.object }
-                    return cache.get(namespace: namespace, name: name)
-                }, version)
+                return .success(try decide(current, .zero))
             } catch {
                 return .failure(error)
             }
-            // Nothing to write (a delete already pending): the answer is the object as it is.
-            guard let change = decision.change else { return .success(decision.result) }
-            if dryRun { return .success(decision.result) }
-            let write = StoredWrite(resource: resource, change: change, previous: decision.previous, wallTime: WallClock.secondsSince1970())
-            if inline {
-                do {
-                    try storage.persist([write])
-                } catch {
-                    return .failure(.internalError("storage did not persist the write: \(error)"))
-                }
-                s.assigned = version
-                s.version = version
-                do throws(Status) {
-                    try cache.apply(change, effects: &effects)
-                } catch {
-                    return .failure(error)
-                }
-                for other in s.order where other !== cache { other.advance(to: version, effects: &effects) }
-                return .success(decision.result)
-            }
-            s.assigned = version
-            let key = Self.stagedKey(resource, decision.result.key)
-            if case .delete = change {
-                s.staged[key] = StagedObject(version: version, object: nil)
-            } else {
-                s.staged[key] = StagedObject(version: version, object: decision.result)
-            }
-            s.pending.append(PendingWrite(write: write, cache: cache, stagedKey: key, result: decision.result, completion: completion))
-            if !s.committing {
-                s.committing = true
-                startCommitter = true
-            }
-            return nil
         }
-        effects.run(logger: logger)
-        if let outcome { completion(outcome) }
-        if startCommitter { committer.async { self.drainCommits() } }
+        if case .success(let d) = result { name.withLock { $0 = d.result.name } }
+        return result
     }
 
-    /// The committer: persists pending writes in groups, applies them in order, acknowledges them.
-    private func drainCommits() {
-        while true {
-            let batch: [PendingWrite] = state.withLock { s in
-                let n = min(s.pending.count, Self.maximumBatch)
-                if n == 0 { s.committing = false }
-                defer { s.pending.removeFirst(n) }
-                return Array(s.pending.prefix(n))
-            }
-            if batch.isEmpty { return }
-            var failure: Status?
-            do {
-                try storage.persist(batch.map(\.write))
-            } catch {
-                failure = .internalError("storage did not persist the write: \(error)")
-                logger.error("storage did not persist \(batch.count) writes", metadata: ["error": "\(error)"])
-            }
-            var effects = DeferredEffects()
-            if failure != nil {
-                // Writes staged after the failed ones were checked against them: they fail too.
-                let dependents: [PendingWrite] = state.withLock { s in
-                    defer {
-                        s.pending.removeAll()
-                        s.staged.removeAll()
-                    }
-                    return s.pending
-                }
-                for p in batch + dependents { p.completion(.failure(failure!)) }
-                continue
-            }
-            // Applied and fanned out outside the registry's lock (this committer is the only one
-            // applying, in version order): writers keep staging meanwhile, deciding against the
-            // staged state, which stays until its write is in the cache.
-            for p in batch {
-                do throws(Status) {
-                    try p.cache.apply(p.write.change, effects: &effects)
-                } catch {
-                    logger.error("a persisted write could not be applied", metadata: ["error": "\(error)"])
-                }
-            }
-            let version = batch[batch.count - 1].write.version
-            let caches: [ResourceCache] = state.withLock { s in
-                for p in batch where s.staged[p.stagedKey]?.version == p.write.version { s.staged[p.stagedKey] = nil }
-                s.version = version
-                return s.order
-            }
-            for cache in caches { cache.advance(to: version, effects: &effects) }
-            effects.run(logger: logger)
-            for p in batch { p.completion(.success(p.result)) }
-        }
-    }
-
-    private static func stagedKey(_ resource: ResourceDescriptor, _ key: String) -> String {
-        resource.description + "|" + key
-    }
+    /// The name of the object the last decision was about.
+    var lastObject: String? { name.withLock { $0 } }
 }
+

@@ -45,9 +45,11 @@ extension Registry {
         metadata["deletionGracePeriodSeconds"] = nil
         Self.setTypeMeta(&object, resource)
 
+        // Counted across the decisions of one create (a name taken in the cache is checked again
+        // in the store, and a concurrent create may take it before the commit): 8 in all.
+        var tries = 1
         submit(resource, dryRun: dryRun, completion: completion) { (current, version) throws(Status) in
             metadata["resourceVersion"] = .string(version.description)
-            var tries = 1
             while true {
                 object["metadata"] = .object(metadata)
                 let stored = try KubeObject(json: object, resource: resource)
@@ -110,8 +112,9 @@ extension Registry {
     }
 
     /// Changes an object starting from its newest state, as kube-apiserver's `GuaranteedUpdate`
-    /// does for PATCH: `transform` gets that state (staged writes included, so concurrent writers
-    /// never lose an update) and returns the new object; the rest is ``update(_:in:namespace:dryRun:)``.
+    /// does for PATCH: `transform` gets that state and returns the new object — and runs again on
+    /// the store's newer state when another write came first, so concurrent writers never lose an
+    /// update; the rest is ``update(_:in:namespace:dryRun:)``.
     /// A `metadata.resourceVersion` left in the result must still be the current one (409 otherwise).
     public func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
                        transform: sending @escaping (KubeObject) throws(Status) -> JSONObject,

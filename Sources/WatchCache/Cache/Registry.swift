@@ -4,66 +4,43 @@ import Synchronization
 
 /// The resources of one server (or embedding program): a ``ResourceCache`` per resource, one
 /// global resource version across them, and the write path — create, update, delete with
-/// kube-apiserver's checks and server-set metadata — in front of a ``Storage``.
+/// kube-apiserver's checks and server-set metadata — in front of a ``SourceOfTruth``.
 ///
-/// Writes are ordered: each gets the next version, is persisted, then applied to its cache and
-/// fanned out, and only then acknowledged; every other cache's version advances with it, so
-/// bookmarks on quiet resources move. With a storage that waits for a disk, the checks and the
-/// version happen on the writer's thread against the newest *staged* state (so concurrent writers
-/// conflict as they should), and one committer persists the staged writes in groups — one disk
-/// sync for many writers — then applies and acknowledges them in order.
+/// Every write goes to the source of truth, which checks its precondition, gives it its version
+/// and makes it durable; the caches learn of it from the source's change feed, in version order,
+/// and every other cache's version advances with it, so bookmarks on quiet resources move. With
+/// etcd the feed is etcd's watch (writes of other replicas and clients included); an embedded
+/// ``Storage`` (SQLite, memory) is put behind an in-process source whose feed is the caches
+/// themselves, so a write is fanned out before it is acknowledged, without a round trip — and its
+/// writes to disk are committed in groups, one sync for many writers.
 public final class Registry: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
+    /// Where old versions are replayed from, when it keeps history beyond the caches' windows.
     let storage: any Storage
-    /// The store this registry follows instead of ordering writes itself (etcd), if any.
-    let source: (any SourceOfTruth)?
+    /// The store the caches follow and writes go to.
+    let source: any SourceOfTruth
+    /// ``source`` when it is an embedded ``Storage`` behind this registry's own source.
+    let embedded: EmbeddedSourceOfTruth?
     /// The running feeds from ``source``, one per resource.
     let feeds = Mutex<[any FeedSubscription]>([])
     let feedRelists = RelistCounter()
     let logger: Logger
     /// The random suffix of names made from `generateName`.
     let generatedNameSuffix: @Sendable () -> String
-    let state: Mutex<RegistryState>
+    let state = Mutex(RegistryState())
     /// The registered caches, for routing: a lock of their own, so finding a cache never waits on
     /// the write path or a load (taken after ``state`` when both are).
     let directory = Mutex<(byName: [String: ResourceCache], order: [ResourceCache])>(([:], []))
     let ready = Atomic(false)
-    /// Runs ``drainCommits()`` for storages that do not persist inline.
-    let committer = DispatchQueue(label: "watchcache.registry.committer", qos: .userInitiated)
-    /// The most writes one commit takes.
-    static let maximumBatch = 1_000
     /// How many names a create from `generateName` tries.
     static let generateNameTries = 8
 
     struct RegistryState {
-        /// The newest version applied (persisted and fanned out).
-        var version: ResourceVersion
-        /// The newest version handed out; above ``version`` while writes wait for the committer.
-        var assigned: ResourceVersion
         var caches: [String: ResourceCache] = [:]
         var order: [ResourceCache] = []
-        /// What the storage held, for resources not registered yet; `nil` until recovered.
-        var recovered: StorageRecovery?
-        /// Writes waiting for the committer, in version order.
-        var pending: [PendingWrite] = []
-        /// The newest staged state of objects with pending writes (resource and key → state).
-        var staged: [String: StagedObject] = [:]
-        var committing = false
-    }
-
-    struct PendingWrite {
-        let write: StoredWrite
-        let cache: ResourceCache
-        let stagedKey: String
-        let result: KubeObject
-        let completion: @Sendable (Result<KubeObject, Status>) -> Void
-    }
-
-    struct StagedObject {
-        let version: ResourceVersion
-        /// `nil` once a pending write deletes it.
-        let object: KubeObject?
+        /// Whether the feeds have started: a cache registered from then on follows at once.
+        var started = false
     }
 
     /// A registry over `storage`. With `recover` (the default) it loads what the storage holds
@@ -76,11 +53,12 @@ public final class Registry: Sendable {
                 generatedNameSuffix: (@Sendable () -> String)? = nil) throws {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
         self.storage = storage
-        self.source = nil
+        let embedded = EmbeddedSourceOfTruth(storage: storage, historyLimit: configuration.history.maximumEvents, logger: logger)
+        self.embedded = embedded
+        self.source = embedded
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        state = Mutex(RegistryState(version: .zero, assigned: .zero))
         if recover { try self.recover() }
     }
 
@@ -93,10 +71,10 @@ public final class Registry: Sendable {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
         self.storage = InMemoryStorage()
         self.source = source
+        self.embedded = nil
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
-        state = Mutex(RegistryState(version: .zero, assigned: .zero))
     }
 
     /// Loads the objects, the version and the recent history from the storage into every cache
@@ -104,27 +82,10 @@ public final class Registry: Sendable {
     /// blocks until every cache has its first list: call it off the Swift concurrency pool, or
     /// `await` ``recoverWithoutBlocking()`` instead.
     public func recover() throws {
-        if source != nil { return followSource() }
-        var recovered = try storage.recover(historyLimit: configuration.history.maximumEvents)
         // Parsing and indexing happen outside the registry's lock, cache by cache: requests that
         // arrive meanwhile are routed and answered (503 until ready) instead of waiting for the load.
-        // Nothing writes to the caches until `recovered` is set below.
-        let loaded = caches
-        for cache in loaded {
-            let (objects, history, floor) = try Self.take(cache.resource, from: &recovered)
-            try cache.restore(version: recovered.version, objects: objects, history: history, historyFloor: floor)
-        }
-        try state.withLock { (s: inout RegistryState) throws(Status) in
-            precondition(s.recovered == nil, "recover() is called once")
-            s.version = recovered.version
-            s.assigned = recovered.version
-            s.recovered = recovered
-            for cache in s.order where !loaded.contains(where: { $0 === cache }) {  // registered during the load
-                let (objects, history, floor) = try Self.take(cache.resource, from: &s.recovered!)
-                try cache.restore(version: s.version, objects: objects, history: history, historyFloor: floor)
-            }
-        }
-        ready.store(true, ordering: .releasing)
+        try embedded?.load()
+        followSource()
     }
 
     /// Whether the storage has been recovered: until then the caches are empty and writes get
@@ -135,29 +96,25 @@ public final class Registry: Sendable {
     public static let loadingStatus = Status(code: 503, reason: .serviceUnavailable, message: "the server is loading its storage, please try again later",
                                       details: .init(retryAfterSeconds: 1))
 
-    /// The newest version written (persisted and applied); following a source of truth, the newest
-    /// version any cache has reached.
+    /// The newest version written (persisted and applied); following etcd, the newest version
+    /// any cache has reached.
     public var currentVersion: ResourceVersion {
-        if source != nil { return caches.map(\.currentVersion).max() ?? .zero }
-        return state.withLock { $0.version }
+        if let embedded { return embedded.version }
+        return caches.map(\.currentVersion).max() ?? .zero
     }
 
-    /// Adds `resource` (idempotent) and returns its cache, holding whatever the storage recovered for it.
+    /// Adds `resource` (idempotent) and returns its cache, holding whatever the storage holds for it.
     @discardableResult
     public func register(_ resource: ResourceDescriptor) throws(Status) -> ResourceCache {
         var startFeed = false
-        let cache = try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
+        let cache = state.withLock { s -> ResourceCache in
             if let existing = s.caches[resource.description] { return existing }
             let cache = ResourceCache(resource: resource, configuration: configuration, clock: clock,
-                                      version: s.version, archive: storage.keepsHistory ? storage : nil, logger: logger)
-            if source != nil {
-                startFeed = s.recovered != nil  // registered after the start: its feed starts now
-            } else if s.recovered != nil {
-                let (objects, history, floor) = try Self.take(resource, from: &s.recovered!)
-                // Registered after writes since the recovery: like a cache started later, its window
-                // begins now (older versions replay from the archive, if any, or get 410).
-                let fresh = s.version == s.recovered!.version
-                try cache.restore(version: s.version, objects: objects, history: fresh ? history : [], historyFloor: fresh ? floor : s.version)
+                                      version: .zero, archive: storage.keepsHistory ? storage : nil, logger: logger)
+            if s.started {
+                // Registered after the start: its feed starts now — an embedded one fills the
+                // cache before it can be found, so no request sees it empty.
+                if embedded != nil { _ = follow(cache) } else { startFeed = true }
             }
             s.caches[resource.description] = cache
             s.order.append(cache)
@@ -169,14 +126,6 @@ public final class Registry: Sendable {
         }
         if startFeed { _ = follow(cache) }
         return cache
-    }
-
-    /// Parses (and removes from `recovery`) what was stored for `resource`.
-    private static func take(_ resource: ResourceDescriptor, from recovery: inout StorageRecovery) throws(Status)
-        -> (objects: [KubeObject], history: [StoredEvent], floor: ResourceVersion) {
-        let objects = try KubeObject.parseAll(recovery.objects.removeValue(forKey: resource.description) ?? [], resource: resource)
-        let history = recovery.history.removeValue(forKey: resource.description) ?? []
-        return (objects, history, recovery.historyFloor)
     }
 
     /// The cache of `resource`, if registered.

@@ -105,14 +105,44 @@ public final class KubeObject: Sendable {
         return object
     }
 
-    /// A copy with `metadata.resourceVersion` set to `rv` (and re-encoded).
+    /// A copy with `metadata.resourceVersion` set to `rv`. The version's bytes are replaced in
+    /// place when the encoding has them (every write's object: the write path sets a placeholder),
+    /// the rest is shared; otherwise the object is re-encoded.
     public func withResourceVersion(_ rv: ResourceVersion) -> KubeObject {
+        if !resource.allSelectableFields.contains("metadata.resourceVersion"), let range = JSONMemberScan.valueRange(at: Self.resourceVersionPath, in: encoded),
+           encoded[range.lowerBound] == UInt8(ascii: "\"") {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(encoded.count + 20)
+            bytes.append(contentsOf: encoded[..<range.lowerBound])
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: rv.description.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: encoded[range.upperBound...])
+            return KubeObject(copying: self, encoded: bytes, resourceVersion: rv)
+        }
         var copy = json
         var metadata = copy["metadata"]?.objectValue ?? JSONObject()
         metadata["resourceVersion"] = .string(rv.description)
         copy["metadata"] = .object(metadata)
         // The metadata is already validated; only the version changed.
         return try! KubeObject(json: copy, resource: resource)
+    }
+
+    private static let resourceVersionPath = ["metadata", "resourceVersion"]
+
+    /// `object` with other bytes that differ from its own only in `metadata.resourceVersion`.
+    private init(copying object: KubeObject, encoded: [UInt8], resourceVersion: ResourceVersion) {
+        self.resource = object.resource
+        self.encoded = encoded
+        self.name = object.name
+        self.namespace = object.namespace
+        self.uid = object.uid
+        self.resourceVersion = resourceVersion
+        self.labels = object.labels
+        self.generation = object.generation
+        self.deletionTimestamp = object.deletionTimestamp
+        self.key = object.key
+        self.fieldValues = object.fieldValues
     }
 
     /// The value of a selectable field, or `nil` if the resource does not support selecting on it.

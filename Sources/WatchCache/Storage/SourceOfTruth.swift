@@ -1,14 +1,11 @@
 /// A store that assigns versions itself and that the caches follow through its change feed — etcd,
-/// as kube-apiserver has it (its `storage.Interface` and the cacher's reflector).
+/// as kube-apiserver has it (its `storage.Interface` and the cacher's reflector), and the embedded
+/// storages (SQLite, memory), which a ``Registry`` puts behind this protocol itself.
 ///
 /// A write is sent with a precondition and either commits (the store gives it its version) or
 /// fails the precondition and brings back the object as it is now, so the caller decides again
 /// (kube-apiserver's `GuaranteedUpdate`). The caches learn of every write — this process's, other
 /// replicas', other clients' — from ``follow(_:sink:)``, in the store's order.
-///
-/// The embedded storages (``Storage``: SQLite, memory) are the other kind: the ``Registry`` orders
-/// their writes itself and feeds its caches in-process, which keeps a single server's write →
-/// fan-out path free of a round trip.
 public protocol SourceOfTruth: Sendable {
     /// Executes `write` if its precondition holds.
     func commit(_ write: GuardedWrite) async throws -> CommitOutcome
@@ -27,6 +24,43 @@ public protocol SourceOfTruth: Sendable {
     /// stored (again after every relist), then every change in version order and progress while the
     /// resource is quiet, until the subscription is cancelled.
     func follow(_ resource: ResourceDescriptor, sink: any ChangeFeedSink) -> any FeedSubscription
+
+    /// ``commit(_:)`` reporting to `completion` instead of returning. Stores that answer in-process
+    /// implement it to answer on the caller's or their committer's thread, without a task; the
+    /// default runs ``commit(_:)`` in one.
+    func commit(_ write: GuardedWrite, completion: @escaping @Sendable (Result<CommitOutcome, any Error>) -> Void)
+    /// ``get(_:namespace:name:)`` reporting to `completion` (see ``commit(_:completion:)``).
+    func get(_ resource: ResourceDescriptor, namespace: String?, name: String,
+             completion: @escaping @Sendable (Result<KubeObject?, any Error>) -> Void)
+    /// Whether a committed write has reached the sinks of ``follow(_:sink:)`` before its commit
+    /// is reported (an in-process feed): then a cache that has seen a write's acknowledgement holds
+    /// it, and a consistent read needs no ``census(of:changedAfter:)``. `false` by default.
+    var feedsBeforeAcknowledging: Bool { get }
+}
+
+extension SourceOfTruth {
+    public func commit(_ write: GuardedWrite, completion: @escaping @Sendable (Result<CommitOutcome, any Error>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await commit(write)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    public func get(_ resource: ResourceDescriptor, namespace: String?, name: String,
+                    completion: @escaping @Sendable (Result<KubeObject?, any Error>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await get(resource, namespace: namespace, name: name)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    public var feedsBeforeAcknowledging: Bool { false }
 }
 
 /// A write with the condition under which the store may make it.
@@ -58,8 +92,9 @@ public struct GuardedWrite: Sendable {
 
 /// What became of a ``GuardedWrite``.
 public enum CommitOutcome: Sendable {
-    /// Made, at this version.
-    case committed(ResourceVersion)
+    /// Made, at this version. `stored`: the object as stored (the write's object at that version),
+    /// when the store has it at hand — else the caller sets the version on its own copy.
+    case committed(ResourceVersion, stored: KubeObject? = nil)
     /// The precondition did not hold: the object as the store holds it now (`nil`: it has none).
     case conflict(current: KubeObject?)
 }

@@ -1,7 +1,8 @@
 /// Where acknowledged writes are kept, and the history of changes a watch may resume from.
 ///
-/// The ``Registry`` assigns versions and hands writes over in version order; a write is applied to
-/// its cache, fanned out and acknowledged only after ``persist(_:)`` has returned for it.
+/// A ``Registry`` puts it behind its own in-process ``SourceOfTruth``, which checks preconditions,
+/// assigns versions and hands writes over in version order; a write is applied to its cache, fanned
+/// out and acknowledged only after ``persist(_:)`` has returned for it.
 public protocol Storage: Sendable {
     /// Everything stored before this process started, with at most `historyLimit` of the newest
     /// history events of each resource. Called once, before any write.
@@ -9,8 +10,8 @@ public protocol Storage: Sendable {
     /// Makes `writes` (consecutive, in version order) durable before returning. On error none of
     /// them may be kept.
     func persist(_ writes: [StoredWrite]) throws
-    /// Whether ``persist(_:)`` is cheap enough to run inside the registry's lock on the writer's
-    /// thread (memory). Storages that wait for a disk say `false`: their writes are committed
+    /// Whether ``persist(_:)`` is cheap enough to run inside the commit pipeline's lock on the
+    /// writer's thread (memory). Storages that wait for a disk say `false`: their writes are committed
     /// by one background committer, in groups.
     var persistsInline: Bool { get }
     /// Whether ``history(of:after:through:)`` can serve versions older than the caches' windows.
