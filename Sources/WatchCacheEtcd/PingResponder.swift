@@ -21,44 +21,67 @@ final class PingResponder: ChannelDuplexHandler, RemovableChannelHandler {
     static let pingType: UInt8 = 0x6
     static let ackFlag: UInt8 = 0x1
 
-    /// Bytes of a frame not complete yet.
-    private var partial: ByteBuffer?
+    /// Bytes of the frame being passed through that are still to come.
+    private var remaining = 0
+    /// The start of a frame whose header (or, for a PING, whose payload) is not complete yet.
+    private var stash: ByteBuffer?
 
+    /// Passes the bytes read on as slices of the buffer they came in — never copied — except the
+    /// server's PINGs, which it answers; only a frame start cut by the end of a read (fewer than
+    /// 9 bytes of header, or a PING's 17) waits for the next read.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
-        if var earlier = partial {
-            earlier.writeBuffer(&input)
-            input = earlier
-            partial = nil
+        if var stashed = stash {
+            stashed.writeBuffer(&input)
+            input = stashed
+            stash = nil
         }
-        var passed: ByteBuffer?
+        // The bytes as read (indices only move on `input`): what passes is sliced out of them.
+        let read = input
+        var passFrom = input.readerIndex
         var answered = false
-        while input.readableBytes >= Self.headerLength {
-            let start = input.readerIndex
-            guard let length = input.getInteger(at: start, as: UInt32.self).map({ Int($0 >> 8) }),
-                  let type = input.getInteger(at: start + 3, as: UInt8.self),
-                  let flags = input.getInteger(at: start + 4, as: UInt8.self) else { break }
-            let total = Self.headerLength + length
-            guard input.readableBytes >= total else { break }
-            let frame = input.readSlice(length: total)!
-            if type == Self.pingType, flags & Self.ackFlag == 0, length == 8 {
-                var ack = context.channel.allocator.buffer(capacity: total)
-                ack.writeInteger(UInt32(8) << 8 | UInt32(Self.pingType), as: UInt32.self)
-                ack.writeInteger(Self.ackFlag)
-                ack.writeInteger(UInt32(0))
-                ack.writeBytes(frame.getBytes(at: frame.readerIndex + Self.headerLength, length: 8)!)
-                context.write(wrapOutboundOut(ack), promise: nil)
-                answered = true
-            } else if passed == nil {
-                passed = frame
-            } else {
-                var more = frame
-                passed!.writeBuffer(&more)
+        while input.readableBytes > 0 {
+            if remaining > 0 {
+                let n = min(remaining, input.readableBytes)
+                input.moveReaderIndex(forwardBy: n)
+                remaining -= n
+                continue
             }
+            let start = input.readerIndex
+            guard input.readableBytes >= Self.headerLength,
+                  let length = input.getInteger(at: start, as: UInt32.self).map({ Int($0 >> 8) }),
+                  let type = input.getInteger(at: start + 3, as: UInt8.self),
+                  let flags = input.getInteger(at: start + 4, as: UInt8.self) else {
+                stash = input.readSlice(length: input.readableBytes)
+                break
+            }
+            guard type == Self.pingType, flags & Self.ackFlag == 0, length == 8 else {
+                input.moveReaderIndex(forwardBy: Self.headerLength)
+                remaining = length
+                continue
+            }
+            guard input.readableBytes >= Self.headerLength + length else {
+                stash = input.readSlice(length: input.readableBytes)
+                break
+            }
+            if start > passFrom { pass(read.getSlice(at: passFrom, length: start - passFrom)!, context: context) }
+            var ack = context.channel.allocator.buffer(capacity: Self.headerLength + length)
+            ack.writeInteger(UInt32(8) << 8 | UInt32(Self.pingType), as: UInt32.self)
+            ack.writeInteger(Self.ackFlag)
+            ack.writeInteger(UInt32(0))
+            ack.writeBytes(input.getBytes(at: start + Self.headerLength, length: 8)!)
+            context.write(wrapOutboundOut(ack), promise: nil)
+            answered = true
+            input.moveReaderIndex(forwardBy: Self.headerLength + length)
+            passFrom = input.readerIndex
         }
-        if input.readableBytes > 0 { partial = input }
+        let end = stash == nil ? input.readerIndex : input.readerIndex - stash!.readableBytes
+        if end > passFrom { pass(read.getSlice(at: passFrom, length: end - passFrom)!, context: context) }
         if answered { context.flush() }
-        if let passed { context.fireChannelRead(wrapInboundOut(passed)) }
+    }
+
+    private func pass(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        context.fireChannelRead(wrapInboundOut(bytes))
     }
 
     /// Puts a responder in front of the HTTP/2 handler of `channel` (after TLS, if any).

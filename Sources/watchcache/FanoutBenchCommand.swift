@@ -152,6 +152,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             let etcdURL = etcdServers?.split(separator: ",").first.map(String.init)
             let etcdBefore = try etcdURL.map(EtcdMetrics.scrape)
             let run = FanoutRun(parameters: p, ports: servers.map(\.port), clientThreads: clientThreads)
+            run.etcdMetricsURL = etcdURL
             run.progress = { fraction, phase in
                 bar.update((Double(i) + fraction) / Double(points.count), label: "\(point.name): \(phase)")
             }

@@ -46,3 +46,18 @@ extension Registry {
         }
     }
 }
+
+extension Registry {
+    /// One object for a GET: with `consistent` (`resourceVersion` unset) and a store the caches
+    /// follow remotely, read from the store itself — one key through its quorum, as kube-apiserver
+    /// serves such a GET from etcd — instead of a census of the whole resource; otherwise from
+    /// `cache`, at once. `nil`: there is no such object.
+    public func consistentGet(of cache: ResourceCache, namespace: String?, name: String, consistent: Bool = true,
+                              completion: @escaping @Sendable (Result<KubeObject?, Status>) -> Void) {
+        guard consistent, !source.feedsBeforeAcknowledging else { return completion(.success(cache.get(namespace: namespace, name: name))) }
+        guard isReady else { return completion(.failure(Self.loadingStatus)) }
+        source.get(cache.resource, namespace: namespace, name: name) { result in
+            completion(result.mapError { Self.storageStatus($0) })
+        }
+    }
+}

@@ -46,6 +46,8 @@ public struct FanoutMeasurement: Sendable {
     /// every stream open after the writes.
     public var etcdBefore: EtcdMetrics?
     public var etcdAfter: EtcdMetrics?
+    /// etcd's CPU seconds from the writes' start to their last delivery.
+    public var etcdCPUSecondsWriting: Double?
     /// The first replica killed under its streams, which resume on the second.
     public var failover: FanoutRun.Failover?
     /// GETs of single pods sent every 10 ms on a connection of their own while the writes went on:

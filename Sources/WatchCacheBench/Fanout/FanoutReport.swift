@@ -79,6 +79,10 @@ public struct FanoutReport: Sendable {
                     m.failover.map { "\(Self.count(Double($0.deliveredAfter))) / \(Self.count(Double($0.expectedAfter)))" } ?? "-"
                 }
             }
+            row("etcd CPU s writing (cores)") { m in
+                guard let cpu = m.etcdCPUSecondsWriting, m.writeSeconds > 0 else { return "-" }
+                return String(format: "%.1f (%.2f)", cpu, cpu / m.writeSeconds)
+            }
             row("etcd CPU s over the run / RSS") { m in
                 guard let a = m.etcdAfter, let b = m.etcdBefore else { return "-" }
                 return String(format: "%.1f / ", a.cpuSeconds - b.cpuSeconds) + Self.mib(a.residentBytes)
@@ -149,7 +153,8 @@ public struct FanoutReport: Sendable {
                 ("etcd", m.etcdAfter.map { a in
                     let b = m.etcdBefore ?? EtcdMetrics()
                     return .object(JSONObject([("watchers", n(a.watchers)), ("watchStreams", n(a.watchStreams)),
-                                               ("cpuSeconds", n(a.cpuSeconds - b.cpuSeconds)), ("residentBytes", n(a.residentBytes))]))
+                                               ("cpuSeconds", n(a.cpuSeconds - b.cpuSeconds)), ("residentBytes", n(a.residentBytes)),
+                                               ("cpuSecondsWriting", m.etcdCPUSecondsWriting.map(n) ?? .null)]))
                 } ?? .null),
             ]))
         }

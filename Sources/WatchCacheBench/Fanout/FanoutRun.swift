@@ -19,6 +19,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     public let ports: [Int]
     /// Called with (fraction done, phase) from the driving task.
     public var progress: ((Double, String) -> Void)?
+    /// etcd's `/metrics`, when the servers are replicas over it: its CPU is read around the writes.
+    public var etcdMetricsURL: String?
 
     private let group: MultiThreadedEventLoopGroup
     private let writerLoop: any EventLoop
@@ -136,6 +138,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         }
         try await Task.sleep(for: .seconds(1))
         let streamsOpen = try await scrape()
+        let etcdURL = etcdMetricsURL
+        let etcdAtWrites = try await Self.scrapeEtcd(etcdURL)
 
         // Writes, then a grace second for the last deliveries.
         var peakRSS = streamsOpen.residentBytes
@@ -197,7 +201,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             (self.writesAcknowledged, self.writesFailed, self.writesSkipped, self.expectedDeliveries)
         }.get()
 
-        return FanoutMeasurement(
+        let etcdAfterWrites = try await Self.scrapeEtcd(etcdURL)
+        var measurement = FanoutMeasurement(
             parameters: p, watchers: p.watchers, streamsEstablished: opening.established, streamsFailed: opening.failed,
             establishSeconds: establishSeconds, streamsEnded: final.ended,
             writes: writes.0, writeErrors: writes.1, writesSkipped: writes.2, writeSeconds: writeSeconds,
@@ -212,6 +217,13 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             stormStreams: storm?.streams ?? 0, stormSeconds: storm?.seconds ?? 0, stormCPUSeconds: storm?.cpu ?? 0,
             stormInitEvents: storm?.initEvents ?? 0,
             wallSeconds: CPUTime.wall() - wallStart, getLatencies: getLatencies)
+        if let etcdAtWrites, let etcdAfterWrites { measurement.etcdCPUSecondsWriting = etcdAfterWrites.cpuSeconds - etcdAtWrites.cpuSeconds }
+        return measurement
+    }
+
+    private static func scrapeEtcd(_ url: String?) async throws -> EtcdMetrics? {
+        guard let url else { return nil }
+        return try await offPool { try EtcdMetrics.scrape(url) }
     }
 
     /// GETs one pod after another, 10 ms apart, until cancelled; returns their latencies (s).

@@ -236,10 +236,9 @@ public final class APIServer: Sendable {
             let form = try ResponseForm.negotiate(request.header("accept"), protobuf: strategy != nil)
             let table = try Self.tableConvertor(form, request, resource: resource)
             let consistent = (request.query.first { $0.0 == "resourceVersion" }?.1 ?? "").isEmpty
-            registry.consistentView(of: cache, consistent: consistent) { view in
+            registry.consistentGet(of: cache, namespace: namespace, name: name, consistent: consistent) { found in
                 do throws(Status) {
-                    let cache = try view.get()
-                    guard let object = cache.get(namespace: namespace, name: name) else { throw Status.notFound(resource, name: name) }
+                    guard let object = try found.get() else { throw Status.notFound(resource, name: name) }
                     if let table { return respond(.complete(status: 200, contentType: "application/json", body: table.object(object))) }
                     if form == .protobuf, let strategy { return respond(try ProtobufForm(strategy: strategy).object(object)) }
                     respond(.object(object))
