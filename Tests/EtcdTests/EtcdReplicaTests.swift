@@ -110,7 +110,16 @@ import WatchCache
             let written = try await Self.write { a.registry.create(Self.configMap("k\(i)", "x"), in: .configMaps, completion: $0) }
             let view = try await Self.view(b.registry, b.configMaps)
             #expect(view.get(namespace: "default", name: "k\(i)")?.resourceVersion == written.resourceVersion)
+            // A GET reads the one key from etcd.
+            let got: Result<KubeObject?, Status> = await withCheckedContinuation { c in
+                b.registry.consistentGet(of: b.configMaps, namespace: "default", name: "k\(i)") { c.resume(returning: $0) }
+            }
+            #expect(try got.get()?.resourceVersion == written.resourceVersion)
         }
+        let missing: Result<KubeObject?, Status> = await withCheckedContinuation { c in
+            b.registry.consistentGet(of: b.configMaps, namespace: "default", name: "none") { c.resume(returning: $0) }
+        }
+        #expect(try missing.get() == nil)
         // A quiet resource is read at once, whatever else was written since its last change.
         let pods = b.registry.cache(for: .pods)!
         let started = ContinuousClock.now
