@@ -19,7 +19,8 @@ struct RecoveryCommand: AsyncParsableCommand {
             N node-scoped watchers (pods by spec.nodeName), 30 pods per node, R writes/s spread over \
             the pods; each watcher re-watches after a timeout drawn like client-go's ([T, 2T), T = 300 s) \
             from its last event's version (bookmarks off) or its last bookmark's (on), and relists on 410. \
-            Every point runs with bookmarks off, then on.
+            Every point runs with bookmarks off, then on — with the server's scan replay (kube-apiserver's) \
+            and its indexed replay, side by side (--watch-replay).
 
             Scenarios: kep956 (N = 5,000, R = 62.5/s), sweep (N in 1k/5k/10k x R in 20/62.5/100/500), \
             control (unselective watchers: ~1x expected), server-restart (kep956 with a graceful restart halfway, on the durable storage in a scratch directory), \
@@ -59,6 +60,9 @@ struct RecoveryCommand: AsyncParsableCommand {
     @Option(help: "Seed of the random choices.")
     var seed: UInt64 = 1
 
+    @Option(name: .customLong("watch-replay"), help: "The server's replay of resumed watches: scan (kube-apiserver's, what KEP-956 measured), indexed, or both (each point runs with both, side by side; the default). With --server, say which one that server does.")
+    var watchReplay: String?
+
     @Option(help: "Write every figure, the parameters, the machine and the git revision to this JSON file.")
     var json: String?
 
@@ -82,6 +86,10 @@ struct RecoveryCommand: AsyncParsableCommand {
         if let writesPerSecond, !(writesPerSecond > 0) { throw ValidationError("--writes-per-second must be positive") }
         if let measured, !(measured > 0) { throw ValidationError("--measured must be positive") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        if let watchReplay, !["scan", "indexed", "both"].contains(watchReplay) { throw ValidationError("--watch-replay must be scan, indexed or both") }
+        if server != nil, watchReplay == nil || watchReplay == "both" {
+            throw ValidationError("--server runs against a server with a replay of its own: say which with --watch-replay scan (kube-apiserver) or indexed (watchcache serve's default)")
+        }
         if let windowEvents, windowEvents != "dynamic", (Int(windowEvents) ?? 0) < 1 {
             throw ValidationError("--window-events must be a positive number of events or 'dynamic'")
         }
@@ -106,7 +114,11 @@ struct RecoveryCommand: AsyncParsableCommand {
                 case nil: p.windowEvents = RecoveryParameters.window2019(watchers: p.watchers)
                 }
                 p.seed = seed
-                points.append((s, p))
+                let replays = (watchReplay ?? "both") == "both" ? WatchReplay.allCases : [WatchReplay(rawValue: watchReplay!)!]
+                for replay in replays {
+                    p.replay = replay
+                    points.append((s, p))
+                }
             }
         }
 
@@ -158,7 +170,7 @@ struct RecoveryCommand: AsyncParsableCommand {
         if let server, let endpoint = endpoint(server) {
             (host, port) = endpoint
         } else {
-            var arguments = ["--threads", "1", "--time-compression", String(p.compression),
+            var arguments = ["--threads", "1", "--time-compression", String(p.compression), "--watch-replay", p.replay.rawValue,
                              "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"]
             if p.restartAt != nil {
                 data = NSTemporaryDirectory() + "watchcache-bench-restart-\(UUID().uuidString)"

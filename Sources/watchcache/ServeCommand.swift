@@ -58,6 +58,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("bookmark-interval"), help: "Seconds between bookmarks for watchers that allow them.")
     var bookmarkInterval = 60
 
+    @Option(name: .customLong("watch-replay"), help: "How a resuming watch finds the events it missed: indexed (only those of the node, object or namespace it is pinned to) or scan (every event since its version, as kube-apiserver).")
+    var watchReplay = WatchReplay.indexed
+
     @Option(name: .customLong("min-request-timeout"), help: "Watches without timeoutSeconds end after a random time in [T, 2T) seconds.")
     var minRequestTimeout = 1800
 
@@ -179,7 +182,8 @@ struct ServeCommand: AsyncParsableCommand {
         let f = timeCompression
         let cache = CacheConfiguration(
             history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(Double(windowSeconds) / f)),
-            bookmarkInterval: .seconds(Double(bookmarkInterval) / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f))
+            bookmarkInterval: .seconds(Double(bookmarkInterval) / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f),
+            watchReplay: watchReplay)
         configuration.tickInterval = .seconds(max(0.005, 0.1 / f))
         if let etcdServers {
             return try await serveOnEtcd(etcdServers, configuration: configuration, cache: cache, logger: logger)
@@ -333,3 +337,4 @@ final class SignalWaiter: Sendable {
 }
 
 extension SyncMode: ExpressibleByArgument {}
+extension WatchReplay: ExpressibleByArgument {}

@@ -38,6 +38,23 @@ import WatchCache
         #expect(c.off.stormInitEvents > c.on.stormInitEvents)
     }
 
+    @Test func theIndexedReplayMakesBookmarkOffResumesCheaperThanScansWithBookmarks() throws {
+        var p = Self.small()
+        p.replay = .indexed
+        let indexed = try Self.compare(p)
+        let scan = try Self.compare(Self.small())
+        // A resume visits only its node's events since its version: none, unless one came between
+        // the watch's end and its resume.
+        #expect(indexed.off.reconnects > 200 && indexed.off.initEventsPerReconnect.mean <= 0.1)
+        #expect(indexed.off.initEventsPerReconnect.mean <= 2 * scan.on.initEventsPerReconnect.mean)
+        #expect(indexed.off.stormInitEvents <= 2 * Double(p.watchers) && indexed.off.stormInitEvents < scan.on.stormInitEvents)
+        // The same streams either way: same writes delivered, no 410.
+        #expect(indexed.off.watchBytes == scan.off.watchBytes && indexed.off.expired == 0)
+        let report = RecoveryReport(scenario: "test", mode: "in-process", comparisons: [scan, indexed], machine: .current(), revision: "x", date: "d")
+        #expect(report.replayPairs.count == 1)
+        #expect(report.table().contains("Replays side by side"))
+    }
+
     @Test func aSeedReproducesTheCounts() throws {
         let a = try InProcessRecoveryRun(parameters: Self.small(), bookmarks: false).run()
         let b = try InProcessRecoveryRun(parameters: Self.small(), bookmarks: false).run()

@@ -46,7 +46,8 @@ import WatchCacheServer
         for bookmarks in [false, true] {
             let f = p.compression
             let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 1000, maximumEvents: 1000, freshness: .seconds(75 / f)),
-                                           bookmarkInterval: .seconds(60 / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f))
+                                           bookmarkInterval: .seconds(60 / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f),
+                                           watchReplay: p.replay)  // the scan: what KEP-956 measured
             var configuration = ServerConfiguration()
             configuration.port = 0
             configuration.threads = 1

@@ -81,4 +81,63 @@ import Testing
         #expect(span >= .seconds(75))
         #expect(log.capacity >= 750 && log.capacity <= 102_400)
     }
+
+    /// A pod event of object `name` in `namespace` moving from node `from` to node `to` (`nil`: it
+    /// is created; `to` nil: deleted).
+    static func move(_ rv: UInt64, _ name: String, namespace: String, from: String?, to: String?, at seconds: Double = 0) -> CacheEvent {
+        func pod(_ node: String, _ version: UInt64) -> KubeObject {
+            var json = Fixture.podJSON(name, namespace: namespace, node: node)
+            var metadata = json["metadata"]!.objectValue!
+            metadata["resourceVersion"] = .string(String(version))
+            json["metadata"] = .object(metadata)
+            return try! KubeObject(json: json, resource: .pods)
+        }
+        let previous = from.map { pod($0, rv - 1) }
+        let object = pod(to ?? from!, rv)
+        return CacheEvent(type: from == nil ? .added : (to == nil ? .deleted : .modified), object: object, previous: previous,
+                          recordedAt: .seconds(seconds))
+    }
+
+    /// The replay index lists exactly the kept events of each node (before or after the change),
+    /// namespace and object, at every capacity and fill level, through wrap-around, growth and
+    /// shrinking — and nothing once they have all left the log.
+    @Test func theReplayIndexListsExactlyTheKeptEventsOfEachPin() {
+        var rng = SplitMix64(seed: 7)
+        let nodes = ["n0", "n1", "n2"], namespaces = ["a", "b"], names = ["x", "y", "z"]
+        for capacity in 1...24 {
+            let window = HistoryWindow(minimumEvents: capacity, maximumEvents: capacity * 4, freshness: .seconds(5))
+            var log = EventLog(window: window, initialVersion: .zero, indexed: true)
+            var placed: [String: String] = [:]  // key -> node
+            for n in 1...(capacity * 9) {
+                let namespace = namespaces[Int(rng.next() % 2)], name = names[Int(rng.next() % 3)], key = "\(namespace)/\(name)"
+                let from = placed[key]
+                let to: String? = from != nil && rng.next() % 4 == 0 ? nil : nodes[Int(rng.next() % 3)]
+                placed[key] = to
+                // Bursts and pauses, so the window grows and shrinks too.
+                log.append(Self.move(UInt64(n), name, namespace: namespace, from: from, to: to, at: Double(n / 7) * 3))
+                let index = log.index!
+                func expected(_ test: (CacheEvent) -> Bool) -> [Int] { (log.start..<log.end).filter { test(log[$0]) } }
+                for node in nodes {
+                    let want = expected { $0.object.fieldValue("spec.nodeName") == node || $0.previous?.fieldValue("spec.nodeName") == node }
+                    #expect(Array(index.positions(.indexedValue, node)) == want, "capacity \(capacity), n \(n), node \(node)")
+                }
+                for namespace in namespaces {
+                    #expect(Array(index.positions(.namespace, namespace)) == expected { $0.object.namespace == namespace })
+                }
+                for namespace in namespaces {
+                    for name in names {
+                        #expect(Array(index.positions(.key, "\(namespace)/\(name)")) == expected { $0.object.key == "\(namespace)/\(name)" })
+                    }
+                }
+            }
+            // A quiet spell long enough for the window to shrink back leaves no stale entry.
+            var rv = UInt64(capacity * 9)
+            for _ in 0..<(capacity * 8) {
+                rv += 1
+                log.append(Self.move(rv, "q", namespace: "c", from: "n9", to: "n9", at: 1_000_000))
+            }
+            let counts = log.index!.listCounts
+            #expect(counts.indexedValues == 1 && counts.namespaces == 1 && counts.keys == 1, "capacity \(capacity): \(counts)")
+        }
+    }
 }

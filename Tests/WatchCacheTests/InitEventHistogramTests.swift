@@ -5,7 +5,7 @@ import Synchronization
 /// Each watch start's init events, recorded once it has caught up (`watchcache_watch_init_events`).
 @Suite struct InitEventHistogramTests {
     @Test func eachWatchStartRecordsWhatItScanned() throws {
-        let f = Fixture()
+        let f = Fixture(configuration: CacheConfiguration(watchReplay: .scan))
         let first = f.createPod("a", node: "n1")
         for i in 0..<30 { _ = f.createPod("p\(i)", node: "n2") }
         // Resumes after `first`: 30 events scanned, none of them for node n1.

@@ -18,12 +18,14 @@ import Testing
     struct Filter {
         var namespace: String?
         var node: String?
+        var name: String?
         var apps: [String]?
         var notApp: String?
 
         func matches(_ p: Pod) -> Bool {
             if let namespace, p.namespace != namespace { return false }
             if let node, p.node != node { return false }
+            if let name, p.name != name { return false }
             if let apps, !apps.contains(p.app) { return false }
             if let notApp, p.app == notApp { return false }
             return true
@@ -35,7 +37,10 @@ import Testing
             if let notApp { parts.append("app!=\(notApp)") }
             return parts.isEmpty ? nil : parts.joined(separator: ",")
         }
-        var fieldSelector: String? { node.map { "spec.nodeName=\($0)" } }
+        var fieldSelector: String? {
+            let parts = [node.map { "spec.nodeName=\($0)" }, name.map { "metadata.name=\($0)" }].compactMap { $0 }
+            return parts.isEmpty ? nil : parts.joined(separator: ",")
+        }
     }
 
     /// What a client expects, in order.
@@ -115,12 +120,14 @@ import Testing
         Pod(namespace: object.namespace, name: object.name, node: object.fieldValue("spec.nodeName")!, app: object.labels["app"] ?? "")
     }
 
-    @Test(arguments: [(UInt64(1), 1, 0), (2, 4, 2), (3, 16, 3), (4, 64, 0), (5, 7, 100)])
-    func streamsMatchTheFilteredHistory(seed: UInt64, capacity: Int, queueLimit: Int) throws {
+    /// Every run twice: with kube-apiserver's scan replay and with the indexed one.
+    @Test(arguments: [(UInt64(1), 1, 0), (2, 4, 2), (3, 16, 3), (4, 64, 0), (5, 7, 100)], WatchReplay.allCases)
+    func streamsMatchTheFilteredHistory(run: (seed: UInt64, capacity: Int, queueLimit: Int), replay: WatchReplay) throws {
+        let (seed, capacity, queueLimit) = run
         var rng = SplitMix64(seed: seed)
         let f = Fixture(configuration: CacheConfiguration(
             history: HistoryWindow(minimumEvents: capacity, maximumEvents: capacity),
-            watcherQueueLimit: queueLimit == 0 ? nil : queueLimit, replayChunk: 5))
+            watcherQueueLimit: queueLimit == 0 ? nil : queueLimit, replayChunk: 5, watchReplay: replay))
         var model = Model(capacity: capacity)
         let namespaces = ["ns0", "ns1"], nodes = ["n0", "n1", "n2", ""], apps = ["a", "b", "c"]
 
@@ -128,6 +135,7 @@ import Testing
             var filter = Filter()
             if rng.next() % 3 == 0 { filter.namespace = namespaces.randomElement(using: &rng) }
             if rng.next() % 2 == 0 { filter.node = nodes.randomElement(using: &rng) }
+            if rng.next() % 6 == 0 { filter.name = "p\(rng.next() % 12)" }
             switch rng.next() % 4 {
             case 0: filter.apps = [apps.randomElement(using: &rng)!]
             case 1: filter.apps = ["a", "c"]
@@ -265,7 +273,7 @@ import Testing
                 #expect(delivered == model.expected(c).count, "seed \(seed): a drained watcher is missing events")
             }
         }
-        print("model seed \(seed) capacity \(capacity) queueLimit \(queueLimit): \(seen.sorted { $0.key < $1.key })")
+        print("model seed \(seed) capacity \(capacity) queueLimit \(queueLimit) replay \(replay): \(seen.sorted { $0.key < $1.key })")
         // The run must have exercised what it is meant to check.
         #expect(seen["bookmark", default: 0] > 0 && seen["timeout", default: 0] > 0)
         if capacity <= 16 {

@@ -100,18 +100,59 @@ import Testing
         #expect(p1 == p2)
     }
 
-    @Test func initEventsCountEveryScannedEventWhetherOrNotItMatches() throws {
-        let f = Fixture()
-        for i in 1...10 { f.createPod("p\(i)", node: i == 3 ? "n1" : "n2") }
+    @Test(arguments: WatchReplay.allCases)
+    func initEventsCountEveryExaminedEventWhetherOrNotItMatches(replay: WatchReplay) throws {
+        let f = Fixture(configuration: CacheConfiguration(watchReplay: replay))
+        for i in 1...10 { f.createPod("p\(i)", node: i == 3 || i == 8 ? "n1" : "n2") }
         let before = f.pods.statistics().initEvents
         let w = try f.watchPods(WatchOptions(resourceVersion: "0", fieldSelector: "spec.nodeName=n1"))
-        #expect(summary(drain(w).events) == ["ADDED p3@3"])
-        // The store is indexed by node: one object considered.
-        #expect(f.pods.statistics().initEvents - before == 1)
+        #expect(summary(drain(w).events) == ["ADDED p3@3", "ADDED p8@8"])
+        // The store is indexed by node: two objects considered.
+        #expect(f.pods.statistics().initEvents - before == 2)
         let resumed = try f.watchPods(WatchOptions(resourceVersion: "4", fieldSelector: "spec.nodeName=n1"))
-        #expect(drain(resumed).events.isEmpty)
-        // Six events after version 4 were scanned, none matched.
+        #expect(summary(drain(resumed).events) == ["ADDED p8@8"])
+        // A scan examines the six events after version 4, matching or not; the indexed replay
+        // only the one of node n1.
+        #expect(f.pods.statistics().initEvents - before == 2 + (replay == .scan ? 6 : 1))
+    }
+}
+
+/// Indexed replay (the default): a resume pinned to a node, an object or a namespace visits only
+/// that pin's events, sees every selector transition, and expires exactly as a scan does.
+@Suite struct IndexedReplayTests {
+    @Test func aResumeVisitsOnlyItsPinsEventsAndSeesEveryTransition() throws {
+        let f = Fixture()
+        let start = f.createPod("mover", node: "n1").resourceVersion.description
+        for i in 0..<50 { f.createPod("other\(i)", node: "n3") }
+        f.updatePod("mover", node: "n2")  // 52: leaves n1, enters n2
+        f.createPod("lone", namespace: "quiet", node: "n3")  // 53
+        f.updatePod("mover", node: "n2", labels: ["app": "x"])  // 54: stays on n2
+        let before = f.pods.statistics().initEvents
+        func resume(_ fieldSelector: String, namespace: String? = nil) throws -> [String] {
+            summary(drain(try f.watchPods(WatchOptions(resourceVersion: start, fieldSelector: fieldSelector, namespace: namespace))).events)
+        }
+        #expect(try resume("spec.nodeName=n1") == ["DELETED mover@52"])
+        #expect(try resume("spec.nodeName=n2") == ["ADDED mover@52", "MODIFIED mover@54"])
+        #expect(try resume("metadata.name=mover", namespace: "default") == ["MODIFIED mover@52", "MODIFIED mover@54"])
+        #expect(try resume("", namespace: "quiet") == ["ADDED lone@53"])
+        // Pinned twice: the shorter list (node n1 has one event, the object two).
+        #expect(try resume("spec.nodeName=n1,metadata.name=mover", namespace: "default") == ["DELETED mover@52"])
+        // Examined: 1 + 2 + 2 + 1 + 1 of the 53 events after the start; a scan would take 5 x 53.
         #expect(f.pods.statistics().initEvents - before == 7)
+        // Nothing of the pin since the start: live at once, nothing examined.
+        #expect(try resume("spec.nodeName=n9").isEmpty)
+        #expect(f.pods.statistics().initEvents - before == 7)
+    }
+
+    @Test(arguments: WatchReplay.allCases)
+    func expiresExactlyWhereAScanDoes(replay: WatchReplay) throws {
+        let f = Fixture(configuration: CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), watchReplay: replay))
+        for i in 1...10 { f.createPod("p\(i)", node: i == 2 ? "n1" : "n2") }
+        // The window holds 7...10: resumable from 6; version 5 is gone, for a pinned watch too.
+        #expect(summary(drain(try f.watchPods(WatchOptions(resourceVersion: "5", fieldSelector: "spec.nodeName=n1"))).events) == ["ERROR 410"])
+        #expect(summary(drain(try f.watchPods(WatchOptions(resourceVersion: "6", fieldSelector: "spec.nodeName=n1"))).events).isEmpty)
+        #expect(summary(drain(try f.watchPods(WatchOptions(resourceVersion: "6", fieldSelector: "spec.nodeName=n2"))).events)
+                == ["ADDED p7@7", "ADDED p8@8", "ADDED p9@9", "ADDED p10@10"])
     }
 }
 

@@ -16,6 +16,10 @@ public struct CacheConfiguration: Sendable, Hashable {
     public var watcherQueueLimit: Int?
     /// How many log events a resuming watcher copies per lock acquisition.
     public var replayChunk: Int
+    /// How a resuming watch finds its events in the log: `.indexed` (the default) visits only the
+    /// events of the value, object or namespace it is pinned to; `.scan` scans every event since
+    /// its version, as kube-apiserver does.
+    public var watchReplay: WatchReplay
     /// The slot width of the bookmark and deadline timer wheels: a bookmark due within a slot goes
     /// out at the first ``ResourceCache/tick()`` of that slot (Kubernetes: 1 s). Benchmarks that
     /// compress time scale it with the other durations.
@@ -24,7 +28,8 @@ public struct CacheConfiguration: Sendable, Hashable {
     public init(history: HistoryWindow = HistoryWindow(), bookmarkInterval: Duration = .seconds(60),
                 bookmarkLead: Duration = .seconds(2), versionWaitTimeout: Duration = .seconds(3),
                 slowWatcherBudget: Duration = .milliseconds(100), slowWatcherBudgetRefill: Duration = .milliseconds(50),
-                watcherQueueLimit: Int? = nil, replayChunk: Int = 100, timerResolution: Duration = .seconds(1)) {
+                watcherQueueLimit: Int? = nil, replayChunk: Int = 100, timerResolution: Duration = .seconds(1),
+                watchReplay: WatchReplay = .indexed) {
         self.history = history
         self.bookmarkInterval = bookmarkInterval
         self.bookmarkLead = bookmarkLead
@@ -33,6 +38,7 @@ public struct CacheConfiguration: Sendable, Hashable {
         self.slowWatcherBudgetRefill = slowWatcherBudgetRefill
         self.watcherQueueLimit = watcherQueueLimit
         self.replayChunk = replayChunk
+        self.watchReplay = watchReplay
         self.timerResolution = timerResolution
     }
 

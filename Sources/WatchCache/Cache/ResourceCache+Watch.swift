@@ -45,10 +45,10 @@ extension ResourceCache {
                     initial.sendEndBookmark = options.allowWatchBookmarks
                     if let requested, requested > cs.version { waitFor = requested } else { snapshot = true }
                 } else if let requested {
-                    initial = resumeState(after: requested, in: &cs)
+                    initial = resumeState(after: requested, filter: filter, in: &cs)
                 }
             } else if let requested {
-                initial = resumeState(after: requested, in: &cs)
+                initial = resumeState(after: requested, filter: filter, in: &cs)
             } else {
                 // Unset or "0": synthetic ADDED for the current state, then changes.
                 snapshot = true
@@ -81,13 +81,19 @@ extension ResourceCache {
     /// The state of a watcher resuming after `rv`: replay from the log, live if there is nothing to
     /// replay, loading from the archive if the log no longer reaches back to `rv` but the cache has
     /// one, or a 410 ERROR.
-    private func resumeState(after rv: ResourceVersion, in cs: inout CacheState) -> WatcherState {
+    private func resumeState(after rv: ResourceVersion, filter: WatchFilter, in cs: inout CacheState) -> WatcherState {
         let oldest = cs.log.resumableFrom
         if rv < oldest, archive != nil {
             return WatcherState(phase: .loadingArchive(after: rv, through: oldest), lastVersion: rv, sendEndBookmark: false)
         }
         if rv < oldest { return expiredState(rv, oldest: oldest) }
-        let position = cs.log.firstPosition(after: rv)
+        var position = cs.log.firstPosition(after: rv)
+        // An indexed replay starts at the pin's first event after `rv` (the end, if none: live at
+        // once), so dropping older events of others from the log never ends it.
+        if let index = cs.log.index, let positions = filter.replayPositions(in: index) {
+            let i = positions.firstIndex(atLeast: position)
+            position = i < positions.count ? positions[i] : cs.log.end
+        }
         // A version ahead of the cache is not an error: the watch just waits for newer events.
         let phase: WatcherState.Phase = position == cs.log.end ? .live : .replay(position: position)
         return WatcherState(phase: phase, lastVersion: rv, sendEndBookmark: false)

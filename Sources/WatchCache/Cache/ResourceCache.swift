@@ -43,7 +43,7 @@ public final class ResourceCache: Sendable {
         let now = clock.now()
         state = Mutex(CacheState(
             store: store,
-            log: EventLog(window: configuration.history, initialVersion: version),
+            log: EventLog(window: configuration.history, initialVersion: version, indexed: configuration.watchReplay == .indexed),
             version: version,
             bookmarks: TimerWheel(resolution: configuration.timerResolution),
             deadlines: TimerWheel(resolution: configuration.timerResolution),
@@ -63,7 +63,7 @@ public final class ResourceCache: Sendable {
         state.withLock { cs in
             cs.store = store
             cs.version = version
-            cs.log = EventLog(window: configuration.history, initialVersion: floor, events: events)
+            cs.log = EventLog(window: configuration.history, initialVersion: floor, events: events, indexed: configuration.watchReplay == .indexed)
         }
     }
 
@@ -90,7 +90,7 @@ public final class ResourceCache: Sendable {
             }
             cs.waiters = waiting
             cs.store = store
-            cs.log = EventLog(window: configuration.history, initialVersion: snapshot.version)
+            cs.log = EventLog(window: configuration.history, initialVersion: snapshot.version, indexed: configuration.watchReplay == .indexed)
             cs.version = max(cs.version, snapshot.version)
             resolveWaiters(&cs, now: now, effects: &effects)
         }

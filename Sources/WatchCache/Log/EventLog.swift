@@ -19,10 +19,14 @@ struct EventLog {
     private(set) var hasEvicted = false
     /// The version the cache started from (its initial LIST); events in the log are all newer.
     let initialVersion: ResourceVersion
+    /// The positions of each value's, namespace's and object's events, for indexed replay (`nil`:
+    /// replays scan).
+    private(set) var index: ReplayIndex?
 
-    init(window: HistoryWindow, initialVersion: ResourceVersion) {
+    init(window: HistoryWindow, initialVersion: ResourceVersion, indexed: Bool = false) {
         self.window = window
         self.initialVersion = initialVersion
+        index = indexed ? ReplayIndex() : nil
         capacity = window.minimumEvents
         let size = Self.slotCount(for: capacity)
         slots = Array(repeating: nil, count: size)
@@ -32,13 +36,14 @@ struct EventLog {
     /// A log refilled with `events` (oldest first, all newer than `initialVersion`), holding the
     /// history after `initialVersion`: at most the window's maximum (the newest), at least its
     /// minimum capacity.
-    init(window: HistoryWindow, initialVersion: ResourceVersion, events: [CacheEvent]) {
-        self.init(window: window, initialVersion: initialVersion)
+    init(window: HistoryWindow, initialVersion: ResourceVersion, events: [CacheEvent], indexed: Bool = false) {
+        self.init(window: window, initialVersion: initialVersion, indexed: indexed)
         let kept = events.suffix(window.maximumEvents)
         setCapacity(min(max(kept.count, window.minimumEvents), window.maximumEvents))
         for event in kept {
             precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
             slots[end & mask] = event
+            index?.add(event, at: end)
             end += 1
         }
         hasEvicted = kept.count < events.count
@@ -80,11 +85,13 @@ struct EventLog {
         precondition(newestVersion.map { $0 < event.resourceVersion } ?? true, "events must be appended in version order")
         resize(at: event.recordedAt)
         if count == capacity {
+            index?.remove(slots[start & mask]!, at: start)
             slots[start & mask] = nil
             start += 1
             hasEvicted = true
         }
         slots[end & mask] = event
+        index?.add(event, at: end)
         end += 1
         checkInvariants()
     }
@@ -93,7 +100,8 @@ struct EventLog {
         guard count == capacity, count > 0 else { return }
         if now - self[start].recordedAt < window.freshness, capacity < window.maximumEvents {
             setCapacity(min(capacity * 2, window.maximumEvents))
-        } else if capacity > window.minimumEvents, now - self[end - capacity / 4].recordedAt > window.freshness {
+        } else if capacity > window.minimumEvents, now - self[capacity < 4 ? start : end - capacity / 4].recordedAt > window.freshness {
+            // (Kubernetes reads slot `(end - capacity/4) % capacity`: the oldest event below 4.)
             setCapacity(max(capacity / 2, window.minimumEvents))
         }
     }
@@ -103,6 +111,9 @@ struct EventLog {
         let keep = min(count, newCapacity)
         if keep < count { hasEvicted = true }
         let newStart = end - keep
+        if index != nil {
+            for p in start..<newStart { index!.remove(slots[p & mask]!, at: p) }
+        }
         let size = Self.slotCount(for: newCapacity)
         if size != slots.count {
             var newSlots = [CacheEvent?](repeating: nil, count: size)

@@ -1,3 +1,5 @@
+import DequeModule
+
 /// What one watcher (or LIST) selects: a namespace scope, a label selector and a field selector,
 /// plus the exact values that let the dispatcher index it.
 struct WatchFilter: Sendable {
@@ -33,5 +35,33 @@ struct WatchFilter: Sendable {
         if let namespace, object.namespace != namespace { return false }
         if let name, object.name != name { return false }
         return labels.matches(object.labels) && fields.matches(object)
+    }
+}
+
+extension WatchFilter {
+    /// The log positions of the events this filter can select, when it is pinned to an indexed
+    /// value, an object or a namespace: the shortest of those lists (`nil`: not pinned, a replay
+    /// scans).
+    func replayPositions(in index: ReplayIndex) -> Deque<Int>? {
+        var best: Deque<Int>?
+        func consider(_ list: Deque<Int>) {
+            if best.map({ list.count < $0.count }) ?? true { best = list }
+        }
+        if let indexValue { consider(index.positions(.indexedValue, indexValue)) }
+        if let key { consider(index.positions(.key, key)) }
+        if let namespace { consider(index.positions(.namespace, namespace)) }
+        return best
+    }
+}
+
+extension Deque<Int> {
+    /// The index of the first element `>= value` in this ascending deque (`count` if none).
+    func firstIndex(atLeast value: Int) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let mid = low + (high - low) / 2
+            if self[mid] < value { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 }

@@ -63,9 +63,26 @@ extension WatcherState {
     /// under `queueLimit`). Returns the events scanned and whether the replay reached the log's
     /// end — the caller then registers the watcher and calls ``goLive(resource:)`` under the same
     /// cache lock, so no event falls between replay and dispatch.
+    ///
+    /// With the log's replay index and a filter pinned to an indexed value, an object or a
+    /// namespace, only that pin's events are visited (and counted as scanned); the replay then
+    /// waits at the pin's next event.
     mutating func replayChunk(of log: EventLog, from position: Int, chunk: Int, filter: WatchFilter,
                               queueLimit: Int) -> (scanned: Int, reachedEnd: Bool) {
         guard case .replay(let current) = phase, current == position else { return (0, false) }
+        if let index = log.index, let positions = filter.replayPositions(in: index) {
+            var i = positions.firstIndex(atLeast: position)
+            var visited = 0
+            while i < positions.count, visited < chunk, queue.count < queueLimit {
+                _ = enqueue(log[positions[i]], filter: filter)
+                i += 1
+                visited += 1
+            }
+            initScanned += visited
+            if i == positions.count { return (visited, true) }
+            phase = .replay(position: positions[i])
+            return (visited, false)
+        }
         var p = position
         let stop = Swift.min(log.end, position + chunk)
         while p < stop, queue.count < queueLimit {

@@ -51,7 +51,8 @@ public final class InProcessRecoveryRun {
         let window = parameters.windowEvents.map { HistoryWindow(minimumEvents: $0, maximumEvents: $0, freshness: .seconds(75 / f)) }
             ?? HistoryWindow(freshness: .seconds(75 / f))
         return CacheConfiguration(history: window, bookmarkInterval: .seconds(parameters.bookmarkInterval / f),
-                                  bookmarkLead: .seconds(parameters.bookmarkLead / f), timerResolution: .seconds(1 / f))
+                                  bookmarkLead: .seconds(parameters.bookmarkLead / f), timerResolution: .seconds(1 / f),
+                                  watchReplay: parameters.replay)
     }
 
     /// Runs the point and returns what the counted phase measured.

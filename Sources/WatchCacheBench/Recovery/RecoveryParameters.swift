@@ -1,3 +1,5 @@
+import WatchCache
+
 /// One point of the restart-recovery workload (KEP-956's case): `watchers` node-scoped watchers
 /// (pods with `fieldSelector=spec.nodeName=node-i`), `objectsPerWatcher` pods per node, a global
 /// write rate spread uniformly over the pods, and client-go's reconnect behaviour.
@@ -36,6 +38,9 @@ public struct RecoveryParameters: Sendable, Hashable {
     public var restartAt: Double?
     /// Seed of the run's random choices (timeouts, which pod each write changes).
     public var seed: UInt64 = 1
+    /// How the server replays a resumed watch: kube-apiserver's scan (what KEP-956 measured) or
+    /// the indexed replay.
+    public var replay: WatchReplay = .scan
 
     public init(watchers: Int, writesPerSecond: Double) {
         self.watchers = watchers
@@ -60,7 +65,7 @@ public struct RecoveryParameters: Sendable, Hashable {
 
 extension RecoveryParameters: CustomStringConvertible {
     public var description: String {
-        "N=\(watchers) R=\(Self.format(writesPerSecond))/s\(selective ? "" : " unselective")"
+        "N=\(watchers) R=\(Self.format(writesPerSecond))/s\(selective ? "" : " unselective"), \(replay.rawValue) replay"
     }
 
     static func format(_ value: Double) -> String {

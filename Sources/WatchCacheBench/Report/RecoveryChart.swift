@@ -15,11 +15,13 @@ public enum RecoveryChart {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     public static func svg(_ report: RecoveryReport) -> String {
-        // Node-scoped points without a restart, one per (N, R): the sweep's shape.
+        // Node-scoped points without a restart, one per (N, R): the sweep's shape — with the scan
+        // replay when it ran (the bookmark ratio KEP-956 is about).
         var seen = Set<String>()
+        let scanned = report.comparisons.contains { $0.parameters.replay == .scan }
         let comparisons = report.comparisons.filter { c in
             let p = c.parameters
-            return p.selective && p.restartAt == nil && seen.insert("\(p.watchers)/\(p.writesPerSecond)").inserted
+            return p.selective && p.restartAt == nil && (!scanned || p.replay == .scan) && seen.insert("\(p.watchers)/\(p.writesPerSecond)").inserted
         }
         let byWatchers = Dictionary(grouping: comparisons) { $0.parameters.watchers }
         let counts = byWatchers.keys.sorted()

@@ -87,8 +87,45 @@ public struct RecoveryReport: Sendable {
             }
             out += TextTable.render(rows)
         }
-        out += "\nInit events are events the server scanned to (re)start watches (apiserver_init_events_total),\n"
-        out += "matching or not: KEP-956's ~40x is this ratio, not a ratio of request throughput.\n"
+        out += sideBySide()
+        out += "\nInit events are events the server examined to (re)start watches (apiserver_init_events_total),\n"
+        out += "matching or not: KEP-956's ~40x is this ratio, not a ratio of request throughput. The scan replay\n"
+        out += "examines every event since a watch's version (kube-apiserver); the indexed one only those of the\n"
+        out += "node the watch is pinned to.\n"
+        return out
+    }
+
+    /// The points that ran with both replays, as pairs (scan, indexed).
+    public var replayPairs: [(scan: RecoveryComparison, indexed: RecoveryComparison)] {
+        var pairs: [(scan: RecoveryComparison, indexed: RecoveryComparison)] = []
+        for scan in comparisons where scan.parameters.replay == .scan {
+            var twin = scan.parameters
+            twin.replay = .indexed
+            if let indexed = comparisons.first(where: { $0.parameters == twin }) { pairs.append((scan, indexed)) }
+        }
+        return pairs
+    }
+
+    /// For each point run with both replays: the four runs in one table, and what the indexed
+    /// replay without bookmarks costs against the scan with them.
+    func sideBySide() -> String {
+        var out = ""
+        for (scan, indexed) in replayPairs {
+            let p = scan.parameters
+            out += "\nReplays side by side, N=\(p.watchers) R=\(RecoveryParameters.format(p.writesPerSecond))/s\(p.restartAt == nil ? "" : ", restart"):\n"
+            var rows: [[String]] = [["", "scan, off", "scan, on", "indexed, off", "indexed, on", "indexed off / scan on"]]
+            func row(_ name: String, _ value: (RecoveryMeasurement) -> Double, _ format: (Double) -> String) {
+                let figures = [scan.off, scan.on, indexed.off, indexed.on].map(value)
+                rows.append([name] + figures.map(format) + [Self.times(RecoveryComparison.ratio(figures[2], figures[1]))])
+            }
+            row("init events per reconnect, mean", { $0.initEventsPerReconnect.mean }) { Self.decimal($0, 1) }
+            row("init events, total", { $0.initEventsTotal }) { Self.grouped($0) }
+            row("server CPU seconds", { $0.serverCPUSeconds }) { Self.decimal($0, 2) }
+            row(p.restartAt == nil ? "reconnect storm: catch-up seconds" : "restart: catch-up seconds", { $0.stormCatchUpSeconds }) { Self.decimal($0, 3) }
+            row(p.restartAt == nil ? "reconnect storm: init events" : "restart: init events", { $0.stormInitEvents }) { Self.grouped($0) }
+            row("410 Expired", { Double($0.expired) }) { Self.grouped($0) }
+            out += TextTable.render(rows)
+        }
         return out
     }
 
@@ -141,6 +178,7 @@ public struct RecoveryReport: Sendable {
                 ("warmupSeconds", n(p.warmup)), ("measuredSeconds", n(p.measured)), ("compression", n(p.compression)),
                 ("windowEvents", p.windowEvents.map { n($0) } ?? .null), ("windowSeconds", n(p.windowSeconds)),
                 ("restartAtSeconds", p.restartAt.map { n($0) } ?? .null), ("seed", .number(String(p.seed))),
+                ("replay", .string(p.replay.rawValue)),
             ]))
         }
         func distribution(_ d: Distribution) -> JSONValue {
