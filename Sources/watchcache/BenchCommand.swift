@@ -240,8 +240,10 @@ final class ManagedServer: @unchecked Sendable {  // guarded by `lock`
     private var arguments: [String] = []
     private(set) var port = 0
 
+    /// Starts the server and returns once `/readyz` says 200 (it listens before its storage is loaded).
     func start(arguments: [String], port requested: Int?) throws {
         let started = try ServerProcess(executable: Bundle.main.executablePath ?? CommandLine.arguments[0], arguments: arguments, port: requested)
+        try started.waitUntilReady()
         lock.withLock {
             self.arguments = arguments
             process = started

@@ -58,6 +58,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("bookmark-interval"), help: "Seconds between bookmarks for watchers that allow them.")
     var bookmarkInterval = 60
 
+    @Option(name: .customLong("slow-watchers"), help: "What becomes of a watcher that does not keep up: park (it reads the history window at its own pace and goes live again when caught up; ended only when the window has lost its next event) or terminate (ended after its share of a time budget, as kube-apiserver).")
+    var slowWatchers = SlowWatcherPolicy.park
+
     @Option(name: .customLong("watch-replay"), help: "How a resuming watch finds the events it missed: indexed (only those of the node, object or namespace it is pinned to) or scan (every event since its version, as kube-apiserver).")
     var watchReplay = WatchReplay.indexed
 
@@ -183,7 +186,7 @@ struct ServeCommand: AsyncParsableCommand {
         let cache = CacheConfiguration(
             history: HistoryWindow(minimumEvents: windowMinEvents, maximumEvents: windowMaxEvents, freshness: .seconds(Double(windowSeconds) / f)),
             bookmarkInterval: .seconds(Double(bookmarkInterval) / f), bookmarkLead: .seconds(2 / f), timerResolution: .seconds(1 / f),
-            watchReplay: watchReplay)
+            watchReplay: watchReplay, slowWatchers: slowWatchers)
         configuration.tickInterval = .seconds(max(0.005, 0.1 / f))
         if let etcdServers {
             return try await serveOnEtcd(etcdServers, configuration: configuration, cache: cache, logger: logger)
@@ -338,3 +341,4 @@ final class SignalWaiter: Sendable {
 
 extension SyncMode: ExpressibleByArgument {}
 extension WatchReplay: ExpressibleByArgument {}
+extension SlowWatcherPolicy: ExpressibleByArgument {}

@@ -1,8 +1,10 @@
 import Testing
 @testable import WatchCache
 
+/// kube-apiserver's policy (`slowWatchers: .terminate`): a watcher that stays full past its share
+/// of the budget is ended.
 @Suite struct SlowWatcherTests {
-    let configuration = CacheConfiguration(watcherQueueLimit: 2)
+    let configuration = CacheConfiguration(watcherQueueLimit: 2, slowWatchers: .terminate)
 
     @Test func aWatcherThatStaysFullPastTheBudgetIsEndedAndCounted() throws {
         let f = Fixture(configuration: configuration)
@@ -72,6 +74,76 @@ import Testing
     }
 }
 
+/// The default policy (`slowWatchers: .park`): a watcher that falls behind reads the window at its
+/// own pace and goes live again; it ends only when the window lost its next event.
+@Suite struct ParkedWatcherTests {
+    let configuration = CacheConfiguration(watcherQueueLimit: 2)
+
+    @Test func aWatcherThatFallsBehindCatchesUpFromTheWindowAndGoesLive() throws {
+        let f = Fixture(configuration: configuration)
+        let fast = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        let slow = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        _ = drain(fast); _ = drain(slow)
+        let initBefore = f.pods.statistics().initEvents
+        var fastEvents = 0
+        for i in 1...10 {
+            f.createPod("p\(i)")
+            fastEvents += drain(fast).events.count
+        }
+        // Two queued, then parked at the third: its queue never grows past the limit.
+        #expect(slow.state.withLock { $0.queue.count } == 2)
+        #expect(f.pods.statistics().watchersParked == 1)
+        f.advance(.seconds(10))
+        #expect(!slow.isFinished && f.pods.statistics().watchersTerminated == 0)
+        #expect(fastEvents == 10)
+        // Every event, once, in order: the two queued, then the window from the third.
+        #expect(summary(drain(slow).events) == (1...10).map { "ADDED p\($0)@\($0)" })
+        let stats = f.pods.statistics()
+        #expect(stats.parkedReplayEvents == 8 && stats.initEvents == initBefore)
+        // Live again.
+        f.createPod("p11")
+        #expect(summary(drain(slow).events) == ["ADDED p11@11"])
+        #expect(slow.state.withLock { $0.isLive })
+    }
+
+    @Test func aParkedWatcherEndsWhenTheWindowLostItsNextEvent() throws {
+        let f = Fixture(configuration: CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), watcherQueueLimit: 2))
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        _ = drain(w)
+        for i in 1...10 { f.createPod("p\(i)") }
+        // Parked at event 3; the window holds 7...10.
+        let (events, end) = drain(w)
+        #expect(summary(events) == ["ADDED p1@1", "ADDED p2@2"])
+        #expect(end == .historyLost)
+        // Resuming from its last version is the 410 it gets anyway.
+        #expect(summary(drain(try f.watchPods(WatchOptions(resourceVersion: "2"))).events) == ["ERROR 410"])
+    }
+
+    @Test func aPinnedWatcherCatchesUpOnItsOwnEvents() throws {
+        let f = Fixture(configuration: configuration)
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0", fieldSelector: "spec.nodeName=n1"))
+        _ = drain(w)
+        for i in 1...30 { f.createPod("p\(i)", node: i % 3 == 0 ? "n1" : "n2") }
+        #expect(f.pods.statistics().watchersParked == 1)
+        #expect(summary(drain(w).events) == stride(from: 3, through: 30, by: 3).map { "ADDED p\($0)@\($0)" })
+        // Indexed replay: only node n1's events after the parking one were examined.
+        #expect(f.pods.statistics().parkedReplayEvents == 8)
+    }
+
+    @Test func aBookmarkDueWhileParkedComesWhenItIsLiveAgain() throws {
+        let f = Fixture(configuration: configuration)
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0", allowWatchBookmarks: true))
+        _ = drain(w)
+        for i in 1...5 { f.createPod("p\(i)") }
+        f.advance(.seconds(61))
+        let events = drain(w).events
+        #expect(summary(events.filter { $0.type != .bookmark }) == (1...5).map { "ADDED p\($0)@\($0)" })
+        // Never a bookmark ahead of an event it has not received.
+        if let b = events.firstIndex(where: { $0.type == .bookmark }) { #expect(b == events.count - 1 && events[b].resourceVersion == ResourceVersion(5)) }
+        #expect(!w.isFinished)
+    }
+}
+
 import Logging
 import Synchronization
 
@@ -101,7 +173,8 @@ final class CapturedLogs: Sendable {
     @Test func terminationIsLoggedInKubeApiserversWords() throws {
         let logs = CapturedLogs()
         let clock = ManualClock()
-        let cache = ResourceCache(resource: .pods, configuration: CacheConfiguration(watcherQueueLimit: 1), clock: clock, logger: logs.logger)
+        let cache = ResourceCache(resource: .pods, configuration: CacheConfiguration(watcherQueueLimit: 1, slowWatchers: .terminate),
+                                  clock: clock, logger: logs.logger)
         let w = try cache.watch(WatchOptions(resourceVersion: "0")) {}
         _ = drain(w)
         for v in UInt64(1)...3 {

@@ -20,6 +20,9 @@ public struct CacheConfiguration: Sendable, Hashable {
     /// events of the value, object or namespace it is pinned to; `.scan` scans every event since
     /// its version, as kube-apiserver does.
     public var watchReplay: WatchReplay
+    /// What becomes of a watcher whose consumer does not keep up: `.park` (the default) lets it
+    /// fall back to reading the log at its own pace; `.terminate` ends it as kube-apiserver does.
+    public var slowWatchers: SlowWatcherPolicy
     /// The slot width of the bookmark and deadline timer wheels: a bookmark due within a slot goes
     /// out at the first ``ResourceCache/tick()`` of that slot (Kubernetes: 1 s). Benchmarks that
     /// compress time scale it with the other durations.
@@ -29,7 +32,7 @@ public struct CacheConfiguration: Sendable, Hashable {
                 bookmarkLead: Duration = .seconds(2), versionWaitTimeout: Duration = .seconds(3),
                 slowWatcherBudget: Duration = .milliseconds(100), slowWatcherBudgetRefill: Duration = .milliseconds(50),
                 watcherQueueLimit: Int? = nil, replayChunk: Int = 100, timerResolution: Duration = .seconds(1),
-                watchReplay: WatchReplay = .indexed) {
+                watchReplay: WatchReplay = .indexed, slowWatchers: SlowWatcherPolicy = .park) {
         self.history = history
         self.bookmarkInterval = bookmarkInterval
         self.bookmarkLead = bookmarkLead
@@ -39,6 +42,7 @@ public struct CacheConfiguration: Sendable, Hashable {
         self.watcherQueueLimit = watcherQueueLimit
         self.replayChunk = replayChunk
         self.watchReplay = watchReplay
+        self.slowWatchers = slowWatchers
         self.timerResolution = timerResolution
     }
 

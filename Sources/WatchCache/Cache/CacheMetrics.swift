@@ -11,6 +11,10 @@ final class CacheMetrics: Sendable {
     let bookmarksDelivered = Atomic<UInt64>(0)
     let watchersStarted = Atomic<UInt64>(0)
     let watchersTerminated = Atomic<UInt64>(0)
+    /// Watchers that fell behind and went back to reading the log (``SlowWatcherPolicy/park``).
+    let watchersParked = Atomic<UInt64>(0)
+    /// Log events parked watchers examined to catch up (not init events: no watch started).
+    let parkedReplayEvents = Atomic<UInt64>(0)
     let watchesExpired = Atomic<UInt64>(0)
     /// Watches that resumed from the storage's history, older than the window.
     let archiveReplays = Atomic<UInt64>(0)
@@ -74,6 +78,10 @@ public struct CacheStatistics: Sendable, Hashable {
     public var watchersStarted: UInt64
     /// Watchers ended because their queue stayed full past the slow-watcher budget.
     public var watchersTerminated: UInt64
+    /// Times a watcher fell behind and went back to reading the log (``SlowWatcherPolicy/park``).
+    public var watchersParked: UInt64
+    /// Log events parked watchers examined to catch up again.
+    public var parkedReplayEvents: UInt64
     /// Watches answered with 410 Expired (too old resource version).
     public var watchesExpired: UInt64
     /// Watches that resumed from the storage's history because the window no longer reached back.

@@ -1,18 +1,33 @@
 /// Fan-out and the slow-watcher policy: an event goes to the candidate watchers of the trigger
-/// index, each filtering and queueing the shared bytes; a watcher whose queue passes its limit is
-/// blocked, and the blocked ones share one time budget — drained in time they go free (and the
-/// unused budget back), still full when it runs out (or at twice the limit) they are ended, as
-/// kube-apiserver's cacher ends an unresponsive watcher.
+/// index, each filtering and queueing the shared bytes. A watcher whose queue is full when an
+/// event for it comes is parked (``SlowWatcherPolicy/park``): it leaves dispatch and reads the log
+/// from that event once its consumer has drained the queue. Under ``SlowWatcherPolicy/terminate``
+/// it is blocked instead, and the blocked ones share one time budget — drained in time they go
+/// free (and the unused budget back), still full when it runs out (or at twice the limit) they are
+/// ended, as kube-apiserver's cacher ends an unresponsive watcher.
 extension ResourceCache {
-    /// Queues `event` for the watchers it concerns (the trigger index's candidates, filtered).
+    /// Queues `event` (the log's newest) for the watchers it concerns (the trigger index's
+    /// candidates, filtered).
     func dispatch(_ event: CacheEvent, in cs: inout CacheState, now: Timestamp, effects: inout DeferredEffects) {
         var newlyBlocked: [Watcher] = []
+        var parked: [Watcher] = []
+        let parking = configuration.slowWatchers == .park
+        let position = cs.log.end - 1
         cs.watchers.forEachCandidate(for: event) { w in
             w.state.withLock { ws in
-                guard ws.isLive, ws.enqueue(event, filter: w.filter) else { return }
+                guard ws.isLive else { return }
+                if parking, ws.queue.count >= w.queueLimit {
+                    if ws.park(at: position, for: event, filter: w.filter) { parked.append(w) }
+                    return
+                }
+                guard ws.enqueue(event, filter: w.filter) else { return }
                 if ws.takeWaiting() { effects.ready.append(w) }
                 if ws.queue.count > w.queueLimit { newlyBlocked.append(w) }
             }
+        }
+        if !parked.isEmpty {
+            for w in parked { cs.watchers.remove(w) }
+            metrics.watchersParked.add(UInt64(parked.count), ordering: .relaxed)
         }
         if !newlyBlocked.isEmpty {
             for w in newlyBlocked where !cs.blocked.contains(where: { $0 === w }) { cs.blocked.append(w) }

@@ -164,11 +164,16 @@ extension ResourceCache {
         return cs.store.orderedKeys()
     }
 
-    /// Copies the next chunk of `w`'s replay from the log (every event scanned is an init event),
-    /// and registers it for live dispatch once the replay reaches the newest event.
+    /// Copies the next chunk of `w`'s replay from the log (every event scanned is an init event,
+    /// unless the watcher was parked: then it is catching up, not starting), and registers it for
+    /// live dispatch once the replay reaches the newest event.
     func replay(_ w: Watcher, from position: Int) {
         var effects = DeferredEffects()
         state.withLock { cs in
+            guard !cs.closed else {
+                finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects)
+                return
+            }
             guard position >= cs.log.start else {
                 // The events it still had to see were dropped; the client resumes and gets its 410.
                 finishLocked(w, in: &cs, reason: .historyLost, keepQueued: true, effects: &effects)
@@ -178,17 +183,19 @@ extension ResourceCache {
             // Read once: a property read per event would copy the filter (and retain its parts) each time.
             let filter = w.filter
             let queueLimit = w.queueLimit
-            let scanned: Int = w.state.withLock { ws in
+            let (scanned, parked): (Int, Bool) = w.state.withLock { ws in
+                let parked = ws.parked
                 let (scanned, reachedEnd) = ws.replayChunk(of: cs.log, from: position, chunk: configuration.replayChunk,
                                                             filter: filter, queueLimit: queueLimit)
                 if reachedEnd {
                     ws.goLive(resource: resource)
-                    caughtUp = ws.initScanned
+                    if !parked { caughtUp = ws.initScanned }
                     cs.watchers.insert(w)
                 }
-                return scanned
+                return (scanned, parked)
             }
-            metrics.initEvents.add(UInt64(scanned), ordering: .relaxed)
+            metrics.initEvents.add(parked ? 0 : UInt64(scanned), ordering: .relaxed)
+            if parked { metrics.parkedReplayEvents.add(UInt64(scanned), ordering: .relaxed) }
             if let caughtUp { metrics.watchInitEvents.withLock { $0.record(caughtUp) } }
         }
         effects.run(logger: logger)

@@ -257,6 +257,8 @@ public final class ResourceCache: Sendable {
             bookmarksDelivered: metrics.bookmarksDelivered.load(ordering: .relaxed),
             watchersStarted: metrics.watchersStarted.load(ordering: .relaxed),
             watchersTerminated: metrics.watchersTerminated.load(ordering: .relaxed),
+            watchersParked: metrics.watchersParked.load(ordering: .relaxed),
+            parkedReplayEvents: metrics.parkedReplayEvents.load(ordering: .relaxed),
             watchesExpired: metrics.watchesExpired.load(ordering: .relaxed),
             archiveReplays: metrics.archiveReplays.load(ordering: .relaxed),
             currentWatchers: metrics.currentWatchers.load(ordering: .relaxed),

@@ -95,11 +95,24 @@ extension WatcherState {
         return (p - position, false)
     }
 
+    /// Its queue is full and `event` (at log `position`) is for it: it stops taking live events
+    /// and replays the log from `position` once its consumer has drained the queue (the caller
+    /// unregisters it from dispatch under the same cache lock). Returns `false`, staying live, when
+    /// the event is not for it.
+    mutating func park(at position: Int, for event: CacheEvent, filter: WatchFilter) -> Bool {
+        guard case .live = phase else { preconditionFailure("only a live watcher parks") }
+        guard event.resourceVersion > lastVersion, Self.convert(event, filter: filter) != nil else { return false }
+        phase = .replay(position: position)
+        parked = true
+        return true
+    }
+
     /// The replay has caught up: the dispatcher delivers from now on; a bookmark that came due
     /// meanwhile is queued first.
     mutating func goLive(resource: ResourceDescriptor) {
         precondition(!isFinished, "a finished watch does not go live")
         phase = .live
+        parked = false
         if let due = pendingBookmark, due > lastVersion {
             queue.append(WatchEvent.bookmark(for: resource, at: due))
             lastVersion = due

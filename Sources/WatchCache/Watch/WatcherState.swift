@@ -3,9 +3,9 @@ import DequeModule
 /// The mutable part of a ``Watcher``: where it is in its life, and the events queued for its consumer.
 ///
 /// ```
-/// waitingForVersion ─► snapshot ─► replay ─► live ─► finished
+/// waitingForVersion ─► snapshot ─► replay ◄─► live ─► finished
 ///                        (synthetic ADDED) (from the log) (dispatched)
-///     loadingArchive ─► archive ─┘
+///     loadingArchive ─► archive ─┘        (parked: its consumer fell behind)
 ///           (from the storage, older than the log)
 /// ```
 /// A watcher that must replay is not registered for live dispatch: its consumer pulls the replay
@@ -44,6 +44,9 @@ struct WatcherState {
     var pendingBookmark: ResourceVersion?
     /// Init events scanned for this watch so far (snapshot objects and replayed log events).
     var initScanned = 0
+    /// It fell behind while live and reads the log to catch up (``SlowWatcherPolicy/park``): what
+    /// it examines then is not an init event.
+    var parked = false
 
     var isLive: Bool { if case .live = phase { true } else { false } }
     var isFinished: Bool { if case .finished = phase { true } else { false } }

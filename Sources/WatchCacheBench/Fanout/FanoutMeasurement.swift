@@ -33,6 +33,8 @@ public struct FanoutMeasurement: Sendable {
     public var serverCPUSecondsOpening: Double
     /// `apiserver_terminated_watchers_total` over the run.
     public var terminatedWatchers: Double
+    /// `watchcache_parked_watchers_total` over the run: times a watcher fell behind and read the log.
+    public var parkedWatchers: Double = 0
     /// The reconnect storm: streams reopened at once, seconds until the server had caught all of
     /// them up, its CPU seconds meanwhile, and the init events it scanned.
     public var stormStreams: Int

@@ -65,6 +65,7 @@ public struct FanoutReport: Sendable {
         }
         row("server RSS peak") { Self.mib($0.serverRSSPeak) }
         row("watchers terminated / streams ended / ERROR events") { "\(Int($0.terminatedWatchers)) / \($0.streamsEnded) / \($0.errorEvents)" }
+        row("watchers parked (fell behind, read the window)") { "\(Int($0.parkedWatchers))" }
         row("MB received by the client") { String(format: "%.1f", $0.bytesReceived / 1e6) }
         if runs.contains(where: { $0.measurement.etcdAfter != nil }) {
             row("replicas (over etcd)") { "\($0.replicas)" }
@@ -139,7 +140,7 @@ public struct FanoutReport: Sendable {
                     ("streamsOpen", n(m.serverRSSStreamsOpen)), ("peak", n(m.serverRSSPeak)), ("perStream", n(m.bytesPerStream)),
                 ]))),
                 ("serverCPUSeconds", .object(JSONObject([("opening", n(m.serverCPUSecondsOpening)), ("writing", n(m.serverCPUSecondsWriting))]))),
-                ("terminatedWatchers", n(m.terminatedWatchers)),
+                ("terminatedWatchers", n(m.terminatedWatchers)), ("parkedWatchers", n(m.parkedWatchers)),
                 ("storm", .object(JSONObject([("streams", n(Double(m.stormStreams))), ("seconds", n(m.stormSeconds)),
                                               ("cpuSeconds", n(m.stormCPUSeconds)), ("initEvents", n(m.stormInitEvents))]))),
                 ("wallSeconds", n(m.wallSeconds)),

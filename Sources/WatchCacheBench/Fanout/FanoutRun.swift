@@ -217,6 +217,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             stormStreams: storm?.streams ?? 0, stormSeconds: storm?.seconds ?? 0, stormCPUSeconds: storm?.cpu ?? 0,
             stormInitEvents: storm?.initEvents ?? 0,
             wallSeconds: CPUTime.wall() - wallStart, getLatencies: getLatencies)
+        measurement.parkedWatchers = end.parkedWatchers - empty.parkedWatchers
         if let etcdAtWrites, let etcdAfterWrites { measurement.etcdCPUSecondsWriting = etcdAfterWrites.cpuSeconds - etcdAtWrites.cpuSeconds }
         return measurement
     }

@@ -6,6 +6,8 @@ struct ServerMetrics: Sendable {
     var residentBytes = 0.0
     /// `apiserver_terminated_watchers_total` for pods.
     var terminatedWatchers = 0.0
+    /// `watchcache_parked_watchers_total` for pods.
+    var parkedWatchers = 0.0
     /// `watchcache_watch_init_events` for pods: cumulative bucket counts by upper bound, sum, count.
     var initBuckets: [(bound: Double, cumulative: Double)] = []
     var initSum = 0.0
@@ -25,6 +27,8 @@ struct ServerMetrics: Sendable {
                 expiredWatches = value
             } else if series == "apiserver_terminated_watchers_total{\(pods)}" {
                 terminatedWatchers = value
+            } else if series == "watchcache_parked_watchers_total{\(pods)}" {
+                parkedWatchers = value
             } else if series == "process_cpu_seconds_total" {
                 cpuSeconds = value
             } else if series == "process_resident_memory_bytes" {
@@ -58,6 +62,7 @@ struct ServerMetrics: Sendable {
         var sum = adding(other)
         sum.residentBytes = residentBytes + other.residentBytes
         sum.terminatedWatchers += other.terminatedWatchers
+        sum.parkedWatchers += other.parkedWatchers
         return sum
     }
 

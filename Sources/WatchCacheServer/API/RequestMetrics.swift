@@ -72,6 +72,8 @@ enum MetricsPage {
         family("apiserver_watch_events_total", "counter", "Events (bookmarks included) handed to watch streams.") { "\($0.eventsDelivered)" }
         family("watchcache_bookmarks_total", "counter", "Bookmarks handed to watch streams.") { "\($0.bookmarksDelivered)" }
         family("apiserver_terminated_watchers_total", "counter", "Watchers ended because they did not keep up.") { "\($0.watchersTerminated)" }
+        family("watchcache_parked_watchers_total", "counter", "Times a watcher fell behind and went back to reading the history window at its own pace.") { "\($0.watchersParked)" }
+        family("watchcache_parked_replay_events_total", "counter", "History events parked watchers examined to catch up.") { "\($0.parkedReplayEvents)" }
         family("watchcache_expired_watches_total", "counter", "Watches answered 410 Expired (too old resource version).") { "\($0.watchesExpired)" }
         family("watchcache_archive_replays_total", "counter", "Watches that resumed from the storage's history, older than the window.") { "\($0.archiveReplays)" }
         family("watchcache_watchers_started_total", "counter", "Watches started.") { "\($0.watchersStarted)" }
