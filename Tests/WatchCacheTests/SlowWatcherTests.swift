@@ -111,7 +111,9 @@ import Testing
         let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
         _ = drain(w)
         for i in 1...10 { f.createPod("p\(i)") }
-        // Parked at event 3; the window holds 7...10.
+        // Parked at event 3; the window holds 7...10: ended as soon as event 3 left it, without a
+        // pull (a client that stopped reading does not keep its stream).
+        #expect(w.isFinished && f.pods.statistics().currentWatchers == 0)
         let (events, end) = drain(w)
         #expect(summary(events) == ["ADDED p1@1", "ADDED p2@2"])
         #expect(end == .historyLost)

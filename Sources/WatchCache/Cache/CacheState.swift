@@ -14,6 +14,11 @@ struct CacheState {
     /// Live watchers whose queue is over its limit, and when the tolerance window for them ends.
     var blocked: [Watcher] = []
     var blockedWindowEnd: Timestamp?
+    /// Watchers parked behind the log (``SlowWatcherPolicy/park``), some perhaps live or ended
+    /// since, and the lowest log position any of them was at when last looked at: once the log
+    /// drops that position, the ones whose next event is gone are ended.
+    var parked: [Watcher] = []
+    var parkedLowest = Int.max
     /// Reads waiting for the cache to reach a version.
     var waiters: [VersionWaiter] = []
     var nextWatcherID: UInt64 = 1

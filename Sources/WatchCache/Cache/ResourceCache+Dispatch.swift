@@ -27,6 +27,8 @@ extension ResourceCache {
         }
         if !parked.isEmpty {
             for w in parked { cs.watchers.remove(w) }
+            cs.parked += parked
+            cs.parkedLowest = min(cs.parkedLowest, position)
             metrics.watchersParked.add(UInt64(parked.count), ordering: .relaxed)
         }
         if !newlyBlocked.isEmpty {
@@ -36,6 +38,31 @@ extension ResourceCache {
             }
         }
         reviewBlocked(&cs, now: now, effects: &effects)
+    }
+
+    /// Ends the parked watchers whose next event the log has dropped (the consumer gets what it
+    /// has queued, then ``WatchEndReason/historyLost``), so a client that stopped reading does not
+    /// hold its stream open behind a window that moved on. Looks only when the log's start passed
+    /// the lowest position a parked watcher was at.
+    func endParkedBehindTheLog(_ cs: inout CacheState, effects: inout DeferredEffects) {
+        guard cs.log.start > cs.parkedLowest else { return }
+        var kept: [Watcher] = []
+        var lowest = Int.max
+        for w in cs.parked {
+            let position: Int? = w.state.withLock { ws in
+                guard ws.parked, case .replay(let p) = ws.phase else { return nil }
+                return p
+            }
+            guard let position else { continue }  // live again, or ended
+            if position < cs.log.start {
+                finishLocked(w, in: &cs, reason: .historyLost, keepQueued: true, effects: &effects)
+            } else {
+                kept.append(w)
+                lowest = min(lowest, position)
+            }
+        }
+        cs.parked = kept
+        cs.parkedLowest = lowest
     }
 
     /// Called by a consumer whose queue went back under its limit, so the budget it did not need is

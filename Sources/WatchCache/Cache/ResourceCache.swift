@@ -168,6 +168,7 @@ public final class ResourceCache: Sendable {
             cs.version = event.resourceVersion
             metrics.eventsRecorded.add(1, ordering: .relaxed)
             dispatch(event, in: &cs, now: now, effects: &effects)
+            endParkedBehindTheLog(&cs, effects: &effects)
             resolveWaiters(&cs, now: now, effects: &effects)
         }
     }
