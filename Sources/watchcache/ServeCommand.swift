@@ -223,7 +223,11 @@ struct ServeCommand: AsyncParsableCommand {
             let seconds = (ContinuousClock.now - started).seconds
             let objects = registry.caches.reduce(0) { $0 + $1.statistics().objects }
             let events = registry.caches.reduce(0) { $0 + $1.statistics().windowEvents }
+            let timings = registry.loadTimings ?? LoadTimings()
             logger.info("storage loaded", metadata: ["seconds": "\(String(format: "%.3f", seconds))", "objects": "\(objects)",
+                                                     "read_seconds": "\(String(format: "%.3f", timings.readSeconds))",
+                                                     "parse_seconds": "\(String(format: "%.3f", timings.parseSeconds))",
+                                                     "fill_seconds": "\(String(format: "%.3f", timings.fillSeconds))",
                                                      "window_events": "\(events)", "resource_version": "\(registry.currentVersion)",
                                                      "storage": "\(inMemory ? "memory" : dataDir)"])
             return nil

@@ -86,6 +86,10 @@ struct StorageBenchCommand: AsyncParsableCommand {
             rows.append(["start-up", "objects", "history", "load s", "serve→ready s"])
             rows.append([String(format: "%.0f MiB on disk", Double(s.fileBytes) / 1_048_576), "\(s.objects)", "\(s.historyEvents)",
                          String(format: "%.2f", s.loadSeconds), s.serverReadySeconds.map { String(format: "%.2f", $0) } ?? "-"])
+            if let t = s.loadTimings {
+                rows.append(["  load: read / parse / fill s", String(format: "%.2f", t.readSeconds), String(format: "%.2f", t.parseSeconds),
+                             String(format: "%.2f", t.fillSeconds), s.serverListeningSeconds.map { String(format: "listening %.2f", $0) } ?? ""])
+            }
             rows.append(["compaction to \(s.historyEvents) events", "", "\(s.compactedEvents) removed", "",
                          String(format: "longest txn %.1f ms", s.longestCompactionMilliseconds)])
             if let answered = s.requestsWhileLoading {

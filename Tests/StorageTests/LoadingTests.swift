@@ -84,5 +84,9 @@ import WatchCache
         let (status, body, _) = await send(api, "GET", "/api/v1/pods?limit=1")
         #expect(status == 200 && body.contains(#""continue""#))
         #expect(registry.cache(for: .pods)?.versionAndCount.objects == 200_000)
+        // Where the load went: parsing 200,000 objects and indexing them took measurable time.
+        let timings = try #require(registry.loadTimings)
+        #expect(timings.parseSeconds > 0 && timings.fillSeconds > 0 && timings.readSeconds >= 0)
+        #expect(timings.totalSeconds == timings.readSeconds + timings.parseSeconds + timings.fillSeconds)
     }
 }

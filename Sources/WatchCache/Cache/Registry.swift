@@ -88,6 +88,9 @@ public final class Registry: Sendable {
         followSource()
     }
 
+    /// Where loading an embedded storage spent its time (`nil` following etcd).
+    public var loadTimings: LoadTimings? { embedded?.timings }
+
     /// Whether the storage has been recovered: until then the caches are empty and writes get
     /// ``loadingStatus``.
     public var isReady: Bool { ready.load(ordering: .acquiring) }

@@ -21,6 +21,8 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
     let historyLimit: Int
     let logger: Logger
     private let state = Mutex(State())
+    /// Where the start-up's time went.
+    private let loadTimings = Mutex(LoadTimings())
     /// Runs ``drainCommits()`` for storages that do not persist inline.
     private let committer = DispatchQueue(label: "watchcache.registry.committer", qos: .userInitiated)
     /// The most writes one commit takes.
@@ -70,7 +72,10 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
     /// Reads what the storage holds (objects, version, recent history). Call once, before the
     /// first ``follow(_:sink:)``.
     func load() throws {
+        let started = ContinuousClock.now
         let recovered = try storage.recover(historyLimit: historyLimit)
+        let read = (ContinuousClock.now - started).seconds
+        loadTimings.withLock { $0.readSeconds += read }
         state.withLock { s in
             precondition(s.recovered == nil, "load() is called once")
             s.version = recovered.version
@@ -87,6 +92,9 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
 
     /// The newest version written (persisted and applied).
     var version: ResourceVersion { state.withLock { $0.version } }
+
+    /// Where the start-up's time went so far.
+    var timings: LoadTimings { loadTimings.withLock { $0 } }
 
     // MARK: - Following
 
@@ -143,8 +151,15 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
 
     private func restore(_ feed: CacheFeed, _ taken: Taken) {
         do throws(Status) {
+            let started = ContinuousClock.now
             let objects = try KubeObject.parseAll(taken.objects, resource: feed.cache.resource)
+            let parsed = ContinuousClock.now
             try feed.restore(version: taken.version, objects: objects, history: taken.history, historyFloor: taken.floor)
+            let filled = ContinuousClock.now
+            loadTimings.withLock { t in
+                t.parseSeconds += (parsed - started).seconds
+                t.fillSeconds += (filled - parsed).seconds
+            }
         } catch {
             // A stored object that no longer parses: the cache starts at the version, without it.
             logger.error("stored objects could not be loaded", metadata: ["watchcache.resource": "\(feed.cache.resource.qualifiedPlural)",

@@ -41,9 +41,13 @@ public struct StorageBenchmark: Sendable {
         public var longestCompactionMilliseconds: Double
         /// Opening the database and recovering the registry (objects parsed, windows refilled).
         public var loadSeconds: Double
+        /// Where that load went: reading SQLite, parsing, filling the caches.
+        public var loadTimings: LoadTimings?
         public var windowEvents: Int
-        /// A real `watchcache serve` on the data directory: from spawning it until `/readyz` says 200.
+        /// A real `watchcache serve` on the data directory: from spawning it until `/readyz` says 200,
+        /// and until it first accepted a connection (it listens before it loads).
         public var serverReadySeconds: Double?
+        public var serverListeningSeconds: Double?
         /// Requests sent to that server while it loaded (a LIST and `/metrics` in turn, about one
         /// every 10 ms) and answered before it was ready: how many, and how long each took (ms) — a
         /// request must be answered at once (503 Retry-After, or the metrics), not after the load.
@@ -139,17 +143,19 @@ public struct StorageBenchmark: Sendable {
         let registry = try Registry(storage: storage)
         let cache = try registry.register(.configMaps)
         let seconds = CPUTime.wall() - started
+        let timings = registry.loadTimings
         let stats = try storage.statistics()
         let window = cache.statistics().windowEvents
         registry.close()
         try storage.close()
         var result = Startup(objects: stats.objects, historyEvents: stats.historyEvents, fileBytes: stats.fileBytes,
                              compactedEvents: compacted.events, longestCompactionMilliseconds: compacted.longestMilliseconds,
-                             loadSeconds: seconds, windowEvents: window)
+                             loadSeconds: seconds, loadTimings: timings, windowEvents: window)
         if let executable {
             let spawned = CPUTime.wall()
             let server = try ServerProcess(executable: executable, arguments: ["--data-dir", path])
             defer { server.stop() }
+            result.serverListeningSeconds = CPUTime.wall() - spawned
             var whileLoading: [Double] = []
             var probe = 0
             while server.status(of: "/readyz") != 200 {
