@@ -145,4 +145,25 @@ import Testing
         #expect(try await source.list(.pods).objects.map(\.name) == ["direct"])
         #expect(try await source.get(.pods, namespace: "default", name: "direct")?.resourceVersion == version)
     }
+
+    /// Holds one stored pod whose JSON no longer parses.
+    struct DamagedStorage: Storage {
+        func recover(historyLimit: Int) throws -> StorageRecovery {
+            StorageRecovery(version: ResourceVersion(7), objects: [ResourceDescriptor.pods.description: [Array(#"{"metadata":"#.utf8)]])
+        }
+        func persist(_ writes: [StoredWrite]) throws { Issue.record("a write reached a storage that did not load") }
+    }
+
+    @Test func storedObjectsThatDoNotParseFailTheLoadAndTakeNoWrite() throws {
+        let registry = try Registry(storage: DamagedStorage(), recover: false)
+        _ = try registry.register(.pods)
+        #expect(throws: Status.self) { try registry.recover() }
+        #expect(!registry.isReady)
+        #expect(throws: Status.self) { _ = try registry.create(Self.pod("over"), in: .pods) }
+        // Registered after a start, the same: refused, nothing written.
+        let late = try Registry(storage: DamagedStorage(), recover: false)
+        _ = try late.register(.configMaps)
+        try late.recover()
+        #expect(throws: Status.self) { _ = try late.register(.pods) }
+    }
 }

@@ -132,6 +132,52 @@ import Testing
         #expect(f.pods.statistics().parkedReplayEvents == 8)
     }
 
+    @Test func aWatcherThatParksAgainAndAgainIsListedOnce() throws {
+        let f = Fixture(configuration: configuration)
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        _ = drain(w)
+        for round in 0..<5 {
+            for i in 0..<4 { f.createPod("r\(round)-\(i)") }
+            #expect(f.pods.state.withLock { $0.parked.count } == 1)
+            #expect(drain(w).events.count == 4)
+            #expect(f.pods.state.withLock { $0.parked.isEmpty })  // live again: off the list
+        }
+        #expect(f.pods.statistics().watchersParked == 5)
+    }
+
+    @Test func aRelistOrACloseEndsParkedAndReplayingWatchers() throws {
+        let f = Fixture(configuration: configuration)
+        let parked = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        _ = drain(parked)
+        for i in 1...6 { f.createPod("p\(i)") }
+        // A resume that has not pulled its replay yet.
+        let replaying = try f.watchPods(WatchOptions(resourceVersion: "1"))
+        #expect(f.pods.state.withLock { $0.parked.count } == 1)
+        f.pods.replace(with: StoreSnapshot(objects: [], version: ResourceVersion(100)))
+        #expect(parked.isFinished && f.pods.state.withLock { $0.parked.isEmpty })
+        #expect(drain(parked).end == .cacheReset)
+        // Its position belongs to the old log: the new one's positions continue after it.
+        #expect(drain(replaying).end == .historyLost)
+        #expect(f.pods.statistics().currentWatchers == 0)
+
+        let g = Fixture(configuration: configuration)
+        let w = try g.watchPods(WatchOptions(resourceVersion: "0"))
+        _ = drain(w)
+        for i in 1...6 { g.createPod("p\(i)") }
+        g.pods.close()
+        #expect(w.isFinished && g.pods.state.withLock { $0.parked.isEmpty })
+        #expect(drain(w).end == .cacheClosed)
+    }
+
+    @Test func aQueueLimitOfZeroIsOne() throws {
+        let f = Fixture(configuration: CacheConfiguration(watcherQueueLimit: 0))
+        let w = try f.watchPods(WatchOptions(resourceVersion: "0"))
+        _ = drain(w)
+        f.createPod("p1")
+        #expect(summary(drain(w).events) == ["ADDED p1@1"])
+        #expect(f.pods.statistics().watchersParked == 0)
+    }
+
     @Test func aBookmarkDueWhileParkedComesWhenItIsLiveAgain() throws {
         let f = Fixture(configuration: configuration)
         let w = try f.watchPods(WatchOptions(resourceVersion: "0", allowWatchBookmarks: true))

@@ -50,7 +50,7 @@ public struct CacheConfiguration: Sendable, Hashable {
     /// 10 for watchers reached through the index, 1,000 when the resource is indexed but the
     /// watcher is not, and 100 otherwise.
     func queueLimit(historyCapacity: Int, resourceIndexed: Bool, watcherIndexed: Bool) -> Int {
-        if let watcherQueueLimit { return watcherQueueLimit }
+        if let watcherQueueLimit { return max(1, watcherQueueLimit) }  // 0 would park every watcher at its first event
         let upper = watcherIndexed ? 10 : (resourceIndexed ? 1000 : 100)
         return min(max((historyCapacity + 74) / 75, 10), upper)
     }

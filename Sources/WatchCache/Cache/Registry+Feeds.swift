@@ -6,8 +6,11 @@ extension Registry {
     /// Starts the feed of every registered cache and waits for each to have its first list,
     /// blocking this thread (never call it on the Swift concurrency pool: etcd's feeds run there;
     /// an embedded storage's first lists are made on this thread).
-    func followSource() {
+    func followSource() throws {
         for feed in startFeeds() { feed.loaded.wait() }
+        // An embedded storage whose objects could not be loaded does not open: nothing may be
+        // written over what it holds.
+        if let failure = embedded?.loadFailure { throw failure }
         open()
     }
 

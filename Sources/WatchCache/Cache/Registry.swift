@@ -85,7 +85,7 @@ public final class Registry: Sendable {
         // Parsing and indexing happen outside the registry's lock, cache by cache: requests that
         // arrive meanwhile are routed and answered (503 until ready) instead of waiting for the load.
         try embedded?.load()
-        followSource()
+        try followSource()
     }
 
     /// Where loading an embedded storage spent its time (`nil` following etcd).
@@ -110,14 +110,19 @@ public final class Registry: Sendable {
     @discardableResult
     public func register(_ resource: ResourceDescriptor) throws(Status) -> ResourceCache {
         var startFeed = false
-        let cache = state.withLock { s -> ResourceCache in
+        let cache = try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
             if let existing = s.caches[resource.description] { return existing }
             let cache = ResourceCache(resource: resource, configuration: configuration, clock: clock,
                                       version: .zero, archive: storage.keepsHistory ? storage : nil, logger: logger)
             if s.started {
                 // Registered after the start: its feed starts now — an embedded one fills the
                 // cache before it can be found, so no request sees it empty.
-                if embedded != nil { _ = follow(cache) } else { startFeed = true }
+                if let embedded {
+                    _ = follow(cache)
+                    if let failure = embedded.failure(for: resource) { throw failure }
+                } else {
+                    startFeed = true
+                }
             }
             s.caches[resource.description] = cache
             s.order.append(cache)

@@ -17,7 +17,10 @@ extension ResourceCache {
             w.state.withLock { ws in
                 guard ws.isLive else { return }
                 if parking, ws.queue.count >= w.queueLimit {
-                    if ws.park(at: position, for: event, filter: w.filter) { parked.append(w) }
+                    if ws.park(at: position, for: event, filter: w.filter) {
+                        parked.append(w)
+                        ws.inParkedList = true
+                    }
                     return
                 }
                 guard ws.enqueue(event, filter: w.filter) else { return }
@@ -27,6 +30,7 @@ extension ResourceCache {
         }
         if !parked.isEmpty {
             for w in parked { cs.watchers.remove(w) }
+            // Not listed already: a watcher leaves the list when it goes live or ends.
             cs.parked += parked
             cs.parkedLowest = min(cs.parkedLowest, position)
             metrics.watchersParked.add(UInt64(parked.count), ordering: .relaxed)
@@ -46,23 +50,25 @@ extension ResourceCache {
     /// the lowest position a parked watcher was at.
     func endParkedBehindTheLog(_ cs: inout CacheState, effects: inout DeferredEffects) {
         guard cs.log.start > cs.parkedLowest else { return }
-        var kept: [Watcher] = []
+        var behind: [Watcher] = []
         var lowest = Int.max
         for w in cs.parked {
             let position: Int? = w.state.withLock { ws in
                 guard ws.parked, case .replay(let p) = ws.phase else { return nil }
                 return p
             }
-            guard let position else { continue }  // live again, or ended
-            if position < cs.log.start {
-                finishLocked(w, in: &cs, reason: .historyLost, keepQueued: true, effects: &effects)
-            } else {
-                kept.append(w)
-                lowest = min(lowest, position)
-            }
+            guard let position else { continue }
+            if position < cs.log.start { behind.append(w) } else { lowest = min(lowest, position) }
         }
-        cs.parked = kept
+        for w in behind { finishLocked(w, in: &cs, reason: .historyLost, keepQueued: true, effects: &effects) }
         cs.parkedLowest = lowest
+    }
+
+    /// Ends every parked watcher (a relist, or the cache closing).
+    func endParked(_ cs: inout CacheState, reason: WatchEndReason, effects: inout DeferredEffects) {
+        for w in cs.parked { finishLocked(w, in: &cs, reason: reason, keepQueued: true, effects: &effects) }
+        cs.parked.removeAll()
+        cs.parkedLowest = .max
     }
 
     /// Called by a consumer whose queue went back under its limit, so the budget it did not need is

@@ -183,7 +183,7 @@ extension ResourceCache {
             // Read once: a property read per event would copy the filter (and retain its parts) each time.
             let filter = w.filter
             let queueLimit = w.queueLimit
-            let (scanned, parked): (Int, Bool) = w.state.withLock { ws in
+            let (scanned, parked, unlist): (Int, Bool, Bool) = w.state.withLock { ws in
                 let parked = ws.parked
                 let (scanned, reachedEnd) = ws.replayChunk(of: cs.log, from: position, chunk: configuration.replayChunk,
                                                             filter: filter, queueLimit: queueLimit)
@@ -192,8 +192,11 @@ extension ResourceCache {
                     if !parked { caughtUp = ws.initScanned }
                     cs.watchers.insert(w)
                 }
-                return (scanned, parked)
+                let unlist = reachedEnd && ws.inParkedList
+                if unlist { ws.inParkedList = false }
+                return (scanned, parked, unlist)
             }
+            if unlist { cs.parked.removeAll { $0 === w } }
             metrics.initEvents.add(parked ? 0 : UInt64(scanned), ordering: .relaxed)
             if parked { metrics.parkedReplayEvents.add(UInt64(scanned), ordering: .relaxed) }
             if let caughtUp { metrics.watchInitEvents.withLock { $0.record(caughtUp) } }

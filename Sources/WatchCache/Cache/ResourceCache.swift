@@ -89,8 +89,13 @@ public final class ResourceCache: Sendable {
                 }
             }
             cs.waiters = waiting
+            // Watchers that are not live (parked, replaying, in a snapshot) end too: the parked now,
+            // the others at their next pull, since the new log's positions continue after the old
+            // one's and theirs fall below its start.
+            endParked(&cs, reason: .cacheReset, effects: &effects)
             cs.store = store
-            cs.log = EventLog(window: configuration.history, initialVersion: snapshot.version, indexed: configuration.watchReplay == .indexed)
+            cs.log = EventLog(window: configuration.history, initialVersion: snapshot.version, indexed: configuration.watchReplay == .indexed,
+                              startingAt: cs.log.end)
             cs.version = max(cs.version, snapshot.version)
             resolveWaiters(&cs, now: now, effects: &effects)
         }
@@ -226,6 +231,7 @@ public final class ResourceCache: Sendable {
                 }
             }
             for w in all { finishLocked(w, in: &cs, reason: .cacheClosed, keepQueued: true, effects: &effects) }
+            endParked(&cs, reason: .cacheClosed, effects: &effects)
             // The timer wheels keep ended watchers until their due time (removal is lazy), and
             // each watcher refers to this cache: emptied here, so a closed cache can be freed. Those
             // still replaying (not live yet) end too.
@@ -357,11 +363,14 @@ public final class ResourceCache: Sendable {
 
     /// Ends `w` and unregisters it. Safe to call more than once.
     func finishLocked(_ w: Watcher, in cs: inout CacheState, reason: WatchEndReason, keepQueued: Bool, effects: inout DeferredEffects) {
-        let (changed, wasLive, notify) = w.state.withLock { ws in
+        let (changed, wasLive, notify, listed) = w.state.withLock { ws in
             let wasLive = ws.isLive
             let changed = ws.finish(reason, keepQueued: keepQueued)
-            return (changed, wasLive, ws.takeWaiting())
+            let listed = ws.inParkedList
+            ws.inParkedList = false
+            return (changed, wasLive, ws.takeWaiting(), listed)
         }
+        if listed { cs.parked.removeAll { $0 === w } }
         guard changed else { return }
         if wasLive { cs.watchers.remove(w) }
         metrics.currentWatchers.subtract(1, ordering: .relaxed)

@@ -7,6 +7,10 @@
 /// within the window's bounds.
 struct EventLog {
     private var slots: [CacheEvent?]
+    /// Beside each slot, the hashes of its event's indexed-field values (``PinHashes``): a scan for
+    /// a watch pinned to a value reads these, in order, and touches only the events that may be
+    /// its own.
+    private var pins: [PinHashes]
     private var mask: Int
     /// Absolute position of the oldest kept event.
     private(set) var start = 0
@@ -23,13 +27,19 @@ struct EventLog {
     /// replays scan).
     private(set) var index: ReplayIndex?
 
-    init(window: HistoryWindow, initialVersion: ResourceVersion, indexed: Bool = false) {
+    /// An empty log whose first event gets absolute position `position` (a log that replaces another
+    /// continues its positions, so a position taken from the old one is never read in the new one:
+    /// it is below ``start``).
+    init(window: HistoryWindow, initialVersion: ResourceVersion, indexed: Bool = false, startingAt position: Int = 0) {
         self.window = window
         self.initialVersion = initialVersion
+        start = position
+        end = position
         index = indexed ? ReplayIndex() : nil
         capacity = window.minimumEvents
         let size = Self.slotCount(for: capacity)
         slots = Array(repeating: nil, count: size)
+        pins = Array(repeating: PinHashes(), count: size)
         mask = size - 1
     }
 
@@ -43,6 +53,7 @@ struct EventLog {
         for event in kept {
             precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
             slots[end & mask] = event
+            pins[end & mask] = PinHashes(event)
             index?.add(event, at: end)
             end += 1
         }
@@ -57,6 +68,11 @@ struct EventLog {
     subscript(position: Int) -> CacheEvent {
         precondition(position >= start && position < end, "position \(position) outside \(start)..<\(end)")
         return slots[position & mask]!
+    }
+
+    /// The indexed-value hashes of the event at `position` (`start <= position < end`).
+    func pinHashes(at position: Int) -> PinHashes {
+        pins[position & mask]
     }
 
     var newestVersion: ResourceVersion? { isEmpty ? nil : self[end - 1].resourceVersion }
@@ -91,6 +107,7 @@ struct EventLog {
             hasEvicted = true
         }
         slots[end & mask] = event
+        pins[end & mask] = PinHashes(event)
         index?.add(event, at: end)
         end += 1
         checkInvariants()
@@ -117,8 +134,13 @@ struct EventLog {
         let size = Self.slotCount(for: newCapacity)
         if size != slots.count {
             var newSlots = [CacheEvent?](repeating: nil, count: size)
-            for p in newStart..<end { newSlots[p & (size - 1)] = slots[p & mask] }
+            var newPins = [PinHashes](repeating: PinHashes(), count: size)
+            for p in newStart..<end {
+                newSlots[p & (size - 1)] = slots[p & mask]
+                newPins[p & (size - 1)] = pins[p & mask]
+            }
             slots = newSlots
+            pins = newPins
             mask = size - 1
         } else {
             for p in start..<newStart { slots[p & mask] = nil }
@@ -137,5 +159,29 @@ struct EventLog {
         #if DEBUG
         assert(count <= capacity && capacity <= slots.count && slots.count & mask == 0 && mask == slots.count - 1)
         #endif
+    }
+}
+
+/// Hashes of an event's indexed-field values, after and before the change (0: none), kept beside
+/// it in the log so a scan for a pinned watch can pass over other values' events without loading
+/// them. Equal hashes only say "may be its own": the event is then checked in full.
+struct PinHashes {
+    var now = 0
+    var before = 0
+
+    init() {}
+
+    init(_ event: CacheEvent) {
+        now = event.object.indexedValue.map(Self.hash) ?? 0
+        before = event.previous?.indexedValue.map(Self.hash) ?? 0
+    }
+
+    /// Whether the event may concern a watch pinned to the value with hash `pin`.
+    func mayConcern(_ pin: Int) -> Bool { now == pin || before == pin }
+
+    /// A value's hash, never 0 (that means "no value"); stable within the process.
+    static func hash(_ value: String) -> Int {
+        let h = value.hashValue
+        return h == 0 ? 1 : h
     }
 }

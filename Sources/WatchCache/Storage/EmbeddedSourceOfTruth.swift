@@ -40,6 +40,9 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
         var loadedVersion: ResourceVersion = .zero
         /// Whether writes are taken: set once the start-up's caches are filled.
         var open = false
+        /// Resources whose stored objects could not be loaded: no write to them is taken (it
+        /// would be decided against an empty cache, and overwrite what is stored).
+        var failed: [String: Status] = [:]
         var feeds: [String: CacheFeed] = [:]
         var order: [CacheFeed] = []
         /// Writes waiting for the committer, in version order.
@@ -107,16 +110,17 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
         guard let feed = sink as? CacheFeed else { preconditionFailure("an embedded source of truth feeds the registry's caches") }
         let (taken, loading) = state.withLock { s -> (Taken, Bool) in
             precondition(s.recovered != nil, "load() comes before follow(_:sink:)")
-            let taken = Self.take(resource, from: &s)
-            let loading = !s.open
-            if loading {
-                s.feeds[resource.description] = feed
-                s.order.append(feed)
-            }
-            return (taken, loading)
+            return (Self.take(resource, from: &s), !s.open)
         }
         if loading {
-            restore(feed, taken)
+            let failure = restore(feed, taken)
+            state.withLock { s in
+                if let failure { s.failed[resource.description] = failure }
+                s.feeds[resource.description] = feed
+                s.order.append(feed)
+                // Registered while the start-up finished: the writes since then moved the others on.
+                if s.version > taken.version { feed.progress(s.version) }
+            }
         } else {
             state.withLock { s in
                 var late = taken
@@ -127,7 +131,7 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
                     late.history = []
                     late.floor = s.version
                 }
-                restore(feed, late)
+                if let failure = restore(feed, late) { s.failed[resource.description] = failure }
                 s.feeds[resource.description] = feed
                 s.order.append(feed)
             }
@@ -149,7 +153,8 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
               floor: s.recovered!.historyFloor)
     }
 
-    private func restore(_ feed: CacheFeed, _ taken: Taken) {
+    /// Parses and fills; returns why it could not, if it could not (the caller records it).
+    private func restore(_ feed: CacheFeed, _ taken: Taken) -> Status? {
         do throws(Status) {
             let started = ContinuousClock.now
             let objects = try KubeObject.parseAll(taken.objects, resource: feed.cache.resource)
@@ -160,12 +165,25 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
                 t.parseSeconds += (parsed - started).seconds
                 t.fillSeconds += (filled - parsed).seconds
             }
+            return nil
         } catch {
-            // A stored object that no longer parses: the cache starts at the version, without it.
+            // A stored object that no longer parses: the resource takes no write (the load fails,
+            // see ``loadFailure``); its cache is left empty only so its first list is over.
             logger.error("stored objects could not be loaded", metadata: ["watchcache.resource": "\(feed.cache.resource.qualifiedPlural)",
                                                                           "error": "\(error.message)"])
             try? feed.restore(version: taken.version, objects: [], history: [], historyFloor: taken.version)
+            return Status.internalError("the stored \(feed.cache.resource.qualifiedPlural) could not be loaded: \(error.message)")
         }
+    }
+
+    /// Why `resource` could not be loaded, if it could not.
+    func failure(for resource: ResourceDescriptor) -> Status? {
+        state.withLock { $0.failed[resource.description] }
+    }
+
+    /// The first load failure, if any resource failed.
+    var loadFailure: Status? {
+        state.withLock { s in s.failed.sorted { $0.key < $1.key }.first?.value }
     }
 
     private func unfollow(_ feed: CacheFeed) {
@@ -197,6 +215,7 @@ final class EmbeddedSourceOfTruth: SourceOfTruth {
         var effects = DeferredEffects()
         var startCommitter = false
         let outcome: Result<CommitOutcome, any Error>? = state.withLock { s in
+            if let failed = s.failed[write.resource.description] { return .failure(failed) }
             guard s.open, let feed = s.feeds[write.resource.description] else { return .failure(Registry.loadingStatus) }
             let object = write.object
             let key = Self.stagedKey(write.resource, object.key)

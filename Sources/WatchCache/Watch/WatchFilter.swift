@@ -13,6 +13,8 @@ struct WatchFilter: Sendable {
     let indexValue: String?
     /// The store key of the single object this filter can match, when it names one.
     let key: String?
+    /// ``PinHashes/hash(_:)`` of ``indexValue``.
+    let indexValueHash: Int?
 
     init(resource: ResourceDescriptor, namespace: String?, labelSelector: String?, fieldSelector: String?) throws(Status) {
         let labels = try labelSelector.map { (s: String) throws(Status) in try LabelSelector(parsing: s) } ?? .everything
@@ -24,6 +26,7 @@ struct WatchFilter: Sendable {
         self.namespace = scope
         self.name = name
         self.indexValue = resource.indexedField.flatMap { fields.exactValue(for: $0) }
+        self.indexValueHash = indexValue.map(PinHashes.hash)
         if let name {
             key = resource.namespaced ? scope.map { "\($0)/\(name)" } : name
         } else {
@@ -49,7 +52,8 @@ extension WatchFilter {
         }
         if let indexValue { consider(index.positions(.indexedValue, indexValue)) }
         if let key { consider(index.positions(.key, key)) }
-        if let namespace { consider(index.positions(.namespace, namespace)) }
+        // `metadata.namespace=` (empty) on a cluster-scoped resource matches every object: no pin.
+        if let namespace, !namespace.isEmpty { consider(index.positions(.namespace, namespace)) }
         return best
     }
 }

@@ -85,9 +85,18 @@ extension WatcherState {
         }
         var p = position
         let stop = Swift.min(log.end, position + chunk)
-        while p < stop, queue.count < queueLimit {
-            _ = enqueue(log[p], filter: filter)
-            p += 1
+        if let pin = filter.indexValueHash {
+            // Pinned to an indexed value: another value's event (before and after) cannot match,
+            // so only the hashes beside it are read — every event still counts as examined.
+            while p < stop, queue.count < queueLimit {
+                if log.pinHashes(at: p).mayConcern(pin) { _ = enqueue(log[p], filter: filter) }
+                p += 1
+            }
+        } else {
+            while p < stop, queue.count < queueLimit {
+                _ = enqueue(log[p], filter: filter)
+                p += 1
+            }
         }
         initScanned += p - position
         if p == log.end { return (p - position, true) }

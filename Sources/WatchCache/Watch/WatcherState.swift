@@ -47,6 +47,8 @@ struct WatcherState {
     /// It fell behind while live and reads the log to catch up (``SlowWatcherPolicy/park``): what
     /// it examines then is not an init event.
     var parked = false
+    /// In its cache's list of parked watchers (``CacheState/parked``), once at most.
+    var inParkedList = false
 
     var isLive: Bool { if case .live = phase { true } else { false } }
     var isFinished: Bool { if case .finished = phase { true } else { false } }
