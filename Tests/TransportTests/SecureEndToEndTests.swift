@@ -44,8 +44,11 @@ import WatchCacheServer
         let created = try await JSONObject(parsing: Self.curl(protocolFlags + auth + ["-X", "POST", "-H", "Content-Type: application/json",
             "--data", #"{"metadata":{"name":"a"}}"#, "\(base)/api/v1/namespaces/default/pods"]))
         #expect(created["metadata"]?["resourceVersion"] == .string("1"))
+        // 12 s: room for the write below and a bookmark after it when a loaded machine is slow to
+        // start curl (a 6 s watch ended before them once in a full CI run).
         let watch = Task {
-            try await Self.curl(protocolFlags + auth + ["-N", "\(base)/api/v1/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=6"])
+            try await EndToEndTests.run("curl", ["-s", "-k", "--max-time", "20"] + protocolFlags + auth
+                                        + ["-N", "\(base)/api/v1/pods?watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=12"])
         }
         try await EndToEndTests.waitForWatchers(base, count: 1, curlFlags: ["-k"] + auth)
         _ = try await Self.curl(auth + ["-X", "POST", "-H", "Content-Type: application/json", "--data", #"{"metadata":{"name":"x"}}"#,
