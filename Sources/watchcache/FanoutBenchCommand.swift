@@ -42,6 +42,12 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Override the kinds of watch stream, as shares: node=0.9,namespace=0.05,label=0.04,all=0.01 (node-indexed, namespace-scoped, label-selected, unselective).")
     var mix: String?
 
+    @Option(help: "Override the scenario's number of nodes (the node watchers and the pods spread over them).")
+    var nodes: Int?
+
+    @Option(help: "Override the scenario's number of pods written.")
+    var objects: Int?
+
     @Option(help: "Override the scenario's number of HTTP/2 connections.")
     var connections: Int?
 
@@ -94,6 +100,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         if replicas > 1, etcdServers == nil { throw ValidationError("--replicas needs --etcd-servers: replicas share one etcd") }
         if failover, replicas < 2 || transport != "h2" { throw ValidationError("--failover needs --replicas 2 or more over --etcd-servers, and HTTP/2") }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
+        if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
+        if let objects, objects < 1 { throw ValidationError("--objects must be at least 1") }
         if let writesPerSecond, writesPerSecond < 0 { throw ValidationError("--writes-per-second must not be negative") }
         if let seconds, seconds < 0 { throw ValidationError("--seconds must not be negative") }
         if let mix {
@@ -120,6 +128,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                 do { try p.mix(mix, total: p.watchers) } catch { throw ValidationError("\(error)") }
             }
             if let connections { p.connections = connections }
+            if let nodes { p.nodes = nodes }
+            if let objects { p.objects = objects }
             if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
             if let seconds { p.seconds = seconds }
             p.tracksVersions = failover
