@@ -194,12 +194,13 @@ import WatchCacheServer
             server.registry.tick()
             try await Task.sleep(for: .milliseconds(50))
         }
-        let detail = "delivered \(stats.eventsDelivered), watchers \(stats.currentWatchers), started \(stats.watchersStarted)"
+        let detail = "delivered \(stats.eventsDelivered), watchers \(stats.currentWatchers), started \(stats.watchersStarted), parked \(stats.watchersParked)"
         #expect(stats.currentWatchers == 0, "\(detail)")
         if policy == .terminate {
             #expect(stats.watchersTerminated == 1, "\(detail)")
         } else {
-            #expect(stats.watchersParked == 1 && stats.watchersTerminated == 0, "\(detail)")
+            // Parked at least once: the transport may take a frame's worth first, and the watcher go live and park again.
+            #expect(stats.watchersParked >= 1 && stats.watchersTerminated == 0, "\(detail)")
         }
         stalled.cancel()
         try await server.shutdown()
