@@ -7,10 +7,9 @@
 /// within the window's bounds.
 struct EventLog {
     private var slots: [CacheEvent?]
-    /// Beside each slot, the hashes of its event's indexed-field values (``PinHashes``): a scan for
-    /// a watch pinned to a value reads these, in order, and touches only the events that may be
-    /// its own.
-    private var pins: [PinHashes]
+    /// Beside each slot, its event's ``EventDigest``: a scan reads these, in order, and touches
+    /// only the events that may concern its watch.
+    private var digests: [EventDigest]
     private var mask: Int
     /// Absolute position of the oldest kept event.
     private(set) var start = 0
@@ -39,7 +38,7 @@ struct EventLog {
         capacity = window.minimumEvents
         let size = Self.slotCount(for: capacity)
         slots = Array(repeating: nil, count: size)
-        pins = Array(repeating: PinHashes(), count: size)
+        digests = Array(repeating: EventDigest(), count: size)
         mask = size - 1
     }
 
@@ -53,7 +52,7 @@ struct EventLog {
         for event in kept {
             precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
             slots[end & mask] = event
-            pins[end & mask] = PinHashes(event)
+            digests[end & mask] = EventDigest(event)
             index?.add(event, at: end)
             end += 1
         }
@@ -70,9 +69,9 @@ struct EventLog {
         return slots[position & mask]!
     }
 
-    /// The indexed-value hashes of the event at `position` (`start <= position < end`).
-    func pinHashes(at position: Int) -> PinHashes {
-        pins[position & mask]
+    /// The digest of the event at `position` (`start <= position < end`).
+    func digest(at position: Int) -> EventDigest {
+        digests[position & mask]
     }
 
     var newestVersion: ResourceVersion? { isEmpty ? nil : self[end - 1].resourceVersion }
@@ -107,7 +106,7 @@ struct EventLog {
             hasEvicted = true
         }
         slots[end & mask] = event
-        pins[end & mask] = PinHashes(event)
+        digests[end & mask] = EventDigest(event)
         index?.add(event, at: end)
         end += 1
         checkInvariants()
@@ -134,13 +133,13 @@ struct EventLog {
         let size = Self.slotCount(for: newCapacity)
         if size != slots.count {
             var newSlots = [CacheEvent?](repeating: nil, count: size)
-            var newPins = [PinHashes](repeating: PinHashes(), count: size)
+            var newDigests = [EventDigest](repeating: EventDigest(), count: size)
             for p in newStart..<end {
                 newSlots[p & (size - 1)] = slots[p & mask]
-                newPins[p & (size - 1)] = pins[p & mask]
+                newDigests[p & (size - 1)] = digests[p & mask]
             }
             slots = newSlots
-            pins = newPins
+            digests = newDigests
             mask = size - 1
         } else {
             for p in start..<newStart { slots[p & mask] = nil }
@@ -159,29 +158,5 @@ struct EventLog {
         #if DEBUG
         assert(count <= capacity && capacity <= slots.count && slots.count & mask == 0 && mask == slots.count - 1)
         #endif
-    }
-}
-
-/// Hashes of an event's indexed-field values, after and before the change (0: none), kept beside
-/// it in the log so a scan for a pinned watch can pass over other values' events without loading
-/// them. Equal hashes only say "may be its own": the event is then checked in full.
-struct PinHashes {
-    var now = 0
-    var before = 0
-
-    init() {}
-
-    init(_ event: CacheEvent) {
-        now = event.object.indexedValue.map(Self.hash) ?? 0
-        before = event.previous?.indexedValue.map(Self.hash) ?? 0
-    }
-
-    /// Whether the event may concern a watch pinned to the value with hash `pin`.
-    func mayConcern(_ pin: Int) -> Bool { now == pin || before == pin }
-
-    /// A value's hash, never 0 (that means "no value"); stable within the process.
-    static func hash(_ value: String) -> Int {
-        let h = value.hashValue
-        return h == 0 ? 1 : h
     }
 }

@@ -23,6 +23,8 @@ public final class KubeObject: Sendable {
     public let key: String
     /// Values of ``ResourceDescriptor/allSelectableFields``, in that order; "" when absent.
     let fieldValues: [String]
+    /// A 64-bit Bloom filter of the selectable fields' values (``FieldSelector/bits(position:value:)``).
+    let fieldSignature: UInt64
     /// A second encoding (the server's protobuf), made on first use and kept.
     private let alternate = Mutex<[UInt8]?>(nil)
 
@@ -67,7 +69,11 @@ public final class KubeObject: Sendable {
         self.deletionTimestamp = metadata["deletionTimestamp"]?.stringValue
         self.key = namespace.isEmpty ? name : "\(namespace)/\(name)"
         let root = JSONValue.object(json)
-        self.fieldValues = resource.selectableFieldPaths.map { root.value(atComponents: $0)?.fieldText ?? "" }
+        let fieldValues = resource.selectableFieldPaths.map { root.value(atComponents: $0)?.fieldText ?? "" }
+        self.fieldValues = fieldValues
+        var signature: UInt64 = 0
+        for (position, value) in fieldValues.enumerated() { signature |= FieldSelector.bits(position: position, value: value) }
+        self.fieldSignature = signature
     }
 
     /// Parses JSON bytes as an object of `resource`.
@@ -143,6 +149,7 @@ public final class KubeObject: Sendable {
         self.deletionTimestamp = object.deletionTimestamp
         self.key = object.key
         self.fieldValues = object.fieldValues
+        self.fieldSignature = object.fieldSignature
     }
 
     /// The value of a selectable field, or `nil` if the resource does not support selecting on it.

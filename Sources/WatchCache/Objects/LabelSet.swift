@@ -5,10 +5,23 @@
 /// array is far smaller than a hash table.
 public struct LabelSet: Hashable, Sendable, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     private var pairs: [(key: String, value: String)]
+    /// A 64-bit Bloom filter of the pairs (two bits each, ``bits(key:value:)``): a selector's
+    /// equality requirements whose bits are not all here cannot match, without reading a string.
+    private(set) var signature: UInt64 = 0
 
     /// The labels of `dictionary`.
     public init(_ dictionary: [String: String]) {
         pairs = dictionary.map { ($0.key, $0.value) }.sorted { $0.key < $1.key }
+        for pair in pairs { signature |= Self.bits(key: pair.key, value: pair.value) }
+    }
+
+    /// The two signature bits of the label `key=value` (from one hash, stable within the process).
+    static func bits(key: String, value: String) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(key)
+        hasher.combine(value)
+        let h = UInt64(truncatingIfNeeded: hasher.finalize())
+        return 1 << (h & 63) | 1 << ((h >> 6) & 63)
     }
 
     public init(dictionaryLiteral elements: (String, String)...) {

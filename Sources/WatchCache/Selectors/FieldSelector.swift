@@ -46,6 +46,23 @@ public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
         self.requirements = requirements
     }
 
+    /// The ``KubeObject/fieldSignature`` bits every matching object has: those of its `=` terms.
+    var requiredSignature: UInt64 {
+        var bits: UInt64 = 0
+        for r in requirements where r.equals { bits |= Self.bits(position: r.position, value: r.value) }
+        return bits
+    }
+
+    /// The two signature bits of the selectable field at `position` having `value` (from one hash,
+    /// stable within the process).
+    static func bits(position: Int, value: String) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(position)
+        hasher.combine(value)
+        let h = UInt64(truncatingIfNeeded: hasher.finalize())
+        return 1 << (h & 63) | 1 << ((h >> 6) & 63)
+    }
+
     /// Whether `object` (of the resource this selector was parsed for) satisfies every term.
     public func matches(_ object: KubeObject) -> Bool {
         for r in requirements where (object.fieldValues[r.position] == r.value) != r.equals { return false }

@@ -43,6 +43,19 @@ public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
 
     init(requirements: [Requirement]) { self.requirements = requirements }
 
+    /// The ``LabelSet/signature`` bits every matching label set has: those of its requirements
+    /// that name a single value (`k=v`, `k==v`, `k in (v)`).
+    var requiredSignature: UInt64 {
+        var bits: UInt64 = 0
+        for r in requirements where r.values.count == 1 {
+            switch r.op {
+            case .equals, .doubleEquals, .in: bits |= LabelSet.bits(key: r.key, value: r.values[0])
+            default: break
+            }
+        }
+        return bits
+    }
+
     /// Whether this selector matches every label set.
     public var isEverything: Bool { requirements.isEmpty }
 

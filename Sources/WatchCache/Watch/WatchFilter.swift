@@ -13,8 +13,8 @@ struct WatchFilter: Sendable {
     let indexValue: String?
     /// The store key of the single object this filter can match, when it names one.
     let key: String?
-    /// ``PinHashes/hash(_:)`` of ``indexValue``.
-    let indexValueHash: Int?
+    /// What a matching object's ``EventDigest`` has: a scan skips the events that fail it.
+    let digestRequirement: DigestRequirement
 
     init(resource: ResourceDescriptor, namespace: String?, labelSelector: String?, fieldSelector: String?) throws(Status) {
         let labels = try labelSelector.map { (s: String) throws(Status) in try LabelSelector(parsing: s) } ?? .everything
@@ -26,15 +26,26 @@ struct WatchFilter: Sendable {
         self.namespace = scope
         self.name = name
         self.indexValue = resource.indexedField.flatMap { fields.exactValue(for: $0) }
-        self.indexValueHash = indexValue.map(PinHashes.hash)
         if let name {
             key = resource.namespaced ? scope.map { "\($0)/\(name)" } : name
         } else {
             key = nil
         }
+        var required = DigestRequirement()
+        required.indexedValue = indexValue.map(EventDigest.hash) ?? 0
+        // `metadata.namespace=` (empty) on a cluster-scoped resource is every object's namespace.
+        required.namespace = scope.map(EventDigest.hash) ?? 0
+        required.key = key.map(EventDigest.hash) ?? 0
+        required.labels = labels.requiredSignature
+        required.fields = fields.requiredSignature
+        digestRequirement = required
     }
 
     func matches(_ object: KubeObject) -> Bool {
+        let required = digestRequirement
+        if object.labels.signature & required.labels != required.labels || object.fieldSignature & required.fields != required.fields {
+            return false
+        }
         if let namespace, object.namespace != namespace { return false }
         if let name, object.name != name { return false }
         return labels.matches(object.labels) && fields.matches(object)

@@ -85,11 +85,12 @@ extension WatcherState {
         }
         var p = position
         let stop = Swift.min(log.end, position + chunk)
-        if let pin = filter.indexValueHash {
-            // Pinned to an indexed value: another value's event (before and after) cannot match,
-            // so only the hashes beside it are read — every event still counts as examined.
+        let required = filter.digestRequirement
+        if !required.isEmpty {
+            // Only the digests beside the events are read: an event whose object cannot match
+            // before or after the change is passed over (it still counts as examined).
             while p < stop, queue.count < queueLimit {
-                if log.pinHashes(at: p).mayConcern(pin) { _ = enqueue(log[p], filter: filter) }
+                if required.mayConcern(log.digest(at: p)) { _ = enqueue(log[p], filter: filter) }
                 p += 1
             }
         } else {

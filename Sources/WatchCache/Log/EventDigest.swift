@@ -1,0 +1,70 @@
+/// A few hashes of an event, kept beside it in the log so that a scan for a watch can pass over
+/// events that cannot concern it without loading them: the indexed-field value, namespace and
+/// store key of the object after and before the change, and small Bloom filters of its labels and
+/// selectable fields.
+///
+/// A digest only ever says "may concern": an event that passes is then checked in full, so a hash
+/// collision costs a full check, never a wrong answer.
+struct EventDigest {
+    /// The indexed-field value's hash after the change (for `.deleted`, in the last state) and
+    /// before it (for `.added`, the same: its previous object does not exist).
+    var valueNow: UInt32 = 0
+    var valueBefore: UInt32 = 0
+    /// The object's namespace and store key (the same before and after).
+    var namespace: UInt32 = 0
+    var key: UInt32 = 0
+    /// ``LabelSet/signature`` of the labels after and before the change.
+    var labelsNow: UInt64 = 0
+    var labelsBefore: UInt64 = 0
+    /// ``KubeObject/fieldSignature`` after and before the change.
+    var fieldsNow: UInt64 = 0
+    var fieldsBefore: UInt64 = 0
+
+    init() {}
+
+    init(_ event: CacheEvent) {
+        let object = event.object, previous = event.previous ?? object
+        valueNow = object.indexedValue.map(Self.hash) ?? 0
+        valueBefore = previous.indexedValue.map(Self.hash) ?? 0
+        namespace = Self.hash(object.namespace)
+        key = Self.hash(object.key)
+        labelsNow = object.labels.signature
+        labelsBefore = previous.labels.signature
+        fieldsNow = object.fieldSignature
+        fieldsBefore = previous.fieldSignature
+    }
+
+    /// A value's hash, never 0 (that means "no value"); stable within the process.
+    static func hash(_ value: String) -> UInt32 {
+        let h = UInt32(truncatingIfNeeded: value.hashValue)
+        return h == 0 ? 1 : h
+    }
+}
+
+/// What a watch's filter requires of an object, in ``EventDigest`` terms: an event whose digest
+/// fails it on both sides (after and before the change) cannot be selected, nor leave the
+/// selection, so a scan skips it.
+struct DigestRequirement: Sendable {
+    /// Hashes that must be equal (0: no requirement).
+    var indexedValue: UInt32 = 0
+    var namespace: UInt32 = 0
+    var key: UInt32 = 0
+    /// Bits that must all be set in the label signature (the selector's equality requirements).
+    var labels: UInt64 = 0
+    /// Bits that must all be set in the field signature (the field selector's `=` terms).
+    var fields: UInt64 = 0
+
+    /// Whether it requires nothing (a scan then reads every event).
+    var isEmpty: Bool { indexedValue == 0 && namespace == 0 && key == 0 && labels == 0 && fields == 0 }
+
+    /// Whether the event with `digest` may concern a watch with this requirement: its object may
+    /// match after the change or before it.
+    @inline(__always)
+    func mayConcern(_ digest: EventDigest) -> Bool {
+        guard namespace == 0 || digest.namespace == namespace, key == 0 || digest.key == key else { return false }
+        return (indexedValue == 0 || digest.valueNow == indexedValue) && digest.labelsNow & labels == labels
+            && digest.fieldsNow & fields == fields
+            || (indexedValue == 0 || digest.valueBefore == indexedValue) && digest.labelsBefore & labels == labels
+            && digest.fieldsBefore & fields == fields
+    }
+}

@@ -1,0 +1,93 @@
+import Testing
+@testable import WatchCache
+
+/// The digests beside the log's events let a scan skip events without reading them: they must
+/// never skip an event a filter selects (or one whose object leaves the selection), and should
+/// skip most of the others.
+@Suite struct EventDigestTests {
+    static let selectors = [
+        "", "app=a1", "app==a2", "app in (a1)", "app in (a1,a2)", "app!=a1", "app notin (a1)", "app", "!app",
+        "app=a1,tier=t1", "tier=t2,app in (a3)", "version>1", "version<2", "app=a1,!tier",
+    ]
+    static let fieldSelectors: [String?] = [nil, "spec.nodeName=n1", "metadata.name=p1", "metadata.namespace=ns1",
+                                           "spec.nodeName=n2,metadata.name=p2", "status.phase=Running", "spec.nodeName!=n1"]
+
+    func object(_ rng: inout some RandomNumberGenerator, version: UInt64, name: String, namespace: String) throws -> KubeObject {
+        var labels: [String: String] = [:]
+        if Bool.random(using: &rng) { labels["app"] = "a\(Int.random(in: 1...3, using: &rng))" }
+        if Bool.random(using: &rng) { labels["tier"] = "t\(Int.random(in: 1...2, using: &rng))" }
+        if Bool.random(using: &rng) { labels["version"] = "\(Int.random(in: 0...3, using: &rng))" }
+        var json = Fixture.podJSON(name, namespace: namespace,
+                                   node: "n\(Int.random(in: 1...3, using: &rng))", labels: labels,
+                                   phase: Bool.random(using: &rng) ? "Running" : "Pending")
+        var metadata = json["metadata"]!.objectValue!
+        metadata["resourceVersion"] = .string("\(version)")
+        json["metadata"] = .object(metadata)
+        return try KubeObject(json: json, resource: .pods)
+    }
+
+    @Test func neverSkipAnEventTheFilterSelects() throws {
+        var rng = SystemRandomNumberGenerator()
+        var events: [CacheEvent] = []
+        for v in 1...400 {
+            // An event's objects are one object (one namespace and name) before and after.
+            let name = "p\(Int.random(in: 1...3, using: &rng))", namespace = "ns\(Int.random(in: 1...2, using: &rng))"
+            let now = try object(&rng, version: UInt64(v), name: name, namespace: namespace)
+            let before = Bool.random(using: &rng) ? try object(&rng, version: UInt64(v), name: name, namespace: namespace) : nil
+            let type: EventType = before == nil ? .added : (Bool.random(using: &rng) ? .modified : .deleted)
+            events.append(CacheEvent(type: type, object: now, previous: before, recordedAt: .seconds(0)))
+        }
+        for labels in Self.selectors {
+            for fields in Self.fieldSelectors {
+                for namespace in [nil, "ns1"] {
+                    let filter = try WatchFilter(resource: .pods, namespace: namespace, labelSelector: labels, fieldSelector: fields)
+                    for event in events where WatcherState.convert(event, filter: filter) != nil {
+                        #expect(filter.digestRequirement.mayConcern(EventDigest(event)),
+                                "\(labels) \(fields ?? "") \(namespace ?? ""): skipped \(event.type) \(event.object.labels)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func signaturesHoldEveryPairTheSelectorRequires() throws {
+        let labels: LabelSet = ["app": "web", "tier": "front", "example.com/team": "core"]
+        for selector in ["app=web", "app==web", "app in (web)", "app=web,tier=front", "example.com/team=core,app=web"] {
+            let required = try LabelSelector(parsing: selector).requiredSignature
+            #expect(required != 0)
+            #expect(labels.signature & required == required, "\(selector)")
+        }
+        // Requirements that do not name one value require no bits.
+        for selector in ["", "app", "!app", "app!=db", "app notin (db)", "app in (web,db)", "version>1"] {
+            #expect(try LabelSelector(parsing: selector).requiredSignature == 0, "\(selector)")
+        }
+        let pod = try KubeObject(json: Fixture.podJSON("p", node: "n1", phase: "Running"), resource: .pods)
+        for selector in ["spec.nodeName=n1", "status.phase==Running", "metadata.name=p,metadata.namespace=default"] {
+            let required = try FieldSelector(parsing: selector, for: .pods).requiredSignature
+            #expect(required != 0)
+            #expect(pod.fieldSignature & required == required, "\(selector)")
+        }
+        #expect(try FieldSelector(parsing: "status.phase!=Running", for: .pods).requiredSignature == 0)
+    }
+
+    @Test func mostOtherEventsAreSkipped() throws {
+        let filters = [
+            try WatchFilter(resource: .pods, namespace: nil, labelSelector: "app=app-7", fieldSelector: nil),
+            try WatchFilter(resource: .pods, namespace: "ns-7", labelSelector: nil, fieldSelector: nil),
+            try WatchFilter(resource: .pods, namespace: nil, labelSelector: nil, fieldSelector: "metadata.namespace=ns-1,metadata.name=pod-7"),
+            try WatchFilter(resource: .pods, namespace: nil, labelSelector: nil, fieldSelector: "status.phase=Failed"),
+        ]
+        for filter in filters {
+            var passed = 0
+            for i in 0..<1000 where i % 100 != 7 {
+                let json = Fixture.podJSON("pod-\(i)", namespace: "ns-\(i % 100)", node: "n", labels: ["app": "app-\(i % 100)", "tier": "t\(i % 3)"])
+                let event = CacheEvent(type: .added, object: try KubeObject(json: json, resource: .pods), previous: nil, recordedAt: .seconds(0))
+                #expect(WatcherState.convert(event, filter: filter) == nil)
+                if filter.digestRequirement.mayConcern(EventDigest(event)) { passed += 1 }
+            }
+            // Two labels set at most 4 of 64 bits: a 2-bit requirement passes by chance ~0.4 %; a
+            // pod's ~10 selectable fields set ~20, ~10 %; 32-bit hashes almost never collide.
+            #expect(passed < 250, "\(passed) of 990 other events passed the digest")
+        }
+    }
+}
