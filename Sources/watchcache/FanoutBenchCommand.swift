@@ -20,11 +20,14 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             throughput (1,000 unselective watchers over 10 connections, writes as fast as the server \
             delivers them, ~1 KiB pods), slow (latency with 10% of the streams never reading and 1% of \
             the connections stalled), storm (latency, then every watcher reconnects at once from the \
-            newest version it saw; with bookmarks, then without), all.
+            newest version it saw; with bookmarks, then without), restart (latency on SQLite storage, \
+            then a graceful restart of the server under its streams, which all resume from the newest \
+            version each saw — its last event's or the server's shutdown bookmark — on the new process; \
+            time, CPU, init events and relists; with bookmarks, then without), all.
             """
     )
 
-    @Option(help: "idle, latency, throughput or all.")
+    @Option(help: "idle, latency, throughput, slow, storm, restart or all.")
     var scenario = "all"
 
     @Option(name: .customLong("server-cpus"), help: "CPUs for the server (taskset -c), e.g. 0. Default: not pinned.")
@@ -99,6 +102,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         }
         if replicas > 1, etcdServers == nil { throw ValidationError("--replicas needs --etcd-servers: replicas share one etcd") }
         if failover, replicas < 2 || transport != "h2" { throw ValidationError("--failover needs --replicas 2 or more over --etcd-servers, and HTTP/2") }
+        if scenario == "restart", etcdServers != nil || transport != "h2" {
+            throw ValidationError("--scenario restart restarts one server on its SQLite storage, over HTTP/2: not with --etcd-servers or --protocol http1")
+        }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
         if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
         if let objects, objects < 1 { throw ValidationError("--objects must be at least 1") }
@@ -112,12 +118,16 @@ struct FanoutBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let revision = RecoveryCommand.gitRevision()
-        let scenarios = scenario == "all" ? FanoutScenario.allCases : [FanoutScenario(rawValue: scenario)!]
+        // `all` leaves out the restart where it cannot run (replicas over etcd, HTTP/1.1).
+        let scenarios = scenario == "all"
+            ? FanoutScenario.allCases.filter { $0 != .restart || (etcdServers == nil && transport == "h2") }
+            : [FanoutScenario(rawValue: scenario)!]
         var bar = ProgressBar(enabled: !noProgress && isatty(2) == 1)
         var runs: [(scenario: String, measurement: FanoutMeasurement)] = []
         // The storm runs twice: bookmarks on, then off.
         let points: [(name: String, scenario: FanoutScenario, bookmarks: Bool)] = scenarios.flatMap { s in
-            s == .storm ? [("storm (bookmarks on)", s, true), ("storm (bookmarks off)", s, false)] : [(s.rawValue, s, true)]
+            s == .storm || s == .restart ? [("\(s.rawValue) (bookmarks on)", s, true), ("\(s.rawValue) (bookmarks off)", s, false)]
+                : [(s.rawValue, s, true)]
         }
         for (i, point) in points.enumerated() {
             let s = point.scenario
@@ -132,7 +142,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             if let objects { p.objects = objects }
             if let writesPerSecond { p.writesPerSecond = writesPerSecond == 0 ? nil : writesPerSecond }
             if let seconds { p.seconds = seconds }
-            p.tracksVersions = failover
+            p.tracksVersions = failover || s == .restart
             if transport == "http1" {
                 p.http1 = true
                 guard p.watchers <= 15_000 else {
@@ -145,7 +155,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             let dataDirectory = NSTemporaryDirectory() + "/watchcache-bench-fanout-\(UUID().uuidString)"
             defer {
                 for server in servers { server.stop() }
-                if storage == "sqlite" { try? FileManager.default.removeItem(atPath: dataDirectory) }
+                try? FileManager.default.removeItem(atPath: dataDirectory)
             }
             if let etcdServers {
                 let prefix = "/watchcache-bench-\(UUID().uuidString.prefix(8))"
@@ -155,7 +165,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                                                                  "--etcd-compaction-interval", "0"] + limits, cpus: serverCPUs))
                 }
             } else {
-                let storageFlags = storage == "sqlite" ? ["--data-dir", dataDirectory] : ["--in-memory"]
+                // A restart needs storage that outlives the process.
+                let storageFlags = storage == "sqlite" || s == .restart ? ["--data-dir", dataDirectory] : ["--in-memory"]
                 servers.append(try ServerProcess(executable: executable, arguments: storageFlags + limits, cpus: serverCPUs))
             }
             for server in servers { try server.waitUntilReady() }
@@ -176,6 +187,19 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                     run.progress?(1, "failover")
                     measurement.failover = try await run.failover { victim.crash() }
                 }
+                if s == .restart {
+                    run.progress?(1, "restarting the server")
+                    measurement.restart = try await run.restart {
+                        let old = servers.removeFirst()
+                        let stopping = CPUTime.wall()
+                        old.stop()
+                        let spawned = CPUTime.wall()
+                        let restarted = try ServerProcess(executable: executable, arguments: old.arguments, port: old.port, cpus: serverCPUs)
+                        servers.append(restarted)
+                        try restarted.waitUntilReady(seconds: 300)
+                        return (spawned - stopping, CPUTime.wall() - spawned)
+                    }
+                }
                 runs.append((point.name, measurement))
                 await run.close()
             } catch {
@@ -184,7 +208,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             }
         }
         bar.finish()
-        let servers = etcdServers == nil ? "server (\(storage == "sqlite" ? "SQLite" : "in memory"))" : "\(replicas) replica(s) over etcd"
+        let restartOnSQLite = storage == "memory" && scenarios.contains(.restart) ? "; restart runs on SQLite" : ""
+        let servers = etcdServers == nil ? "server (\(storage == "sqlite" ? "SQLite" : "in memory")\(restartOnSQLite))" : "\(replicas) replica(s) over etcd"
         let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "\(servers) \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
             + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
         let report = FanoutReport(runs: runs, machine: .current(), revision: revision,

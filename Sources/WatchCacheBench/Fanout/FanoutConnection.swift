@@ -82,6 +82,9 @@ final class FanoutConnection: @unchecked Sendable {
     }
 
     private var open: [Int32: Stream] = [:]
+    /// While the server is restarted under them: the streams it ended, kept to be opened again
+    /// (``keepEndedStreams()``, ``takeEndedStreams()``).
+    private var keptEnded: [Stream]?
 
     /// Opens a watch on `template` (its `{rv}` replaced by `version`); with `trackVersion` it
     /// follows the newest version the stream sees, to reopen from there (``reopenAll()``).
@@ -107,6 +110,10 @@ final class FanoutConnection: @unchecked Sendable {
             onClose: { _ in
                 self.open[id] = nil
                 if stream.cancelled { return }
+                if self.keptEnded != nil, status == 200 {
+                    self.keptEnded!.append(stream)
+                    return
+                }
                 if status == 200 { self.counters.ended += 1 } else if status == 0 { self.counters.failed += 1 }
             }))
         if id > 0 { open[id] = stream }
@@ -116,6 +123,22 @@ final class FanoutConnection: @unchecked Sendable {
     /// elsewhere (a replica killed under them).
     func streamSpecs() -> [(template: String, version: UInt64, measureLatency: Bool)] {
         open.values.map { ($0.template, $0.lastVersion, $0.measureLatency) }
+    }
+
+    /// From now on, streams the server ends are kept (with the newest version each saw, its last
+    /// event's or bookmark's) instead of counted as ended: the server is about to restart.
+    func keepEndedStreams() {
+        keptEnded = []
+    }
+
+    /// Streams open now.
+    var openStreams: Int { open.count }
+
+    /// The streams kept since ``keepEndedStreams()`` (which stops keeping them).
+    func takeEndedStreams() -> [(template: String, version: UInt64, measureLatency: Bool)] {
+        let ended = (keptEnded ?? []).map { ($0.template, $0.lastVersion, $0.measureLatency) }
+        keptEnded = nil
+        return ended
     }
 
     /// The reconnect storm: every open stream is cancelled and opened again at once, from the

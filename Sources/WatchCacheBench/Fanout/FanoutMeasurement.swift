@@ -52,6 +52,8 @@ public struct FanoutMeasurement: Sendable {
     public var etcdCPUSecondsWriting: Double?
     /// The first replica killed under its streams, which resume on the second.
     public var failover: FanoutRun.Failover?
+    /// The server restarted gracefully under its streams, which resume on the new process.
+    public var restart: FanoutRun.Restart?
     /// GETs of single pods sent every 10 ms on a connection of their own while the writes went on:
     /// what a request costs while the server fans out (seconds, send → complete answer).
     public var getLatencies: [Double] = []

@@ -132,6 +132,9 @@ public enum FanoutScenario: String, CaseIterable, Sendable {
     case slow
     /// The latency run, then every watcher reconnects at once; with bookmarks, then without.
     case storm
+    /// The latency run on durable storage, then a graceful restart of the server: every watcher
+    /// resumes from the newest version it saw; with bookmarks, then without.
+    case restart
 
     public var parameters: FanoutParameters {
         switch self {
@@ -147,6 +150,10 @@ public enum FanoutScenario: String, CaseIterable, Sendable {
         case .storm:
             var p = FanoutScenario.latency.parameters
             p.storm = true
+            return p
+        case .restart:
+            var p = FanoutScenario.latency.parameters
+            p.tracksVersions = true
             return p
         case .slow:
             var p = FanoutScenario.latency.parameters

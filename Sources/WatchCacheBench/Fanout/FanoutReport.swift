@@ -89,6 +89,18 @@ public struct FanoutReport: Sendable {
                 return String(format: "%.1f / ", a.cpuSeconds - b.cpuSeconds) + Self.mib(a.residentBytes)
             }
         }
+        if runs.contains(where: { $0.measurement.restart != nil }) {
+            func restartRow(_ label: String, _ value: @escaping (FanoutRun.Restart) -> String) {
+                row("restart: " + label) { m in m.restart.map(value) ?? "-" }
+            }
+            restartRow("streams to resume / shutdown bookmarks") { "\(Self.count(Double($0.streams))) / \(Self.count(Double($0.shutdownBookmarks)))" }
+            restartRow("s to stop / to ready (load CPU s)") { String(format: "%.2f / %.2f (%.2f)", $0.shutdownSeconds, $0.startSeconds, $0.loadCPUSeconds) }
+            restartRow("s from ready until all live (total)") { String(format: "%.2f (%.2f)", $0.resumeSeconds, $0.totalSeconds) }
+            restartRow("resumed / refused / relists (410)") { "\(Self.count(Double($0.resumed))) / \($0.failed) / \($0.relists)" }
+            restartRow("server CPU s resuming / init events") { String(format: "%.2f / ", $0.serverCPUSeconds) + Self.count($0.initEvents) }
+            restartRow("server RSS resumed") { Self.mib($0.serverRSS) }
+            restartRow("then delivered / expected") { "\(Self.count(Double($0.deliveredAfter))) / \(Self.count(Double($0.expectedAfter)))" }
+        }
         if runs.contains(where: { $0.measurement.stormStreams > 0 }) {
             row("storm: streams reopened at once") { $0.stormStreams == 0 ? "-" : Self.count(Double($0.stormStreams)) }
             row("storm: seconds until all caught up") { $0.stormStreams == 0 ? "-" : String(format: "%.2f", $0.stormSeconds) }
@@ -150,6 +162,16 @@ public struct FanoutReport: Sendable {
                                         ("errorEvents", n(Double(f.errorEvents))), ("writesAfter", n(Double(f.writesAfter))),
                                         ("deliveredAfter", n(Double(f.deliveredAfter))), ("expectedAfter", n(Double(f.expectedAfter))),
                                         ("serverCPUSeconds", n(f.serverCPUSeconds))]))
+                } ?? .null),
+                ("restart", m.restart.map { r in
+                    .object(JSONObject([("streams", n(Double(r.streams))), ("shutdownBookmarks", n(Double(r.shutdownBookmarks))),
+                                        ("shutdownSeconds", n(r.shutdownSeconds)), ("startSeconds", n(r.startSeconds)),
+                                        ("resumeSeconds", n(r.resumeSeconds)), ("totalSeconds", n(r.totalSeconds)),
+                                        ("resumed", n(Double(r.resumed))), ("failed", n(Double(r.failed))), ("relists", n(Double(r.relists))),
+                                        ("initEvents", n(r.initEvents)), ("serverCPUSeconds", n(r.serverCPUSeconds)),
+                                        ("loadCPUSeconds", n(r.loadCPUSeconds)), ("serverRSSBytes", n(r.serverRSS)),
+                                        ("writesAfter", n(Double(r.writesAfter))), ("deliveredAfter", n(Double(r.deliveredAfter))),
+                                        ("expectedAfter", n(Double(r.expectedAfter)))]))
                 } ?? .null),
                 ("etcd", m.etcdAfter.map { a in
                     let b = m.etcdBefore ?? EtcdMetrics()

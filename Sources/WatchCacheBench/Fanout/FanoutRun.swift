@@ -305,7 +305,16 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         figures.seconds = sum.lastEstablishedAt > 0 ? sum.lastEstablishedAt - start : CPUTime.wall() - start
         figures.failed = sum.failed
         figures.serverCPUSeconds = try await scrape().cpuSeconds - before.cpuSeconds
-        // Writes after the move: every counted stream gets each of its events once.
+        (figures.writesAfter, figures.deliveredAfter, figures.expectedAfter) = try await writeAndCount(seconds: 3)
+        sum = FanoutCounters()
+        for c in moved { sum.add(try await c.loop.submit { c.counters }.get()) }
+        figures.errorEvents = sum.errors
+        return figures
+    }
+
+    /// Writes at the run's rate for `seconds` and waits for their events: every counted stream
+    /// should get each of its events once. Returns (writes acknowledged, events delivered, expected).
+    private func writeAndCount(seconds: Double) async throws -> (Int, Int, Int) {
         let eventsBefore = try await totals().events
         let (expectedBefore, writesBefore) = try await writerLoop.submit { (self.expectedDeliveries, self.writesAcknowledged) }.get()
         let rate = parameters.writesPerSecond ?? 1_000
@@ -314,7 +323,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             self.nextWriteAt = CPUTime.wall()
             self.scheduleWrite(rate: rate)
         }.get()
-        try await Task.sleep(for: .seconds(3))
+        try await Task.sleep(for: .seconds(seconds))
         try await writerLoop.submit { self.writing = false }.get()
         let drainStart = CPUTime.wall()
         while try await writerLoop.submit({ self.writesInFlight }).get() > 0, CPUTime.wall() - drainStart < 10 {
@@ -323,12 +332,106 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         try await Task.sleep(for: .seconds(1))
         let after = try await totals()
         let (expectedAfter, writesAfter) = try await writerLoop.submit { (self.expectedDeliveries, self.writesAcknowledged) }.get()
-        figures.writesAfter = writesAfter - writesBefore
-        figures.expectedAfter = expectedAfter - expectedBefore
-        figures.deliveredAfter = after.events - eventsBefore
+        return (writesAfter - writesBefore, after.events - eventsBefore, expectedAfter - expectedBefore)
+    }
+
+    /// What a graceful restart of the server (durable storage) under its streams cost.
+    public struct Restart: Sendable {
+        /// Streams open when the server was asked to stop.
+        public var streams = 0
+        /// Bookmarks the streams received from the stop on (the server's last bookmark at shutdown).
+        public var shutdownBookmarks = 0
+        /// SIGTERM → the process exited; spawn → `/readyz` 200.
+        public var shutdownSeconds = 0.0
+        public var startSeconds = 0.0
+        /// Ready → the last resumed stream's 200; SIGTERM → that 200.
+        public var resumeSeconds = 0.0
+        public var totalSeconds = 0.0
+        /// Streams resumed (200), refused, and ended with an ERROR event (a 410: the client relists).
+        public var resumed = 0
+        public var failed = 0
+        public var relists = 0
+        /// The restarted server's init events and CPU seconds from ready to the last 200, its CPU
+        /// seconds loading, and its RSS with every stream resumed.
+        public var initEvents = 0.0
+        public var serverCPUSeconds = 0.0
+        public var loadCPUSeconds = 0.0
+        public var serverRSS = 0.0
+        /// Writes after the resume, and their events on every stream: delivered / expected.
+        public var writesAfter = 0
+        public var deliveredAfter = 0
+        public var expectedAfter = 0
+    }
+
+    /// After ``run()`` (streams open, writes over): `restartServer` stops the server gracefully
+    /// (SIGTERM), starts it again on the same port and storage and returns once it is ready, with
+    /// the seconds each took. Every stream the server ended is then opened again at once, on new
+    /// connections from the same client loops, from the newest version it saw — its last event's,
+    /// or the bookmark the server sends at shutdown — as client-go's reflectors resume. Then
+    /// writes go on at the run's rate for 3 s, to check every stream gets each of its events.
+    /// Needs one server, HTTP/2 and ``FanoutParameters/tracksVersions``.
+    public func restart(using restartServer: () async throws -> (shutdown: Double, start: Double)) async throws -> Restart {
+        guard ports.count == 1, parameters.tracksVersions, !parameters.http1 else {
+            throw BenchError("a restart needs one server, HTTP/2 and streams that track their versions")
+        }
+        var figures = Restart()
+        let old = connections.filter(\.counted)
+        for c in old { try await c.loop.submit { c.keepEndedStreams() }.get() }
+        let bookmarksBefore = try await totals().bookmarks
+        let stop = CPUTime.wall()
+        (figures.shutdownSeconds, figures.startSeconds) = try await restartServer()
+        // The old connections are gone with the old process: wait for every stream's end.
+        var resuming: [(connection: FanoutConnection, specs: [(template: String, version: UInt64, measureLatency: Bool)])] = []
+        let waitStart = CPUTime.wall()
+        for c in old {
+            while try await c.loop.submit({ c.openStreams }).get() > 0, CPUTime.wall() - waitStart < 30 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            resuming.append((c, try await c.loop.submit { c.takeEndedStreams() }.get()))
+        }
+        figures.shutdownBookmarks = try await totals().bookmarks - bookmarksBefore
+        figures.streams = resuming.reduce(0) { $0 + $1.specs.count }
+        // Controls and writers of the old process are gone with it.
+        controls = [try await connect(on: writerLoop, port: ports[0])]
+        control = controls[0]
+        var newWriters: [HTTP2ClientConnection] = []
+        for _ in writers { newWriters.append(try await connect(on: writerLoop, port: ports[0])) }
+        try await writerLoop.submit { [newWriters] in self.writers = newWriters }.get()
+        let ready = CPUTime.wall()
+        let atReady = try await scrape()
+        figures.loadCPUSeconds = atReady.cpuSeconds
+        var resumed: [FanoutConnection] = []
+        for (old, specs) in resuming where !specs.isEmpty {
+            let replacement = FanoutConnection(http: try await connect(on: old.loop, port: ports[0]), loop: old.loop, counted: true)
+            resumed.append(replacement)
+            connections.append(replacement)
+            try await old.loop.submit {
+                for spec in specs {
+                    replacement.open(spec.template, version: spec.version, trackVersion: true, measureLatency: spec.measureLatency)
+                }
+            }.get()
+        }
+        var sum = FanoutCounters()
+        while CPUTime.wall() - ready < 300 {
+            sum = FanoutCounters()
+            for c in resumed { sum.add(try await c.loop.submit { c.counters }.get()) }
+            progress?(Double(sum.established + sum.failed) / Double(max(1, figures.streams)), "resuming after the restart")
+            if sum.established + sum.failed >= figures.streams { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        figures.resumed = sum.established
+        figures.failed = sum.failed
+        figures.resumeSeconds = sum.lastEstablishedAt > 0 ? sum.lastEstablishedAt - ready : CPUTime.wall() - ready
+        figures.totalSeconds = (sum.lastEstablishedAt > 0 ? sum.lastEstablishedAt : CPUTime.wall()) - stop
+        try await Task.sleep(for: .seconds(1))
+        let resumedMetrics = try await scrape()
+        figures.initEvents = resumedMetrics.initEventsTotal - atReady.initEventsTotal
+        figures.serverCPUSeconds = resumedMetrics.cpuSeconds - atReady.cpuSeconds
+        figures.serverRSS = resumedMetrics.residentBytes
+        (figures.writesAfter, figures.deliveredAfter, figures.expectedAfter) = try await writeAndCount(seconds: 3)
         sum = FanoutCounters()
-        for c in moved { sum.add(try await c.loop.submit { c.counters }.get()) }
-        figures.errorEvents = sum.errors
+        for c in resumed { sum.add(try await c.loop.submit { c.counters }.get()) }
+        figures.relists = sum.errors
         return figures
     }
 

@@ -5,6 +5,8 @@ import NIOPosix
 /// A `watchcache serve` process the network benchmark starts on loopback, and stops.
 public final class ServerProcess: @unchecked Sendable {  // `process` is only signalled and waited on after init
     public let port: Int
+    /// The `serve` arguments it was started with (besides address and port).
+    public let arguments: [String]
     private let process: Process
 
     /// Starts `executable serve` with `arguments` on `port` (default: a free loopback port) and waits
@@ -13,6 +15,7 @@ public final class ServerProcess: @unchecked Sendable {  // `process` is only si
     /// - Parameter cpus: pin the server to these CPUs (`taskset -c`, e.g. "0").
     public init(executable: String, arguments: [String], port requested: Int? = nil, cpus: String? = nil) throws {
         port = try requested ?? Self.freePort()
+        self.arguments = arguments
         process = Process()
         let serve = ["serve", "--bind-address", "127.0.0.1", "--port", String(port)] + arguments
         if let cpus {
