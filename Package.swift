@@ -72,12 +72,22 @@ let package = Package(
             name: "WatchCacheSchema",
             dependencies: ["WatchCache"]
         ),
+        // What was built: the git commit, tree state and build date, captured by the plugin below.
+        .target(
+            name: "WatchCacheBuildInfo",
+            plugins: ["BuildInfoPlugin"]
+        ),
+        .plugin(
+            name: "BuildInfoPlugin",
+            capability: .buildTool()
+        ),
         // The server: Kubernetes REST API, HTTP/1.1 and HTTP/2 (libnghttp2) on SwiftNIO.
         .target(
             name: "WatchCacheServer",
             dependencies: [
                 "WatchCache",
                 "WatchCacheSchema",
+                "WatchCacheBuildInfo",
                 "CNghttp2",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -131,6 +141,7 @@ let package = Package(
                 "WatchCacheSQLite",
                 "WatchCacheEtcd",
                 "WatchCacheBench",
+                "WatchCacheBuildInfo",
                 "CNghttp2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -157,13 +168,17 @@ let package = Package(
             name: "EtcdTests",
             dependencies: ["WatchCache", "WatchCacheEtcd", "WatchCacheServer", "WatchCacheBench"]
         ),
+        // The `watchcache` binary itself (built by `swift build --build-tests`): help, errors, version.
+        .testTarget(
+            name: "CommandLineTests"
+        ),
         .testTarget(
             name: "FuzzTests",
             dependencies: ["WatchCacheFuzz"]
         ),
         .testTarget(
             name: "BenchTests",
-            dependencies: ["WatchCache", "WatchCacheBench", "WatchCacheServer"]
+            dependencies: ["WatchCache", "WatchCacheBench", "WatchCacheServer", "WatchCacheSQLite"]
         ),
         .testTarget(
             name: "TransportTests",

@@ -73,6 +73,8 @@ struct RecoveryCommand: AsyncParsableCommand {
     var noProgress = false
 
     func validate() throws {
+        try CommandFailure.checkWritable(json, flag: "--json")
+        try CommandFailure.checkWritable(svg, flag: "--svg")
         let names = RecoveryScenario.allCases.map(\.rawValue) + ["all"]
         guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
         guard mode == "in-process" || mode == "network" else { throw ValidationError("--mode must be in-process or network") }
@@ -151,11 +153,11 @@ struct RecoveryCommand: AsyncParsableCommand {
                                     revision: revision, date: ISO8601DateFormatter().string(from: Date()))
         print(report.table(), terminator: "")
         if let json {
-            try Data(report.json()).write(to: URL(fileURLWithPath: json))
+            try CommandFailure.write(report.json(), to: json, flag: "--json")
             print("JSON: \(json)")
         }
         if let svg {
-            try RecoveryChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
+            try CommandFailure.write(Array(RecoveryChart.svg(report).utf8), to: svg, flag: "--svg")
             print("Chart: \(svg)")
         }
     }

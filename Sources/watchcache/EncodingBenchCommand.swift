@@ -24,6 +24,10 @@ struct EncodingBenchCommand: ParsableCommand {
     @Option(help: "Write the figures to this JSON file.")
     var json: String?
 
+    func validate() throws {
+        try CommandFailure.checkWritable(json, flag: "--json")
+    }
+
     func run() throws {
         var bench = EncodingBenchmark()
         bench.events = events
@@ -59,7 +63,7 @@ struct EncodingBenchCommand: ParsableCommand {
                 ("jsonParseMicroseconds", .number(f(result.jsonParseMicroseconds))),
                 ("runs", .array(runs)),
             ]))
-            try Data(JSONWriter.encode(document) + [0x0A]).write(to: URL(fileURLWithPath: json))
+            try CommandFailure.write(JSONWriter.encode(document) + [0x0A], to: json, flag: "--json")
             print("wrote \(json)")
         }
     }

@@ -41,6 +41,10 @@ struct EtcdBenchCommand: AsyncParsableCommand {
     @Option(help: "Write the figures to this JSON file.")
     var json: String?
 
+    func validate() throws {
+        try CommandFailure.checkWritable(json, flag: "--json")
+    }
+
     func run() async throws {
         let endpoints: EtcdEndpoints
         do { endpoints = try EtcdEndpoints(parsing: etcdServers) } catch { throw ValidationError(error.description) }
@@ -89,7 +93,7 @@ struct EtcdBenchCommand: AsyncParsableCommand {
             document.append(("writes", .object(JSONObject([("writers", n(Double(writers))), ("direct", figures(direct)), ("replica", figures(replica))]))))
         }
         if let json {
-            try Data(JSONWriter.encode(.object(JSONObject(document))) + [0x0A]).write(to: URL(fileURLWithPath: json))
+            try CommandFailure.write(JSONWriter.encode(.object(JSONObject(document))) + [0x0A], to: json, flag: "--json")
             print("JSON: \(json)")
         }
     }

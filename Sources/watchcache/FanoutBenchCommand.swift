@@ -88,6 +88,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     var noProgress = false
 
     func validate() throws {
+        try CommandFailure.checkWritable(json, flag: "--json")
+        try CommandFailure.checkWritable(svg, flag: "--svg")
         let names = FanoutScenario.allCases.map(\.rawValue) + ["all"]
         guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
         guard transport == "h2" || transport == "http1" else { throw ValidationError("--protocol must be h2 or http1") }
@@ -208,19 +210,20 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             }
         }
         bar.finish()
-        let restartOnSQLite = storage == "memory" && scenarios.contains(.restart) ? "; restart runs on SQLite" : ""
-        let servers = etcdServers == nil ? "server (\(storage == "sqlite" ? "SQLite" : "in memory")\(restartOnSQLite))" : "\(replicas) replica(s) over etcd"
+        let storageName = storage == "sqlite" || scenarios == [.restart] ? "SQLite"
+            : scenarios.contains(.restart) ? "in memory; the restart on SQLite" : "in memory"
+        let servers = etcdServers == nil ? "server (\(storageName))" : "\(replicas) replica(s) over etcd"
         let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "\(servers) \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
             + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
         let report = FanoutReport(runs: runs, machine: .current(), revision: revision,
                                   date: ISO8601DateFormatter().string(from: Date()), placement: placement)
         print(report.table(), terminator: "")
         if let json {
-            try Data(report.json()).write(to: URL(fileURLWithPath: json))
+            try CommandFailure.write(report.json(), to: json, flag: "--json")
             print("JSON: \(json)")
         }
         if let svg {
-            try FanoutChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
+            try CommandFailure.write(Array(FanoutChart.svg(report).utf8), to: svg, flag: "--svg")
             print("Chart: \(svg)")
         }
     }

@@ -38,6 +38,7 @@ struct GuaranteesCommand: AsyncParsableCommand {
     var json: String?
 
     func validate() throws {
+        try CommandFailure.checkWritable(json, flag: "--json")
         guard duration > 0, writers >= 1, watchers >= 1 else { throw ValidationError("--duration, --writers and --watchers must be positive") }
         guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
     }
@@ -75,7 +76,7 @@ struct GuaranteesCommand: AsyncParsableCommand {
                 ("bookmarksChecked", n(r.bookmarksChecked)), ("resumeProbes", n(r.resumeProbes)),
                 ("violations", .array(r.violations.map { JSONValue.string($0.description) })),
             ])
-            try Data(JSONWriter.encode(.object(document))).write(to: URL(fileURLWithPath: json))
+            try CommandFailure.write(JSONWriter.encode(.object(document)), to: json, flag: "--json")
             print("JSON: \(json)")
         }
         if !r.violations.isEmpty { throw ExitCode(1) }

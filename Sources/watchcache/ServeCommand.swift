@@ -161,12 +161,12 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 contents = try String(contentsOfFile: tokenAuthFile, encoding: .utf8)
             } catch {
-                throw ValidationError("cannot read --token-auth-file \(tokenAuthFile): \(error.localizedDescription)")
+                throw CommandFailure.usage("cannot read --token-auth-file \(tokenAuthFile): \(CommandFailure.reason(error))")
             }
             do {
                 configuration.authenticator = try TokenAuthenticator(csv: contents)
             } catch {
-                throw ValidationError("--token-auth-file \(tokenAuthFile): \(error)")
+                throw CommandFailure.usage("--token-auth-file \(tokenAuthFile): \(error)")
             }
         }
         configuration.minRequestTimeout = minRequestTimeout
@@ -200,7 +200,7 @@ struct ServeCommand: AsyncParsableCommand {
             do {
                 durable = try SQLiteStorage(directory: dataDir, sync: sync, retention: try HistoryRetention(parsing: history), logger: logger)
             } catch {
-                throw ValidationError("cannot open --data-dir \(dataDir): \(error)")
+                throw CommandFailure.usage("cannot open --data-dir \(dataDir): \(CommandFailure.reason(error))")
             }
             storage = durable!
         }
@@ -211,7 +211,7 @@ struct ServeCommand: AsyncParsableCommand {
             try await server.start()
         } catch {
             try? await server.shutdown()
-            throw ValidationError("cannot start serving on \(bindAddress): \(error)")
+            throw CommandFailure.runtime("cannot start serving on \(bindAddress): \(CommandFailure.reason(error))")
         }
         let loading = Task.detached { () -> Error? in
             let started = ContinuousClock.now
@@ -236,7 +236,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let failure = await loading.value {
             stop.cancel()
             try? await server.shutdown()
-            throw ValidationError("cannot load the storage in \(dataDir): \(failure)")
+            throw CommandFailure.runtime("cannot load the storage in \(dataDir): \(CommandFailure.reason(failure))")
         }
         await stop.value
         try await server.shutdown()
@@ -270,7 +270,7 @@ extension ServeCommand {
             try await server.start()
         } catch {
             try? await server.shutdown()
-            throw ValidationError("cannot start serving on \(bindAddress): \(error)")
+            throw CommandFailure.runtime("cannot start serving on \(bindAddress): \(CommandFailure.reason(error))")
         }
         let loading = Task.detached {
             let started = ContinuousClock.now

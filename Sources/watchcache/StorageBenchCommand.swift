@@ -46,6 +46,7 @@ struct StorageBenchCommand: AsyncParsableCommand {
     var serverExecutable: String?
 
     func validate() throws {
+        try CommandFailure.checkWritable(json, flag: "--json")
         if let serverExecutable, !FileManager.default.isExecutableFile(atPath: serverExecutable) {
             throw ValidationError("--server-executable \(serverExecutable): not an executable file")
         }
@@ -115,7 +116,7 @@ struct StorageBenchCommand: AsyncParsableCommand {
         if let json {
             results["machine"] = .string(machine.summary)
             results["revision"] = .string(revision)
-            try Data(JSONWriter.encode(.object(JSONObject(results.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })))).write(to: URL(fileURLWithPath: json))
+            try CommandFailure.write(JSONWriter.encode(.object(JSONObject(results.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))), to: json, flag: "--json")
             print("JSON: \(json)")
         }
     }

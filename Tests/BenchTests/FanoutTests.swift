@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WatchCache
 import WatchCacheServer
+import WatchCacheSQLite
 @testable import WatchCacheBench
 
 /// The fan-out harness's parts, and a small run against a real server on loopback.
@@ -101,5 +102,56 @@ import WatchCacheServer
         #expect(m.serverRSSStreamsOpen > 0)
         // The storm reopened every stream and the server caught each up.
         #expect(m.stormStreams == 180 && m.stormSeconds > 0)
+    }
+
+    /// A graceful restart under the streams (SQLite storage, same port): every stream resumes from
+    /// the newest version it saw — with bookmarks, the one the server sends at shutdown — without
+    /// a 410, and gets every event written after.
+    @Test(arguments: [true, false])
+    func everyStreamResumesAfterARestart(bookmarks: Bool) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fanout-restart-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func start(port: Int?) async throws -> (Server, SQLiteStorage, Int) {
+            var configuration = ServerConfiguration()
+            configuration.port = port ?? 0
+            configuration.threads = 1
+            configuration.maxRequestsInFlight = 0
+            configuration.maxMutatingRequestsInFlight = 0
+            let storage = try SQLiteStorage(directory: directory)
+            let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000))
+            let server = try Server(configuration: configuration, registry: registry)
+            return (server, storage, try await server.start().cleartext!)
+        }
+        var (server, storage, port) = try await start(port: nil)
+        var p = FanoutParameters(nodeWatchers: 100, nodes: 50, connections: 4, objects: 100, seconds: 1)
+        p.namespaceWatchers = 5
+        p.writesPerSecond = 200
+        p.bookmarks = bookmarks
+        p.tracksVersions = true
+        let run = FanoutRun(parameters: p, port: port)
+        do {
+            let m = try await run.run()
+            #expect(m.streamsEstablished == 105 && m.deliveredEvents == m.expectedDeliveries)
+            let restart = try await run.restart {
+                let stopping = CPUTime.wall()
+                try await server.shutdown()
+                try storage.close()
+                let spawned = CPUTime.wall()
+                (server, storage, _) = try await start(port: port)
+                return (spawned - stopping, CPUTime.wall() - spawned)
+            }
+            #expect(restart.streams == 105)
+            #expect(restart.resumed == 105 && restart.failed == 0 && restart.relists == 0)
+            // With bookmarks each stream's last version is the shutdown's: nothing to replay.
+            if bookmarks { #expect(restart.shutdownBookmarks > 0 && restart.initEvents == 0) } else { #expect(restart.shutdownBookmarks == 0) }
+            #expect(restart.writesAfter > 0 && restart.deliveredAfter == restart.expectedAfter)
+        } catch {
+            await run.close()
+            try await server.shutdown()
+            throw error
+        }
+        await run.close()
+        try await server.shutdown()
+        try storage.close()
     }
 }

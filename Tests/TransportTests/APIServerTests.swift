@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 import WatchCache
@@ -51,6 +52,36 @@ import WatchCache
         #expect(complete(await send(api, "GET", "/apis/nope/v1")).status == 404)
         #expect(complete(await send(api, "GET", "/version")).json?["major"] == .string("1"))
         #expect(complete(await send(api, "GET", "/readyz")).status == 200)
+    }
+
+    /// `/version` says what was built: the commit and tree state of this checkout (captured by
+    /// the build), a build date, the platform and kube-apiserver's fields.
+    @Test func versionIsWhatWasBuilt() async throws {
+        let version = try #require(complete(await send(api, "GET", "/version")).json)
+        for field in ["major", "minor", "gitVersion", "gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"] {
+            #expect(version[field]?.stringValue != nil, "\(field)")
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", root.path, "rev-parse", "HEAD"]
+        let out = Pipe()
+        git.standardOutput = out
+        git.standardError = FileHandle.nullDevice
+        try git.run()
+        git.waitUntilExit()
+        let head = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if git.terminationStatus == 0 {
+            // Built in this checkout: its commit (HEAD may have moved on since the build only if
+            // someone commits during the test run).
+            #expect(version["gitCommit"] == .string(head))
+            #expect(["clean", "dirty"].contains(version["gitTreeState"]?.stringValue ?? ""))
+            #expect(version["gitVersion"]?.stringValue?.hasPrefix("v1.32.0-watchcache+\(head.prefix(7))") == true)
+        }
+        #expect(ISO8601DateFormatter().date(from: version["buildDate"]?.stringValue ?? "") != nil)
+        #if os(Linux) && arch(x86_64)
+        #expect(version["platform"] == .string("linux/amd64"))
+        #endif
     }
 
     @Test func verbsAndTheirErrors() async {

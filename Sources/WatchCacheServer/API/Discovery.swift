@@ -1,4 +1,5 @@
 import WatchCache
+import WatchCacheBuildInfo
 import WatchCacheSchema
 
 /// The discovery documents kubectl and client-go read before anything else.
@@ -102,10 +103,11 @@ struct Discovery {
         "apps/daemonsets": (["ds"], true), "batch/jobs": ([], true), "batch/cronjobs": (["cj"], true),
     ]
 
-    /// `/version`: a Kubernetes-shaped version, so kubectl (which reads it first) proceeds.
+    /// `/version`: kube-apiserver's shape, with what was built (``BuildInfo``): kubectl reads it first.
     static let version: JSONValue = .object(JSONObject([
-        ("major", .string("1")), ("minor", .string("32")), ("gitVersion", .string("v1.32.0-watchcache")),
-        ("gitCommit", .string("")), ("gitTreeState", .string("clean")), ("buildDate", .string("2026-11-24T00:00:00Z")),
-        ("goVersion", .string("swift6")), ("compiler", .string("swift")), ("platform", .string("linux/amd64")),
+        ("major", .string(BuildInfo.kubernetesMajor)), ("minor", .string(BuildInfo.kubernetesMinor)),
+        ("gitVersion", .string(BuildInfo.gitVersion)), ("gitCommit", .string(BuildInfo.gitCommit)),
+        ("gitTreeState", .string(BuildInfo.gitTreeState)), ("buildDate", .string(BuildInfo.buildDate)),
+        ("goVersion", .string(BuildInfo.compiler)), ("compiler", .string("swiftc")), ("platform", .string(BuildInfo.platform)),
     ]))
 }
