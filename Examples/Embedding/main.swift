@@ -20,7 +20,9 @@ var moved = web.json
 moved["spec"] = .object(JSONObject([("nodeName", .string("node-2"))]))
 _ = try registry.update(moved, in: .pods)
 
-for await event in stream {
+// The loop throws a WatchInterruption if the server side ends the watch (slow consumer, shutdown,
+// 410): it says why, and the version to watch again from.
+for try await event in stream {
     print(event.type.rawValue, event.object?.name ?? "-", "at", event.resourceVersion)
     if event.type == .deleted { break }  // leaving the loop cancels the watch
 }

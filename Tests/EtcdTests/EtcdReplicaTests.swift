@@ -46,7 +46,7 @@ import WatchCache
     static func events(_ stream: WatchStream, count: Int, seconds: Double = 10) async -> [WatchEvent] {
         let collected = Mutex<[WatchEvent]>([])
         let reader = Task {
-            for await event in stream {
+            for try await event in stream {
                 if collected.withLock({ $0.append(event); return $0.count >= count }) { break }
             }
         }

@@ -119,6 +119,69 @@ import Testing
 }
 
 @Suite struct WatchStreamTests {
+    /// Reads `stream` until it ends; returns the events and how it ended.
+    func drain(_ stream: WatchStream) async -> (events: [WatchEvent], interruption: WatchInterruption?) {
+        var events: [WatchEvent] = []
+        do {
+            for try await event in stream { events.append(event) }
+            return (events, nil)
+        } catch {
+            return (events, error)
+        }
+    }
+
+    @Test func theServerSideEndingAWatchThrowsWhereToResume() async throws {
+        let f = Fixture()
+        f.createPod("a")
+        let stream = try f.pods.stream(WatchOptions(resourceVersion: "0", allowWatchBookmarks: true))
+        let b = f.createPod("b")
+        // Reads two events, then the cache closes under it: its last bookmark is at b's version.
+        let iterator = stream.makeAsyncIterator()
+        #expect(try await iterator.next()?.object?.name == "a")
+        #expect(try await iterator.next()?.object?.name == "b")
+        f.pods.close()
+        do {
+            while let event = try await iterator.next() { #expect(event.type == .bookmark) }
+            Issue.record("a closed cache ended the stream without saying so")
+        } catch {
+            #expect(error.reason == .cacheClosed)
+            #expect(error.resumeFrom == b.resourceVersion && !error.mustRelist)
+        }
+    }
+
+    @Test func anExpiredVersionThrowsThatTheConsumerMustListAgain() async throws {
+        var configuration = CacheConfiguration()
+        configuration.history = HistoryWindow(minimumEvents: 2, maximumEvents: 2)
+        let f = Fixture(configuration: configuration)
+        let first = f.createPod("a")
+        for name in ["b", "c", "d"] { f.createPod(name) }
+        let (events, interruption) = await drain(try f.pods.stream(WatchOptions(resourceVersion: first.resourceVersion.description)))
+        #expect(events.map(\.type) == [.error])
+        #expect(events.first?.status?.code == 410)
+        #expect(interruption?.mustRelist == true && interruption?.resumeFrom == nil)
+    }
+
+    @Test func aSlowConsumerEndedByTheCacheIsToldToResumeFromWhatItRead() async throws {
+        let f = Fixture(configuration: CacheConfiguration(watcherQueueLimit: 2, slowWatchers: .terminate))
+        let a = f.createPod("a")
+        let stream = try f.pods.stream(WatchOptions(resourceVersion: a.resourceVersion.description))
+        let iterator = stream.makeAsyncIterator()
+        let b = f.createPod("b")
+        #expect(try await iterator.next()?.object?.name == "b")
+        // Three more writes while it does not read: its queue of 2 overflows past the budget.
+        for name in ["c", "d", "e"] { f.createPod(name) }
+        f.advance(.milliseconds(100))
+        var last = b.resourceVersion
+        do {
+            while let event = try await iterator.next() { last = event.resourceVersion }
+            Issue.record("a terminated watch ended without saying so")
+        } catch {
+            // Whatever it still got (kube-apiserver may send the queued events first), it
+            // resumes from the last one.
+            #expect(error.reason == .terminatedSlow && error.resumeFrom == last)
+        }
+    }
+
     @Test func streamsEventsAndEndsWithTheWatch() async throws {
         let f = Fixture()
         let stream = try f.pods.stream(WatchOptions(resourceVersion: "0", timeoutSeconds: 1))
@@ -126,13 +189,14 @@ import Testing
         f.createPod("b")
         let seen = Mutex<[String]>([])
         let consumer = Task {
-            for await e in stream { seen.withLock { $0.append("\(e.type.rawValue) \(e.object!.name)") } }
+            // It asked for the timeout: its passing ends the loop normally.
+            for try await e in stream { seen.withLock { $0.append("\(e.type.rawValue) \(e.object!.name)") } }
         }
         // The deadline passes once both events are consumed (events the consumer has not pulled
         // by then are not sent, as on kube-apiserver: the client resumes from its last version).
         while seen.withLock({ $0.count }) < 2 { await Task.yield() }
         f.advance(.seconds(1))
-        await consumer.value
+        try await consumer.value
         #expect(seen.withLock { $0 } == ["ADDED a", "ADDED b"])
         #expect(stream.endReason == .timeout)
     }
@@ -143,11 +207,11 @@ import Testing
         let started = Atomic(false)
         let consumer = Task {
             started.store(true, ordering: .sequentiallyConsistent)
-            for await _ in stream {}
+            for try await _ in stream {}
         }
         while !started.load(ordering: .sequentiallyConsistent) { await Task.yield() }
         consumer.cancel()
-        await consumer.value
+        try await consumer.value
         #expect(stream.watcher.isFinished)
         #expect(f.pods.statistics().currentWatchers == 0)
     }
