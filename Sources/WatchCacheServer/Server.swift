@@ -28,11 +28,19 @@ public final class Server: Sendable {
         self.logger = logger
         self.api = try APIServer(registry: registry, resources: configuration.resources, minRequestTimeout: configuration.minRequestTimeout,
                                  serverAddress: "\(configuration.bindAddress):\(configuration.securePort ?? configuration.port ?? 0)",
-                                 authenticator: configuration.authenticator, logger: logger, logRequests: configuration.logRequests,
+                                 authenticator: configuration.authenticator, acceptsClientCertificates: configuration.clientAuthority != nil,
+                                 logger: logger, logRequests: configuration.logRequests,
                                  maxRequestsInFlight: configuration.maxRequestsInFlight,
                                  maxMutatingRequestsInFlight: configuration.maxMutatingRequestsInFlight,
                                  namespaceLifecycle: configuration.namespaceLifecycle)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+    }
+
+    private static func authenticationSummary(_ configuration: ServerConfiguration) -> String {
+        var ways: [String] = []
+        if configuration.authenticator != nil { ways.append("bearer tokens") }
+        if configuration.clientAuthority != nil { ways.append("client certificates") }
+        return ways.isEmpty ? "none: the server is open" : ways.joined(separator: " or ")
     }
 
     /// The ports a started server listens on.
@@ -50,7 +58,7 @@ public final class Server: Sendable {
         }
         if let securePort = configuration.securePort {
             guard let identity = configuration.tls else { throw TLSIdentityError("a secure port needs a certificate (--tls-cert-file and --tls-private-key-file, or --tls-self-signed)") }
-            ports.secure = try await listen(port: securePort, tls: try identity.makeContext())
+            ports.secure = try await listen(port: securePort, tls: try identity.makeContext(clientAuthority: configuration.clientAuthority))
         }
         let registry = self.registry
         let interval = configuration.tickInterval
@@ -69,7 +77,7 @@ public final class Server: Sendable {
             "port": "\(ports.cleartext.map { "\($0) (h2c prior knowledge, http/1.1)" } ?? "off")",
             "secure-port": "\(ports.secure.map { "\($0) (TLS, ALPN h2 and http/1.1)" } ?? "off")",
             "resources": "\(configuration.resources.count)",
-            "authentication": "\(configuration.authenticator == nil ? "none: the server is open" : "bearer tokens (--token-auth-file)")",
+            "authentication": "\(Self.authenticationSummary(configuration))",
         ])
         return ports
     }

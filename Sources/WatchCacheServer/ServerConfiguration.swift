@@ -13,6 +13,10 @@ public struct ServerConfiguration: Sendable {
     public var tls: TLSIdentity?
     /// Bearer tokens required on every request but health and version (`--token-auth-file`); `nil`: open.
     public var authenticator: TokenAuthenticator?
+    /// Client certificates signed by these authorities authenticate their subject on the secure
+    /// port (`--client-ca-file`: CN the user, O the groups); with it, requests without a verified
+    /// certificate or a valid token get 401.
+    public var clientAuthority: ClientCertificateAuthority?
     public var limits = ServerLimits()
     /// The resources served.
     public var resources: [ResourceDescriptor] = ResourceDescriptor.builtIn

@@ -43,6 +43,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("tls-self-signed"), help: "Make a certificate for localhost/127.0.0.1 at start-up (development and tests).")
     var tlsSelfSigned = false
 
+    @Option(name: .customLong("client-ca-file"), help: "PEM authorities whose client certificates authenticate on the secure port, as kube-apiserver's: CN the user, O the groups. Requests without a verified certificate or a valid token then get 401.")
+    var clientCAFile: String?
+
+    @Option(name: .customLong("write-kubeconfig"), help: "Write a kubeconfig here once serving (mode 0600): the secure port's address, the authority its certificate chains to (the --tls-self-signed one included) and a token — the first of --token-auth-file, or a new one for user watchcache-admin (group system:masters) that then protects the server. `KUBECONFIG=FILE kubectl get pods` verifies TLS.")
+    var writeKubeconfig: String?
+
     @Option(name: .customLong("token-auth-file"), help: "Static tokens (CSV: token,user,uid[,\"groups\"]); when set, requests need 'Authorization: Bearer <token>' except /healthz, /livez, /readyz, /version.")
     var tokenAuthFile: String?
 
@@ -130,6 +136,10 @@ struct ServeCommand: AsyncParsableCommand {
         if tlsSelfSigned, tlsCertFile != nil || tlsPrivateKeyFile != nil {
             throw ValidationError("--tls-self-signed cannot be combined with --tls-cert-file or --tls-private-key-file")
         }
+        if securePort == 0, writeKubeconfig != nil || clientCAFile != nil {
+            throw ValidationError("--write-kubeconfig and --client-ca-file need --secure-port (with --tls-self-signed or --tls-cert-file)")
+        }
+        try CommandFailure.checkWritable(writeKubeconfig, flag: "--write-kubeconfig")
         guard windowMinEvents >= 1, windowMaxEvents >= windowMinEvents else {
             throw ValidationError("--window-min-events must be at least 1 and at most --window-max-events")
         }
@@ -152,9 +162,31 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.bindAddress = bindAddress
         configuration.port = port == 0 ? nil : port
+        // The authority clients verify the secure port against, for the kubeconfig.
+        var authorityPEM = ""
         if securePort != 0 {
             configuration.securePort = securePort
-            configuration.tls = tlsSelfSigned ? .selfSigned : .files(certificate: tlsCertFile!, privateKey: tlsPrivateKeyFile!)
+            if tlsSelfSigned {
+                let authority = try SelfSignedAuthority(hosts: [bindAddress])
+                configuration.tls = .pem(certificate: authority.certificatePEM, privateKey: authority.privateKeyPEM)
+                authorityPEM = authority.authorityPEM
+            } else {
+                configuration.tls = .files(certificate: tlsCertFile!, privateKey: tlsPrivateKeyFile!)
+                if writeKubeconfig != nil {
+                    // The chain in the certificate file: clients trust what it ends with.
+                    guard let pem = FileManager.default.contents(atPath: tlsCertFile!) else {
+                        throw CommandFailure.usage("cannot read --tls-cert-file \(tlsCertFile!): \(String(cString: strerror(errno)))")
+                    }
+                    authorityPEM = String(decoding: pem, as: UTF8.self)
+                }
+            }
+        }
+        if let clientCAFile {
+            do {
+                configuration.clientAuthority = try ClientCertificateAuthority(pemFile: clientCAFile)
+            } catch {
+                throw CommandFailure.usage("\(error)")
+            }
         }
         if let tokenAuthFile {
             let contents: String
@@ -168,6 +200,21 @@ struct ServeCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure.usage("--token-auth-file \(tokenAuthFile): \(error)")
             }
+        }
+        // A kubeconfig carries a token: the file's first, or a new one that then protects the server.
+        var kubeconfigToken: String?
+        if writeKubeconfig != nil {
+            if let authenticator = configuration.authenticator {
+                kubeconfigToken = authenticator.firstToken
+            } else {
+                var generator = SystemRandomNumberGenerator()
+                let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+                configuration.authenticator = try TokenAuthenticator(csv: "\(token),watchcache-admin,watchcache-admin,\"system:masters\"")
+                kubeconfigToken = token
+            }
+        }
+        let kubeconfig = writeKubeconfig.map { path in
+            (path: path, authority: authorityPEM, token: kubeconfigToken)
         }
         configuration.minRequestTimeout = minRequestTimeout
         configuration.logRequests = logRequests
@@ -189,7 +236,7 @@ struct ServeCommand: AsyncParsableCommand {
             watchReplay: watchReplay, slowWatchers: slowWatchers)
         configuration.tickInterval = .seconds(max(0.005, 0.1 / f))
         if let etcdServers {
-            return try await serveOnEtcd(etcdServers, configuration: configuration, cache: cache, logger: logger)
+            return try await serveOnEtcd(etcdServers, configuration: configuration, cache: cache, kubeconfig: kubeconfig, logger: logger)
         }
         let storage: any Storage
         let durable: SQLiteStorage?
@@ -207,12 +254,14 @@ struct ServeCommand: AsyncParsableCommand {
         // Listen first, load second: until loaded, /readyz and API requests answer 503 + Retry-After.
         let registry = try Registry(storage: storage, configuration: cache, logger: logger, recover: false)
         let server = try Server(configuration: configuration, registry: registry, logger: logger)
+        let ports: Server.BoundPorts
         do {
-            try await server.start()
+            ports = try await server.start()
         } catch {
             try? await server.shutdown()
             throw CommandFailure.runtime("cannot start serving on \(bindAddress): \(CommandFailure.reason(error))")
         }
+        try await writeKubeconfigFile(kubeconfig, ports: ports, server: server, logger: logger)
         let loading = Task.detached { () -> Error? in
             let started = ContinuousClock.now
             do {
@@ -247,7 +296,8 @@ struct ServeCommand: AsyncParsableCommand {
 extension ServeCommand {
     /// Serves with etcd as the source of truth: listens at once, answers 503 until every cache has
     /// its first list (and waits for etcd as long as it takes), compacts etcd's history.
-    func serveOnEtcd(_ servers: String, configuration: ServerConfiguration, cache: CacheConfiguration, logger: Logger) async throws {
+    func serveOnEtcd(_ servers: String, configuration: ServerConfiguration, cache: CacheConfiguration,
+                     kubeconfig: (path: String, authority: String, token: String?)?, logger: Logger) async throws {
         let endpoints: EtcdEndpoints
         do {
             endpoints = try EtcdEndpoints(parsing: servers, caFile: etcdCAFile, certFile: etcdCertFile, keyFile: etcdKeyFile)
@@ -266,12 +316,14 @@ extension ServeCommand {
         let etcd = try EtcdStorage(endpoints: endpoints, prefix: etcdPrefix, logger: logger)
         let registry = Registry(source: etcd, configuration: cache, logger: logger)
         let server = try Server(configuration: configuration, registry: registry, logger: logger)
+        let ports: Server.BoundPorts
         do {
-            try await server.start()
+            ports = try await server.start()
         } catch {
             try? await server.shutdown()
             throw CommandFailure.runtime("cannot start serving on \(bindAddress): \(CommandFailure.reason(error))")
         }
+        try await writeKubeconfigFile(kubeconfig, ports: ports, server: server, logger: logger)
         let loading = Task.detached {
             let started = ContinuousClock.now
             try? await registry.recoverWithoutBlocking()
@@ -346,3 +398,20 @@ final class SignalWaiter: Sendable {
 extension SyncMode: ExpressibleByArgument {}
 extension WatchReplay: ExpressibleByArgument {}
 extension SlowWatcherPolicy: ExpressibleByArgument {}
+
+extension ServeCommand {
+    /// Writes the kubeconfig asked for, now that the secure port is bound.
+    func writeKubeconfigFile(_ kubeconfig: (path: String, authority: String, token: String?)?, ports: Server.BoundPorts,
+                             server: Server, logger: Logger) async throws {
+        guard let kubeconfig, let port = ports.secure else { return }
+        let file = Kubeconfig(server: Kubeconfig.serverURL(bindAddress: bindAddress, port: port), authorityPEM: kubeconfig.authority,
+                              token: kubeconfig.token)
+        do {
+            try file.write(to: kubeconfig.path)
+        } catch {
+            try? await server.shutdown()
+            throw CommandFailure.runtime("--write-kubeconfig: \(error)")
+        }
+        logger.info("kubeconfig written", metadata: ["path": "\(kubeconfig.path)", "server": "\(file.server)"])
+    }
+}

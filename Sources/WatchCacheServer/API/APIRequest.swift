@@ -10,6 +10,9 @@ public struct APIRequest: Sendable {
     /// Header names in lower case.
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// The subject of the client certificate the connection presented and the TLS handshake
+    /// verified (``ClientCertificateAuthority``), if any.
+    public var certificateUser: AuthenticatedUser?
 
     public init(method: String, target: String, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.method = method

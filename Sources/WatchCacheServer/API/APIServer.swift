@@ -21,8 +21,12 @@ public final class APIServer: Sendable {
     let openAPI: OpenAPI
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
     let minRequestTimeout: Int
-    /// When set, every request but health and version needs a valid bearer token.
+    /// When set, every request but health and version needs a valid bearer token (or, with
+    /// ``acceptsClientCertificates``, a verified client certificate).
     let authenticator: TokenAuthenticator?
+    /// Whether a verified client certificate authenticates a request (and so, whether requests
+    /// must be authenticated even without a token file).
+    let acceptsClientCertificates: Bool
     let requestMetrics = RequestMetrics()
     /// The connection handlers alive on the transports in front of it.
     let connections = ConnectionCensus()
@@ -33,7 +37,7 @@ public final class APIServer: Sendable {
     let logRequests: Bool
 
     public init(registry: Registry, resources: [ResourceDescriptor], minRequestTimeout: Int = 1800, serverAddress: String,
-                authenticator: TokenAuthenticator? = nil, logger: Logger = Logger(label: "watchcache"),
+                authenticator: TokenAuthenticator? = nil, acceptsClientCertificates: Bool = false, logger: Logger = Logger(label: "watchcache"),
                 logRequests: Bool = false, maxRequestsInFlight: Int = 400, maxMutatingRequestsInFlight: Int = 200,
                 namespaceLifecycle: Bool = true) throws(Status) {
         self.namespaceLifecycle = namespaceLifecycle
@@ -42,6 +46,7 @@ public final class APIServer: Sendable {
         self.logger = logger
         self.logRequests = logRequests
         self.authenticator = authenticator
+        self.acceptsClientCertificates = acceptsClientCertificates
         var byPath: [String: ResourceDescriptor] = [:]
         var strategies: [ResourceDescriptor: WriteStrategy] = [:]
         for r in resources {
@@ -63,6 +68,12 @@ public final class APIServer: Sendable {
 
     /// Answers `request`; `respond` is called exactly once, maybe later and from another thread
     /// (a LIST at a version the cache has not reached waits for it).
+    /// Who sent `request`: its bearer token's user, else its verified client certificate's.
+    func authenticate(_ request: APIRequest) -> AuthenticatedUser? {
+        if let authenticator, let user = authenticator.authenticate(authorization: request.header("authorization")) { return user }
+        return acceptsClientCertificates ? request.certificateUser : nil
+    }
+
     public func handle(_ request: APIRequest, respond: @escaping @Sendable (APIResponse) -> Void) {
         let started = clock.now()
         let route = ResourcePath(request.path)
@@ -91,8 +102,7 @@ public final class APIServer: Sendable {
             }
             respond(response)
         }
-        if let authenticator, !TokenAuthenticator.isPublic(request.path),
-           authenticator.authenticate(authorization: request.header("authorization")) == nil {
+        if authenticator != nil || acceptsClientCertificates, !TokenAuthenticator.isPublic(request.path), authenticate(request) == nil {
             finish(.error(TokenAuthenticator.unauthorized))
             return
         }

@@ -8,12 +8,16 @@ import X509
 public enum TLSIdentity: Sendable {
     /// PEM files (`--tls-cert-file`, `--tls-private-key-file`).
     case files(certificate: String, privateKey: String)
-    /// A certificate for localhost, 127.0.0.1 and ::1 made at start-up (`--tls-self-signed`), for
-    /// development and tests.
+    /// PEM text in memory: a certificate chain (leaf first) and its key.
+    case pem(certificate: String, privateKey: String)
+    /// A certificate for localhost, 127.0.0.1 and ::1 made at start-up by a fresh authority
+    /// (``SelfSignedAuthority``), for development and tests.
     case selfSigned
 
-    /// The server TLS context; throws a message naming the file or the problem.
-    func makeContext() throws -> NIOSSLContext {
+    /// The server TLS context; throws a message naming the file or the problem. With
+    /// `clientAuthority`, clients may present a certificate it signed (verified in the handshake;
+    /// those without one are still accepted, to authenticate otherwise).
+    func makeContext(clientAuthority: ClientCertificateAuthority? = nil) throws -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         switch self {
@@ -28,42 +32,88 @@ public enum TLSIdentity: Sendable {
             } catch {
                 throw TLSIdentityError("cannot read a PEM private key from \(keyPath): \(error)")
             }
+        case .pem(let certificate, let privateKey):
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8))
+            key = try NIOSSLPrivateKey(bytes: Array(privateKey.utf8), format: .pem)
         case .selfSigned:
-            let (certificatePEM, keyPEM) = try Self.selfSignedPEM()
-            chain = [try NIOSSLCertificate(bytes: Array(certificatePEM.utf8), format: .pem)]
-            key = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+            let authority = try SelfSignedAuthority()
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(authority.certificatePEM.utf8))
+            key = try NIOSSLPrivateKey(bytes: Array(authority.privateKeyPEM.utf8), format: .pem)
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.applicationProtocols = ["h2", "http/1.1"]
+        if let clientAuthority {
+            configuration.certificateVerification = .optionalVerification
+            configuration.trustRoots = .certificates(clientAuthority.certificates)
+            configuration.sendCANameList = true
+        }
         return try NIOSSLContext(configuration: configuration)
     }
+}
 
-    /// A fresh P-256 key and a one-year certificate for localhost, signed by itself.
-    static func selfSignedPEM() throws -> (certificate: String, privateKey: String) {
-        let key = P256.Signing.PrivateKey()
-        let certificateKey = Certificate.PrivateKey(key)
-        let name = try DistinguishedName { CommonName("watchcache") }
+/// What `--tls-self-signed` makes at start-up: a fresh certificate authority (P-256, one year)
+/// and a server certificate it signs for localhost, 127.0.0.1 and ::1. Clients trust the
+/// authority (``authorityPEM``, the `certificate-authority-data` of a kubeconfig), as k3s and kind
+/// hand theirs out.
+public struct SelfSignedAuthority: Sendable {
+    /// The authority's certificate.
+    public let authorityPEM: String
+    /// The server's certificate (signed by the authority) and its key.
+    public let certificatePEM: String
+    public let privateKeyPEM: String
+
+    /// Makes a new authority and server certificate; `hosts` adds DNS names or IP addresses.
+    public init(hosts: [String] = []) throws {
         let now = Date()
-        let certificate = try Certificate(
-            version: .v3,
-            serialNumber: Certificate.SerialNumber(),
-            publicKey: certificateKey.publicKey,
-            notValidBefore: now.addingTimeInterval(-60),
-            notValidAfter: now.addingTimeInterval(365 * 24 * 3600),
-            issuer: name,
-            subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256,
+        let authorityKey = P256.Signing.PrivateKey()
+        let authorityName = try DistinguishedName { CommonName("watchcache-ca@\(Int(now.timeIntervalSince1970))") }
+        let authority = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PrivateKey(authorityKey).publicKey,
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(365 * 24 * 3600),
+            issuer: authorityName, subject: authorityName, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+            },
+            issuerPrivateKey: Certificate.PrivateKey(authorityKey))
+        let serverKey = P256.Signing.PrivateKey()
+        var names: [GeneralName] = [
+            .dnsName("localhost"),
+            .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+            .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
+        ]
+        for host in hosts where host != "localhost" {
+            if let v4 = IPv4Address(host) { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(v4.bytes)))) } else { names.append(.dnsName(host)) }
+        }
+        let server = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: Certificate.PrivateKey(serverKey).publicKey,
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(365 * 24 * 3600),
+            issuer: authorityName, subject: try DistinguishedName { CommonName("watchcache") }, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([
-                    .dnsName("localhost"),
-                    .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
-                    .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
-                ])
+                SubjectAlternativeNames(names)
             },
-            issuerPrivateKey: certificateKey)
-        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+            issuerPrivateKey: Certificate.PrivateKey(authorityKey))
+        authorityPEM = try authority.serializeAsPEM().pemString
+        certificatePEM = try server.serializeAsPEM().pemString
+        privateKeyPEM = serverKey.pemRepresentation
+    }
+}
+
+/// A dotted-quad IPv4 address, for a certificate's IP SAN.
+private struct IPv4Address {
+    let bytes: [UInt8]
+    init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var bytes: [UInt8] = []
+        for part in parts {
+            guard let byte = UInt8(part) else { return nil }
+            bytes.append(byte)
+        }
+        self.bytes = bytes
     }
 }
 

@@ -4,17 +4,16 @@ import WatchCache
 /// A request must carry `Authorization: Bearer <token>` with one of them.
 public struct TokenAuthenticator: Sendable {
     /// Who a token belongs to.
-    public struct User: Sendable, Hashable {
-        public var name: String
-        public var uid: String
-        public var groups: [String]
-    }
+    public typealias User = AuthenticatedUser
 
     private let users: [String: User]
+    /// The file's first token (a kubeconfig written at start-up carries it).
+    public let firstToken: String
 
     /// Parses the file's contents; a malformed line is an error naming its number.
     public init(csv: String) throws {
         var users: [String: User] = [:]
+        var first: String?
         for (index, rawLine) in csv.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimming( " \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -24,9 +23,11 @@ public struct TokenAuthenticator: Sendable {
             }
             let groups = fields.count > 3 ? fields[3].split(separator: ",").map { $0.trimming( " ") } : []
             users[fields[0]] = User(name: fields[1], uid: fields[2], groups: groups)
+            if first == nil { first = fields[0] }
         }
-        guard !users.isEmpty else { throw TokenFileError("token file has no tokens") }
+        guard !users.isEmpty, let first else { throw TokenFileError("token file has no tokens") }
         self.users = users
+        self.firstToken = first
     }
 
     /// The user of the `Authorization` header's bearer token, if valid.

@@ -18,6 +18,8 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var transform: WatchEventTransform?
     private var events: [WatchEvent] = []
     private var context: ChannelHandlerContext?
+    /// The verified client certificate's user, if the connection presented one.
+    private var peer = PeerCertificateUser()
     /// The server is shutting down: close after the current response.
     private var quiescing = false
     /// Closes the connection when no request has come for the idle timeout.
@@ -75,8 +77,9 @@ final class HTTP1Handler: ChannelInboundHandler {
                         head: head, context: context)
                 return
             }
-            let request = APIRequest(method: head.method.rawValue, target: head.uri,
+            var request = APIRequest(method: head.method.rawValue, target: head.uri,
                                      headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            request.certificateUser = peer.user(on: context.channel)
             body = []
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -17,6 +17,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     private var session: OpaquePointer?
     private var streams: [Int32: HTTP2Stream] = [:]
     private var context: ChannelHandlerContext?
+    /// The verified client certificate's user, if the connection presented one.
+    private var peer = PeerCertificateUser()
     private var wake: WakeQueue?
     /// Streams whose request is complete, handled once `mem_recv` has returned (not re-entrantly).
     private var completed: [Int32] = []
@@ -227,8 +229,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             return
         }
         let method = stream.header(":method") ?? "GET"
-        let request = APIRequest(method: method, target: stream.header(":path") ?? "/",
+        var request = APIRequest(method: method, target: stream.header(":path") ?? "/",
                                  headers: stream.headers.filter { !$0.0.hasPrefix(":") }, body: stream.body)
+        request.certificateUser = peer.user(on: context.channel)
         // The request is handed over: a watch can live for hours, so its header and body bytes
         // should not (about a tenth of an idle watch stream's memory).
         bodyBytesInFlight -= stream.body.count
