@@ -97,25 +97,50 @@ public final class SQLiteStorage: Storage {
     // MARK: - Storage
 
     public func recover(historyLimit: Int) throws -> StorageRecovery {
+        var recovery = StorageRecovery()
+        var names: [Int64: String] = [:]
         try pool.read { db in
-            var recovery = StorageRecovery()
             recovery.version = ResourceVersion(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'version'") ?? 0))
             recovery.historyFloor = ResourceVersion(UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'floor'") ?? 0))
-            var names: [Int64: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM resources") { names[row[0]] = row[1] }
-            let objects = try Row.fetchCursor(db, sql: "SELECT resource, body FROM objects")
-            while let row = try objects.next() {
-                guard let name = names[row[0]] else { continue }
-                recovery.objects[name, default: []].append(Self.bytes(row, 1))
-            }
-            for (id, name) in names {
-                let events = try Self.fetchEvents(db, sql: """
-                    SELECT * FROM (\(Self.eventColumns) WHERE e.resource = ? ORDER BY e.version DESC LIMIT ?) ORDER BY version
-                    """, arguments: [id, historyLimit])
-                if !events.isEmpty { recovery.history[name] = events }
-            }
-            return recovery
         }
+        // Objects and history are read side by side, on two connections (nothing writes before
+        // the recovery is over, so they see the same state): a restart waits for the longer.
+        let objects = Mutex<Result<[String: [[UInt8]]], any Error>>(.success([:]))
+        let history = Mutex<Result<[String: [StoredEvent]], any Error>>(.success([:]))
+        let byID = names
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                objects.withLock { $0 = Result { try self.pool.read { db in try Self.allObjects(db, names: byID) } } }
+            } else {
+                history.withLock { result in
+                    result = Result {
+                        try self.pool.read { db in
+                            var all: [String: [StoredEvent]] = [:]
+                            for (id, name) in byID {
+                                let events = try Self.recentEvents(db, resource: id, limit: historyLimit)
+                                if !events.isEmpty { all[name] = events }
+                            }
+                            return all
+                        }
+                    }
+                }
+            }
+        }
+        recovery.objects = try objects.withLock { try $0.get() }
+        recovery.history = try history.withLock { try $0.get() }
+        return recovery
+    }
+
+    /// Every stored object's bytes, by resource name.
+    private static func allObjects(_ db: Database, names: [Int64: String]) throws -> [String: [[UInt8]]] {
+        var all: [String: [[UInt8]]] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT resource, body FROM objects")
+        while let row = try rows.next() {
+            guard let name = names[row[0]] else { continue }
+            all[name, default: []].append(bytes(row, 1))
+        }
+        return all
     }
 
     public var keepsHistory: Bool { true }
@@ -211,6 +236,52 @@ public final class SQLiteStorage: Storage {
             let previous: [UInt8]? = type == .modified ? optionalBytes(row, 3) : nil
             events.append(StoredEvent(type: type, version: ResourceVersion(UInt64(row[0] as Int64)), object: bytes(row, 2),
                                       previous: previous, wallTime: row[4]))
+        }
+        return events
+    }
+
+    /// The newest `limit` events of a resource, oldest first, for a restart: the state before
+    /// a change is read only for each object's first event among them — the cache takes the
+    /// others' from the event before — so a restart reads each body once.
+    private static func recentEvents(_ db: Database, resource: Int64, limit: Int) throws -> [StoredEvent] {
+        guard limit > 0 else { return [] }
+        let oldest = try Int64.fetchOne(db, sql: "SELECT version FROM events WHERE resource = ? ORDER BY version DESC LIMIT 1 OFFSET ?",
+                                        arguments: [resource, limit - 1]) ?? Int64.min
+        var events: [StoredEvent] = []
+        var seen = Set<String>()
+        var wanted: [(index: Int, version: Int64)] = []
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT version, type, key, body, previous, previous_version, wall_time FROM events
+            WHERE resource = ? AND version >= ? ORDER BY version
+            """, arguments: [resource, oldest])
+        while let row = try rows.next() {
+            let type: EventType = switch EventKind(rawValue: row[1]) {
+            case .added: .added
+            case .deleted: .deleted
+            default: .modified
+            }
+            let key: String = row[2]
+            var previous: [UInt8]?
+            if type == .modified, seen.insert(key).inserted {
+                previous = optionalBytes(row, 4)
+                if previous == nil, let version: Int64 = row[5] { wanted.append((events.count, version)) }
+            } else {
+                seen.insert(key)
+            }
+            events.append(StoredEvent(type: type, version: ResourceVersion(UInt64(row[0] as Int64)), object: bytes(row, 3),
+                                      previous: previous, wallTime: row[6]))
+        }
+        // The states before that live in older events (kept beyond the limit).
+        for start in stride(from: 0, to: wanted.count, by: 500) {
+            let chunk = wanted[start..<min(wanted.count, start + 500)]
+            var index: [Int64: Int] = [:]
+            for w in chunk { index[w.version] = w.index }
+            let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            let found = try Row.fetchCursor(db, sql: "SELECT version, body FROM events WHERE version IN (\(placeholders))",
+                                            arguments: StatementArguments(chunk.map(\.version)))
+            while let row = try found.next() {
+                if let i = index[row[0]] { events[i].previous = bytes(row, 1) }
+            }
         }
         return events
     }

@@ -39,6 +39,9 @@ struct StorageBenchCommand: AsyncParsableCommand {
     @Option(help: "Where the scratch data directories go (removed afterwards).")
     var scratch = NSTemporaryDirectory()
 
+    @Option(name: .customLong("startup-data-dir"), help: "The start-up's data directory, kept afterwards: filled first if it holds no database, measured as it is otherwise (e.g. one `watchcache serve` wrote).")
+    var startupDataDir: String?
+
     @Option(help: "Write every figure to this JSON file.")
     var json: String?
 
@@ -66,6 +69,7 @@ struct StorageBenchCommand: AsyncParsableCommand {
         bench.startupEvents = startupEvents
         bench.diskEvents = diskEvents
         bench.scratch = scratch
+        bench.startupDirectory = startupDataDir
         let revision = RecoveryCommand.gitRevision()
         var bar = ProgressBar(enabled: isatty(2) == 1)
         var results: [String: JSONValue] = [:]

@@ -66,8 +66,12 @@ import Testing
         let history = try #require(recovered.history[ResourceDescriptor.pods.description])
         #expect(history.map(\.type) == [.added, .added, .modified, .deleted])
         #expect(history.map(\.version) == [1, 2, 3, 4].map { ResourceVersion($0) })
-        // The modification's state before is the creation's object, read back through the join.
-        let before = try KubeObject(bytes: try #require(history[2].previous), resource: .pods)
+        // The modification's state before is the creation, in the same history: not read twice.
+        #expect(history[2].previous == nil)
+        // With the creation beyond the limit, the state before is read from it.
+        let recent = try #require(try storage.recover(historyLimit: 2).history[ResourceDescriptor.pods.description])
+        #expect(recent.map(\.version) == [3, 4].map { ResourceVersion($0) })
+        let before = try KubeObject(bytes: try #require(recent[0].previous), resource: .pods)
         #expect(before.resourceVersion == ResourceVersion(1) && before.fieldValue("spec.nodeName") == "n1")
 
         // A registry on the reopened storage continues the versions and the objects.

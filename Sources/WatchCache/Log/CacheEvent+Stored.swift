@@ -24,7 +24,7 @@ extension CacheEvent {
                 latest[parsed.key] = nil
             default:
                 var previous = latest[parsed.key]
-                if previous == nil, let bytes = e.previous { previous = try KubeObject(bytes: bytes, resource: resource) }
+                if previous == nil, let bytes = e.previous { previous = try KubeObject(storedBytes: bytes, resource: resource) }
                 event = CacheEvent(type: .modified, object: parsed, previous: previous, recordedAt: recordedAt)
                 latest[parsed.key] = parsed
             }

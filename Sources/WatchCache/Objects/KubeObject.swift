@@ -30,7 +30,13 @@ public final class KubeObject: Sendable {
 
     /// Parses `json` as an object of `resource`. The object must have `metadata.name`; its
     /// `metadata.resourceVersion`, if any, must be a valid version.
-    public init(json: JSONObject, resource: ResourceDescriptor) throws(Status) {
+    public convenience init(json: JSONObject, resource: ResourceDescriptor) throws(Status) {
+        try self.init(json: json, resource: resource, encoded: nil)
+    }
+
+    /// Parses `json`; its bytes are `encoded` when given (they must be ``JSONWriter``'s encoding
+    /// of `json`), else they are written.
+    init(json: JSONObject, resource: ResourceDescriptor, encoded: [UInt8]?) throws(Status) {
         guard case .object(let metadata)? = json["metadata"] else {
             throw Status.badRequest("Object '\(resource.kind)' is missing 'metadata'")
         }
@@ -59,7 +65,7 @@ public final class KubeObject: Sendable {
             rv = parsed
         }
         self.resource = resource
-        self.encoded = JSONWriter.encode(.object(json))
+        self.encoded = encoded ?? JSONWriter.encode(.object(json))
         self.name = name
         self.namespace = namespace
         self.uid = metadata["uid"]?.stringValue
@@ -78,6 +84,17 @@ public final class KubeObject: Sendable {
 
     /// Parses JSON bytes as an object of `resource`.
     public convenience init(bytes: some Collection<UInt8>, resource: ResourceDescriptor) throws(Status) {
+        try self.init(json: try Self.parseObject(bytes), resource: resource, encoded: nil)
+    }
+
+    /// Parses bytes this library wrote (``encoded`` of an object, kept by a storage) and keeps
+    /// them as they are: they are already ``JSONWriter``'s encoding, so a restart does not write
+    /// every object again.
+    convenience init(storedBytes bytes: [UInt8], resource: ResourceDescriptor) throws(Status) {
+        try self.init(json: try Self.parseObject(bytes), resource: resource, encoded: bytes)
+    }
+
+    private static func parseObject(_ bytes: some Collection<UInt8>) throws(Status) -> JSONObject {
         let value: JSONValue
         do {
             value = try JSONParser.parse(bytes)
@@ -87,7 +104,7 @@ public final class KubeObject: Sendable {
         guard case .object(let object) = value else {
             throw Status.badRequest("the body of the request must be a JSON object")
         }
-        try self.init(json: object, resource: resource)
+        return object
     }
 
     /// A second encoding of the object, such as the server's protobuf: `encode` runs on first use

@@ -6,6 +6,10 @@
 public protocol Storage: Sendable {
     /// Everything stored before this process started, with at most `historyLimit` of the newest
     /// history events of each resource. Called once, before any write.
+    ///
+    /// Objects come back as the bytes ``persist(_:)`` was given (``KubeObject/encoded``), byte for
+    /// byte, here and from ``history(of:after:through:)``: they are parsed but not written again,
+    /// and served as they are.
     func recover(historyLimit: Int) throws -> StorageRecovery
     /// Makes `writes` (consecutive, in version order) durable before returning. On error none of
     /// them may be kept.
@@ -56,7 +60,9 @@ public struct StoredEvent: Sendable {
     public var version: ResourceVersion
     /// The object's JSON after the change; for `.deleted`, its last state (the event carries ``version``).
     public var object: [UInt8]
-    /// The object's JSON before the change, for `.modified` (`nil` otherwise).
+    /// The object's JSON before the change, for `.modified` (`nil` otherwise). In a recovery's
+    /// history it may be `nil` where an earlier event of the same object is in that history too:
+    /// the state before is then that event's object.
     public var previous: [UInt8]?
     /// When the change was made (wall-clock seconds since 1970).
     public var wallTime: Double
