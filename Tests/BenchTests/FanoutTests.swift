@@ -111,9 +111,12 @@ import WatchCacheSQLite
     func everyStreamResumesAfterARestart(bookmarks: Bool) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fanout-restart-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        func start(port: Int?) async throws -> (Server, SQLiteStorage, Int) {
+        // A port below the ephemeral range: while the server is down, other tests' outgoing
+        // connections cannot take it as their local port.
+        let port = try LoopbackPort.outsideEphemeralRange()
+        func start(port: Int) async throws -> (Server, SQLiteStorage, Int) {
             var configuration = ServerConfiguration()
-            configuration.port = port ?? 0
+            configuration.port = port
             configuration.threads = 1
             configuration.maxRequestsInFlight = 0
             configuration.maxMutatingRequestsInFlight = 0
@@ -122,7 +125,7 @@ import WatchCacheSQLite
             let server = try Server(configuration: configuration, registry: registry)
             return (server, storage, try await server.start().cleartext!)
         }
-        var (server, storage, port) = try await start(port: nil)
+        var (server, storage, _) = try await start(port: port)
         var p = FanoutParameters(nodeWatchers: 100, nodes: 50, connections: 4, objects: 100, seconds: 1)
         p.namespaceWatchers = 5
         p.writesPerSecond = 200

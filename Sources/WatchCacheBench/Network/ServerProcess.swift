@@ -9,12 +9,13 @@ public final class ServerProcess: @unchecked Sendable {  // `process` is only si
     public let arguments: [String]
     private let process: Process
 
-    /// Starts `executable serve` with `arguments` on `port` (default: a free loopback port) and waits
-    /// until it accepts connections (at most 30 s).
+    /// Starts `executable serve` with `arguments` on `port` (default: a free loopback port below the
+    /// ephemeral range, so a restart can bind it again) and waits until it accepts connections (at
+    /// most 30 s).
     ///
     /// - Parameter cpus: pin the server to these CPUs (`taskset -c`, e.g. "0").
     public init(executable: String, arguments: [String], port requested: Int? = nil, cpus: String? = nil) throws {
-        port = try requested ?? Self.freePort()
+        port = try requested ?? LoopbackPort.outsideEphemeralRange()
         self.arguments = arguments
         process = Process()
         let serve = ["serve", "--bind-address", "127.0.0.1", "--port", String(port)] + arguments
@@ -67,22 +68,6 @@ public final class ServerProcess: @unchecked Sendable {  // `process` is only si
     public var isRunning: Bool { process.isRunning }
 
     deinit { stop() }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw BenchError("could not find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// The status code of `GET path` over HTTP/1.1 (nil if the server does not answer in 5 s).
     public func status(of path: String) -> Int? {

@@ -131,12 +131,13 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
             if Date() >= nextFault {
                 let slot = servers[Int.random(in: 0..<servers.count)]
                 let hard = Bool.random()
+                // Counted when dealt: on a loaded machine the restart after it may take seconds.
+                if hard { kills += 1 } else { terminations += 1 }
                 try await offPool {
                     if hard { slot.process?.crash() } else { slot.process?.stop() }
                     Thread.sleep(forTimeInterval: Double.random(in: 0.1...0.8))
                     try slot.restart()
                 }
-                if hard { kills += 1 } else { terminations += 1 }
                 nextFault = Date().addingTimeInterval(Double.random(in: p.faultEvery))
             }
             try await Task.sleep(for: .milliseconds(100))
