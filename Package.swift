@@ -34,6 +34,12 @@ let package = Package(
             pkgConfig: "libnghttp2",
             providers: [.apt(["libnghttp2-dev"]), .brew(["nghttp2"])]
         ),
+        // zlib, for gzipped responses. Only the transport uses it.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // The core: event log, store, selectors, watch semantics, fan-out. No I/O, no NIO.
         .target(
             name: "WatchCache",
@@ -89,6 +95,7 @@ let package = Package(
                 "WatchCacheSchema",
                 "WatchCacheBuildInfo",
                 "CNghttp2",
+                "CZlib",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -108,6 +115,7 @@ let package = Package(
                 "WatchCacheSQLite",
                 "WatchCacheEtcd",
                 "WatchCacheSchema",
+                "WatchCacheServer",
                 "CNghttp2",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -183,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "CNghttp2", "WatchCache", "WatchCacheServer", "WatchCacheEtcd", "WatchCacheBench",
+                "CNghttp2", "CZlib", "WatchCache", "WatchCacheServer", "WatchCacheEtcd", "WatchCacheBench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

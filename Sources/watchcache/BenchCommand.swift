@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures: what reconnecting watchers cost the server, and what durability costs.",
-        subcommands: [RecoveryCommand.self, StorageBenchCommand.self, FanoutBenchCommand.self, EncodingBenchCommand.self, EtcdBenchCommand.self, GuaranteesCommand.self]
+        subcommands: [RecoveryCommand.self, StorageBenchCommand.self, FanoutBenchCommand.self, EncodingBenchCommand.self, CompressionBenchCommand.self, EtcdBenchCommand.self, GuaranteesCommand.self]
     )
 }
 

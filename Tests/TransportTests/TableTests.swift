@@ -31,8 +31,11 @@ import WatchCache
         // An unknown Table version is skipped for the next choice; nothing servable is 406.
         #expect(try ResponseForm.negotiate("application/json;as=Table;v=v9;g=meta.k8s.io, application/json") == .object)
         #expect(throws: Status.self) { try ResponseForm.negotiate("application/vnd.kubernetes.protobuf") }
+        #expect(try ResponseForm.negotiate("application/yaml") == .yaml)
+        #expect(try ResponseForm.negotiate("application/yaml;as=Table, application/json") == .object)
         do {
-            _ = try ResponseForm.negotiate("application/yaml")
+            _ = try ResponseForm.negotiate("text/html")
+            Issue.record("text/html was accepted")
         } catch {
             #expect(error.code == 406 && error.reason == .notAcceptable)
         }
@@ -81,8 +84,8 @@ import WatchCache
         #expect(table?["rows"]?.arrayValue?.first?["cells"]?.arrayValue?.first == .string("c"))
         // Without the Table form the object itself comes back.
         #expect(await get(api, "/api/v1/namespaces/ns/configmaps/c", accept: "application/json").json?["kind"] == .string("ConfigMap"))
-        // Protobuf is served for the built-in kinds only; a resource without a schema cannot have it.
-        #expect(await get(api, "/api/v1/namespaces/ns/configmaps/c", accept: "application/yaml").status == 406)
+        // A type the server does not produce is 406.
+        #expect(await get(api, "/api/v1/namespaces/ns/configmaps/c", accept: "text/html").status == 406)
     }
 
     @Test func watchEventsCarryColumnsOnlyOnTheFirst() async throws {

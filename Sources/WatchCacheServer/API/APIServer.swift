@@ -83,7 +83,14 @@ public final class APIServer: Sendable {
         let logger = self.logger
         let logRequests = self.logRequests
         let path = request.path
+        // YAML is JSON re-written at the end, for every complete response (errors included).
+        let yaml = (try? ResponseForm.negotiate(request.header("accept"), protobuf: true)) == .yaml
         let finish: @Sendable (APIResponse) -> Void = { response in
+            var response = response
+            if yaml, case .complete(let status, let type, let body, let headers) = response, type == "application/json",
+               let converted = YAMLEncoding.convert(body) {
+                response = .complete(status: status, contentType: "application/yaml", body: converted, headers: headers)
+            }
             let code: Int
             var message: String?
             switch response {
@@ -206,6 +213,7 @@ public final class APIServer: Sendable {
             let table = try Self.tableConvertor(form, request, resource: resource)
             let protobuf = form == .protobuf ? strategy.map(ProtobufForm.init) : nil
             if try RequestQuery.isWatch(request.query) {
+                if form == .yaml { throw ResponseForm.yamlWatch }
                 var options = try RequestQuery.watchOptions(request.query, namespace: namespace)
                 // Unset or 0 gets the server's default; a negative one stands (the watch ends at once).
                 if (options.timeoutSeconds ?? 0) == 0, minRequestTimeout > 0 {

@@ -8,9 +8,17 @@ enum ResponseForm: Equatable {
     case table(version: String)
     /// The object in Kubernetes protobuf (`application/vnd.kubernetes.protobuf`): built-in kinds only.
     case protobuf
+    /// The object as YAML (`application/yaml`), as kube-apiserver serves it: not for watches.
+    case yaml
 
-    static let accepted = "application/json, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
-    static let acceptedWithProtobuf = "application/json, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+    static let accepted = "application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+    static let acceptedWithProtobuf = "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=Table;v=v1beta1;g=meta.k8s.io"
+    /// What a watch can be served as (YAML has no stream framing, as in kube-apiserver).
+    static let acceptedForWatch = "application/json, application/json;stream=watch, application/vnd.kubernetes.protobuf, application/vnd.kubernetes.protobuf;stream=watch"
+
+    /// 406 for a watch asked for in YAML.
+    static let yamlWatch = Status(code: 406, reason: .notAcceptable,
+                                  message: "only the following media types are accepted: \(acceptedForWatch)")
 
     /// The first form in `accept` this server can produce, in the client's order (as kube-apiserver
     /// picks); JSON when there is no header. Protobuf only when `protobuf` (the resource's kind has
@@ -25,6 +33,10 @@ enum ResponseForm: Equatable {
             for p in parts.dropFirst() {
                 let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimming(" ") }
                 if kv.count == 2 { parameters[kv[0].lowercased()] = kv[1] }
+            }
+            if type == "application/yaml" {
+                if parameters["as"] == nil { return .yaml }
+                continue
             }
             if type == "application/vnd.kubernetes.protobuf" {
                 if protobuf && parameters["as"] == nil { return .protobuf }

@@ -24,6 +24,9 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var quiescing = false
     /// Closes the connection when no request has come for the idle timeout.
     private var idleTimer: Scheduled<Void>?
+    /// A gzipped response being written as the connection takes it, and whether the connection
+    /// stays open after it.
+    private var gzip: (body: GzipBody, keepAlive: Bool)?
 
     init(api: APIServer, limits: ServerLimits) {
         self.api = api
@@ -47,7 +50,7 @@ final class HTTP1Handler: ChannelInboundHandler {
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         idleTimer = context.eventLoop.scheduleTask(in: TimeAmount(limits.idleConnectionTimeout)) {
             let handler = bound.value
-            if handler.watcher == nil, handler.head == nil { handler.context?.close(promise: nil) }
+            if handler.watcher == nil, handler.head == nil, handler.gzip == nil { handler.context?.close(promise: nil) }
         }
     }
 
@@ -94,9 +97,20 @@ final class HTTP1Handler: ChannelInboundHandler {
         guard context.channel.isActive else { return }
         switch response {
         case .complete(let status, let contentType, let bytes, let extra):
+            let keepAlive = head.isKeepAlive && !quiescing
+            if head.method != .HEAD, head.version == .http1_1, bytes.count > ResponseCompression.thresholdBytes,
+               ResponseCompression.acceptsGzip(head.headers.first(name: "accept-encoding")), let body = GzipBody(bytes) {
+                // Chunked: the compressed length is known only at the end.
+                var headers = HTTPHeaders([("content-type", contentType), ("transfer-encoding", "chunked")] + ResponseCompression.headers)
+                for (k, v) in extra { headers.add(name: k, value: v) }
+                if !keepAlive { headers.add(name: "connection", value: "close") }
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: status), headers: headers))), promise: nil)
+                gzip = (body, keepAlive)
+                pumpGzip()
+                return
+            }
             var headers = HTTPHeaders([("content-type", contentType), ("content-length", String(bytes.count))])
             for (k, v) in extra { headers.add(name: k, value: v) }
-            let keepAlive = head.isKeepAlive && !quiescing
             if !keepAlive { headers.add(name: "connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: status), headers: headers))), promise: nil)
             if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil) }
@@ -151,8 +165,42 @@ final class HTTP1Handler: ChannelInboundHandler {
         if wrote { context.flush() }
     }
 
+    /// Compresses the next part of a gzipped response while the connection is writable; ends the
+    /// response when the body is done. A slow reader holds the body and the compressor, never the
+    /// whole compressed body.
+    private func pumpGzip() {
+        guard let context, let (body, keepAlive) = gzip else { return }
+        var wrote = false
+        while context.channel.isWritable, !body.finished {
+            var buffer = context.channel.allocator.buffer(capacity: 64 * 1024)
+            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { raw in
+                body.read(into: raw.bindMemory(to: UInt8.self).baseAddress!, capacity: raw.count)
+            }
+            if n == 0 && !body.finished {
+                context.close(promise: nil)  // zlib failed: the response cannot be completed
+                gzip = nil
+                return
+            }
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            wrote = true
+        }
+        guard body.finished else {
+            if wrote { context.flush() }
+            return
+        }
+        gzip = nil
+        let loopContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { loopContext.value.close(promise: nil) }
+        }
+        if keepAlive { armIdleTimer() }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { pump() }
+        if context.channel.isWritable {
+            pump()
+            pumpGzip()
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -191,7 +239,7 @@ final class HTTP1Handler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ServerQuiesce {
             quiescing = true
-            if watcher == nil, head == nil { context.close(promise: nil) }  // idle keep-alive connection
+            if watcher == nil, head == nil, gzip == nil { context.close(promise: nil) }  // idle keep-alive connection
             return
         }
         context.fireUserInboundEventTriggered(event)

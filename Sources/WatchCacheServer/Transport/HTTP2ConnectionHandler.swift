@@ -232,6 +232,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         var request = APIRequest(method: method, target: stream.header(":path") ?? "/",
                                  headers: stream.headers.filter { !$0.0.hasPrefix(":") }, body: stream.body)
         request.certificateUser = peer.user(on: context.channel)
+        stream.acceptsGzip = ResponseCompression.acceptsGzip(request.header("accept-encoding"))
         // The request is handed over: a watch can live for hours, so its header and body bytes
         // should not (about a tenth of an idle watch stream's memory).
         bodyBytesInFlight -= stream.body.count
@@ -257,11 +258,19 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     private func respond(_ response: APIResponse, on stream: HTTP2Stream, isHead: Bool) {
         switch response {
         case .complete(let status, let contentType, let body, let extra):
+            stream.ended = true
+            if !isHead, stream.acceptsGzip, body.count > ResponseCompression.thresholdBytes,
+               let gzip = GzipBody(body) {
+                stream.gzip = gzip
+                pendingResponseBytes += body.count
+                submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType)] + ResponseCompression.headers + extra,
+                               withBody: true)
+                return
+            }
             if !isHead {
                 stream.pending.writeBytes(body)
                 pendingResponseBytes += body.count
             }
-            stream.ended = true
             submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType),
                                              ("content-length", String(body.count))] + extra,
                            withBody: !isHead && !body.isEmpty)
@@ -508,7 +517,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             if let stream = handler.streams.removeValue(forKey: streamID) {
                 stream.watcher?.cancel()
                 handler.bodyBytesInFlight -= stream.body.count
-                handler.pendingResponseBytes -= stream.pending.readableBytes
+                handler.pendingResponseBytes -= stream.pending.readableBytes + (stream.gzip?.remainingInput ?? 0)
             }
             handler.unfinishedHeaders[streamID] = nil
             handler.heldRequests.removeAll { $0 == streamID }
@@ -542,6 +551,18 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
     private static let readCallback: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
         guard let buffer, let flags, let handler = HTTP2ConnectionHandler.from(userData), let stream = handler.streams[streamID] else {
             return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+        }
+        if let gzip = stream.gzip {
+            let before = gzip.remainingInput
+            let n = gzip.read(into: buffer, capacity: length)
+            handler.pendingResponseBytes -= before - gzip.remainingInput
+            if gzip.finished {
+                stream.gzip = nil
+                flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
+            } else if n == 0 {
+                return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            }
+            return n
         }
         if !stream.hasOutput { handler.refill(stream) }
         var n = min(length, stream.pending.readableBytes)

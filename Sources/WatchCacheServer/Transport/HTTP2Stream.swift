@@ -5,23 +5,28 @@ import WatchCache
 /// One HTTP/2 stream's server-side state, owned by its ``HTTP2ConnectionHandler``.
 final class HTTP2Stream {
     let id: Int32
+    // The flags sit beside `id`, in what would be its padding: an idle watch stream's bytes count.
+    var bodyTooLarge = false
+    /// The request's `Accept-Encoding` allows gzip (its headers are dropped once it is handled).
+    var acceptsGzip = false
+    /// No more bytes will be added: END_STREAM once `pending` is sent.
+    var ended = false
+    /// The data provider returned DEFERRED: resume it when bytes arrive.
+    var deferred = false
     var headers: [(String, String)] = []
     /// Header block size as HTTP/2 counts it (name + value + 32 per field).
     var headerBytes = 0
     var body: [UInt8] = []
-    var bodyTooLarge = false
     /// A complete response's body, waiting for libnghttp2 to frame it.
     var pending: ByteBuffer
+    /// A complete response's body that goes gzipped, compressed as libnghttp2 takes it.
+    var gzip: GzipBody?
     /// A watch's events waiting for libnghttp2: their shared bytes are copied once, straight into
     /// the DATA frame, from `lineOffset` into the first event's line.
     var lines = Deque<WatchEvent>()
     var lineOffset = 0
     /// Bytes left to send in `lines` (bounded by the per-stream limit).
     var queuedLineBytes = 0
-    /// No more bytes will be added: END_STREAM once `pending` is sent.
-    var ended = false
-    /// The data provider returned DEFERRED: resume it when bytes arrive.
-    var deferred = false
     var watcher: Watcher?
     /// Re-encodes the watch's events (the Table form); `nil` sends them as they are.
     var transform: WatchEventTransform?
@@ -34,7 +39,7 @@ final class HTTP2Stream {
     func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
 
     /// Whether anything is waiting to be sent.
-    var hasOutput: Bool { pending.readableBytes > 0 || !lines.isEmpty }
+    var hasOutput: Bool { pending.readableBytes > 0 || !lines.isEmpty || gzip != nil }
 
     func enqueue(_ event: WatchEvent) {
         lines.append(event)
