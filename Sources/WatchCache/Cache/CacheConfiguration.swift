@@ -23,9 +23,9 @@ public struct CacheConfiguration: Sendable, Hashable {
     /// What becomes of a watcher whose consumer does not keep up: `.park` (the default) lets it
     /// fall back to reading the log at its own pace; `.terminate` ends it as kube-apiserver does.
     public var slowWatchers: SlowWatcherPolicy
-    /// The slot width of the bookmark and deadline timer wheels: a bookmark due within a slot goes
-    /// out at the first ``ResourceCache/tick()`` of that slot (Kubernetes: 1 s). Benchmarks that
-    /// compress time scale it with the other durations.
+    /// The slot width of the bookmark and deadline timer wheels (Kubernetes: 1 s): entries are
+    /// bucketed by slot, and each comes out at the first ``ResourceCache/tick()`` at or after its
+    /// due time. Benchmarks that compress time scale it with the other durations.
     public var timerResolution: Duration
 
     public init(history: HistoryWindow = HistoryWindow(), bookmarkInterval: Duration = .seconds(60),

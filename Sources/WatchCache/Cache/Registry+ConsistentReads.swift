@@ -6,7 +6,7 @@ extension Registry {
 
     /// Where a consistent read of `cache`'s resource (LIST or GET with `resourceVersion` unset) is
     /// served from: `cache` itself once it holds the store's current state, else — after
-    /// ``consistentReadWait`` — a snapshot read from the store. An in-process feed (the embedded
+    /// three seconds — a snapshot read from the store. An in-process feed (the embedded
     /// storages) reaches the caches before a write is acknowledged, so there the cache is always
     /// current.
     ///

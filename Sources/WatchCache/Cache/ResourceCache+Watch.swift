@@ -7,8 +7,10 @@ extension ResourceCache {
     /// stream starts). A `resourceVersion` older than the history window is not thrown: the watcher
     /// delivers one ERROR event with the 410 Expired status and ends, as kube-apiserver's stream does.
     ///
-    /// - Parameter onReady: called (never under a lock) when the watcher has events again after a
-    ///   pending ``Watcher/next(maxEvents:)``, or when it ends.
+    /// - Parameters:
+    ///   - options: what to watch and from which version (``WatchOptions``).
+    ///   - onReady: called (never under a lock) when the watcher has events again after a
+    ///     pending ``Watcher/next(maxEvents:)``, or when it ends.
     public func watch(_ options: WatchOptions, onReady: @escaping @Sendable () -> Void) throws(Status) -> Watcher {
         try options.validate()
         let filter = try WatchFilter(resource: resource, namespace: options.namespace,

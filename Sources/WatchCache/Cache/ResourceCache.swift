@@ -28,8 +28,15 @@ public final class ResourceCache: Sendable {
 
     /// A cache holding `objects` as of `version` (its initial LIST), with no history before it.
     ///
-    /// - Parameter archive: a storage keeping this resource's history beyond the window; a watch
-    ///   from a version the window no longer holds but the archive does replays from it.
+    /// - Parameters:
+    ///   - resource: the resource this cache holds.
+    ///   - configuration: history window, bookmarks, slow-watcher policy and limits.
+    ///   - clock: the time source for bookmarks, timeouts and the window's age.
+    ///   - version: the resource version `objects` were read at.
+    ///   - objects: the initial LIST.
+    ///   - archive: a storage keeping this resource's history beyond the window; a watch
+    ///     from a version the window no longer holds but the archive does replays from it.
+    ///   - logger: where the cache logs.
     public init(resource: ResourceDescriptor, configuration: CacheConfiguration = CacheConfiguration(),
                 clock: any WatchClock = SystemClock(), version: ResourceVersion = .zero,
                 objects: [KubeObject] = [], archive: (any Storage)? = nil, logger: Logger = Logger(label: "watchcache")) {

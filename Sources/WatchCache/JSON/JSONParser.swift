@@ -26,7 +26,7 @@ public struct JSONParser {
     }
 
     /// Parses a whole document and reports the members an object repeats (the last value wins,
-    /// as in ``parse(_:)``), by path: `metadata.name`, `spec.containers[0].image`. kube-apiserver's
+    /// as in ``parse(_:)-(Collection<UInt8>)``), by path: `metadata.name`, `spec.containers[0].image`. kube-apiserver's
     /// field validation reports them.
     public static func parse(_ bytes: some Collection<UInt8>, duplicateMembers: inout [String]) throws(JSONError) -> JSONValue {
         let array = Array(bytes)

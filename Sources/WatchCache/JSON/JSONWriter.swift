@@ -1,11 +1,11 @@
 /// Writes ``JSONValue``s as compact JSON bytes.
 public enum JSONWriter {
-    /// The compact encoding of `value`.
     /// `value` as compact JSON text (for messages that quote a value).
     public static func text(_ value: JSONValue) -> String {
         String(decoding: encode(value), as: UTF8.self)
     }
 
+    /// The compact encoding of `value`.
     public static func encode(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)

@@ -22,8 +22,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         a >= b ? .nanoseconds(Int64(clamping: a.nanoseconds - b.nanoseconds)) : .zero - .nanoseconds(Int64(clamping: b.nanoseconds - a.nanoseconds))
     }
 
-    /// Whole seconds since the origin (the timer wheel's bucket number).
-
+    /// Seconds since the origin, as text (`12.5s`).
     public var description: String { "\(Double(nanoseconds) / 1e9)s" }
 }
 
