@@ -42,6 +42,10 @@ struct StorageBenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("startup-data-dir"), help: "The start-up's data directory, kept afterwards: filled first if it holds no database, measured as it is otherwise (e.g. one `watchcache serve` wrote).")
     var startupDataDir: String?
 
+    @Flag(name: .customLong("startup-probes"), inversion: .prefixedNo,
+          help: "While the real server loads, send it a LIST and a /metrics request every 10 ms and report their latency; with --no-startup-probes only /readyz is polled.")
+    var startupProbes = true
+
     @Option(help: "Write every figure to this JSON file.")
     var json: String?
 
@@ -70,6 +74,7 @@ struct StorageBenchCommand: AsyncParsableCommand {
         bench.diskEvents = diskEvents
         bench.scratch = scratch
         bench.startupDirectory = startupDataDir
+        bench.probeWhileLoading = startupProbes
         let revision = RecoveryCommand.gitRevision()
         var bar = ProgressBar(enabled: isatty(2) == 1)
         var results: [String: JSONValue] = [:]
