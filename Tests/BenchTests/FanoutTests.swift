@@ -6,7 +6,7 @@ import WatchCacheSQLite
 @testable import WatchCacheBench
 
 /// The fan-out harness's parts, and a small run against a real server on loopback.
-@Suite struct FanoutTests {
+@Suite(.serialized) struct FanoutTests {
     @Test func theLatencyHistogramKeepsQuantilesWithinAPercent() {
         var h = LatencyHistogram()
         for i in 1...10_000 { h.record(seconds: Double(i) * 1e-6) }  // 1 µs ... 10 ms, uniform
@@ -122,8 +122,23 @@ import WatchCacheSQLite
             configuration.maxMutatingRequestsInFlight = 0
             let storage = try SQLiteStorage(directory: directory)
             let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000))
-            let server = try Server(configuration: configuration, registry: registry)
-            return (server, storage, try await server.start().cleartext!)
+            // If the port stays taken (an etcd of the etcd tests once took it while the server was
+            // down; they now use other ports), say what holds it.
+            for attempt in 1... {
+                let server = try Server(configuration: configuration, registry: registry)
+                do {
+                    return (server, storage, try await server.start().cleartext!)
+                } catch where "\(error)".contains("Address already in use") {
+                    try? await server.shutdown()
+                    guard attempt < 50 else {
+                        let holders = (try? await offPool { commandOutput("/usr/bin/ss", ["-tanp", "sport = :\(port)"]) }) ?? nil
+                        Issue.record("port \(port) still in use after \(attempt) attempts: \(holders ?? "?")")
+                        throw error
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            fatalError("unreachable")
         }
         var (server, storage, _) = try await start(port: port)
         var p = FanoutParameters(nodeWatchers: 100, nodes: 50, connections: 4, objects: 100, seconds: 1)

@@ -5,18 +5,22 @@ import Foundation
 /// A port from the kernel's ephemeral range (what binding port 0 gives) can be taken as the local
 /// port of any outgoing connection while its server is down — during a restart, with many
 /// connections opening elsewhere, that happens — and then the server cannot bind it again. These
-/// ports are picked below that range, where the kernel never assigns local ports.
+/// ports are picked below that range, where the kernel never assigns local ports, and below the
+/// ports ``LocalEtcd`` gives its members (20,000 and up: an etcd once took a restarting server's
+/// port in CI).
 public enum LoopbackPort {
+    /// Where the picks come from (clipped to below the ephemeral range).
+    public static let servers = 10_000..<20_000
+
     /// A loopback port below the ephemeral range that nothing is bound to now.
     public static func outsideEphemeralRange() throws -> Int {
-        let low = ephemeralRange().lowerBound
-        let first = 10_000
-        guard low > first + 100 else { return try anyFree() }
+        let upper = min(servers.upperBound, ephemeralRange().lowerBound)
+        guard upper > servers.lowerBound + 100 else { return try anyFree() }
         for _ in 0..<200 {
-            let candidate = Int.random(in: first..<low)
+            let candidate = Int.random(in: servers.lowerBound..<upper)
             if isFree(candidate) { return candidate }
         }
-        throw BenchError("no free loopback port between \(first) and \(low)")
+        throw BenchError("no free loopback port between \(servers.lowerBound) and \(upper)")
     }
 
     /// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`; 32768–60999 if unreadable).

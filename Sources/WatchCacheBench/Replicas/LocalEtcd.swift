@@ -7,7 +7,8 @@ import Synchronization
 public final class LocalEtcd: Sendable {
     /// Ports handed out in this process (suites run in parallel).
     /// Below Linux's ephemeral range (32768 and up), where clients' own ports could collide.
-    private static let nextPort = Mutex(20_000 + Int(ProcessInfo.processInfo.processIdentifier % 400) * 30)
+    /// From 20,000 up: above the ports ``LoopbackPort`` gives servers that restart.
+    private static let nextPort = Mutex(LoopbackPort.servers.upperBound + Int(ProcessInfo.processInfo.processIdentifier % 400) * 30)
 
     public let directory: String
     public let urls: [String]
