@@ -111,8 +111,8 @@ import WatchCacheSQLite
     func everyStreamResumesAfterARestart(bookmarks: Bool) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fanout-restart-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        // A port below the ephemeral range: while the server is down, other tests' outgoing
-        // connections cannot take it as their local port.
+        // A port below the ephemeral range, handed out once: while the server is down, neither
+        // other tests' outgoing connections nor their servers can take it.
         let port = try LoopbackPort.outsideEphemeralRange()
         func start(port: Int) async throws -> (Server, SQLiteStorage, Int) {
             var configuration = ServerConfiguration()
@@ -120,16 +120,17 @@ import WatchCacheSQLite
             configuration.threads = 1
             configuration.maxRequestsInFlight = 0
             configuration.maxMutatingRequestsInFlight = 0
-            let storage = try SQLiteStorage(directory: directory)
-            let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000))
-            // If the port stays taken (an etcd of the etcd tests once took it while the server was
-            // down; they now use other ports), say what holds it.
+            // If the port stays taken (an etcd of the etcd tests, then another test's server, once
+            // took it while this one was down; see LoopbackPort), say what holds it.
             for attempt in 1... {
+                let storage = try SQLiteStorage(directory: directory)
+                let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000))
                 let server = try Server(configuration: configuration, registry: registry)
                 do {
                     return (server, storage, try await server.start().cleartext!)
                 } catch where "\(error)".contains("Address already in use") {
                     try? await server.shutdown()
+                    try storage.close()
                     guard attempt < 50 else {
                         let holders = (try? await offPool { commandOutput("/usr/bin/ss", ["-tanp", "sport = :\(port)"]) }) ?? nil
                         Issue.record("port \(port) still in use after \(attempt) attempts: \(holders ?? "?")")

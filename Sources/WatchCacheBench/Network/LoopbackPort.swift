@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Loopback ports for servers the benchmarks and tests start and restart.
 ///
@@ -12,12 +13,18 @@ public enum LoopbackPort {
     /// Where the picks come from (clipped to below the ephemeral range).
     public static let servers = 10_000..<20_000
 
-    /// A loopback port below the ephemeral range that nothing is bound to now.
+    /// Ports handed out in this process: never handed out again, so a server that is down during
+    /// its restart does not find its port given to another (tests run in parallel).
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// A loopback port below the ephemeral range that nothing is bound to now and that this
+    /// process has not handed out before.
     public static func outsideEphemeralRange() throws -> Int {
         let upper = min(servers.upperBound, ephemeralRange().lowerBound)
         guard upper > servers.lowerBound + 100 else { return try anyFree() }
         for _ in 0..<200 {
             let candidate = Int.random(in: servers.lowerBound..<upper)
+            guard handedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
             if isFree(candidate) { return candidate }
         }
         throw BenchError("no free loopback port between \(servers.lowerBound) and \(upper)")
