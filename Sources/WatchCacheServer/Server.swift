@@ -49,6 +49,9 @@ public final class Server: Sendable {
         public var secure: Int?
     }
 
+    /// Whether ``start()`` has bound the ports (and ``shutdown(drain:)`` has not closed them).
+    public var isListening: Bool { channels.withLock { !$0.isEmpty } }
+
     /// Binds the configured ports and starts serving.
     @discardableResult
     public func start() async throws -> BoundPorts {

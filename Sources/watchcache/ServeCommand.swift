@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import WatchCache
 import WatchCacheServer
 import WatchCacheSQLite
@@ -262,12 +263,15 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure.runtime("cannot start serving on \(bindAddress): \(CommandFailure.reason(error))")
         }
         try await writeKubeconfigFile(kubeconfig, ports: ports, server: server, logger: logger)
-        let loading = Task.detached { () -> Error? in
+        // The server and the load as swift-service-lifecycle services: SIGTERM or SIGINT shuts the
+        // group down gracefully (after the load, which is not interrupted); a failed load too.
+        let dataDir = self.dataDir, inMemory = self.inMemory
+        let loader = OneShotService {
             let started = ContinuousClock.now
             do {
                 try registry.recover()
             } catch {
-                return error
+                throw CommandFailure.runtime("cannot load the storage in \(dataDir): \(CommandFailure.reason(error))")
             }
             let seconds = (ContinuousClock.now - started).seconds
             let objects = registry.caches.reduce(0) { $0 + $1.statistics().objects }
@@ -279,16 +283,19 @@ struct ServeCommand: AsyncParsableCommand {
                                                      "fill_seconds": "\(String(format: "%.3f", timings.fillSeconds))",
                                                      "window_events": "\(events)", "resource_version": "\(registry.currentVersion)",
                                                      "storage": "\(inMemory ? "memory" : dataDir)"])
-            return nil
         }
-        let stop = Task { await Signals.wait(for: [SIGTERM, SIGINT]) }
-        if let failure = await loading.value {
-            stop.cancel()
-            try? await server.shutdown()
-            throw CommandFailure.runtime("cannot load the storage in \(dataDir): \(CommandFailure.reason(failure))")
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: server),
+                .init(service: loader, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? durable?.close()
+            throw error
         }
-        await stop.value
-        try await server.shutdown()
         try durable?.close()
     }
 }
@@ -324,20 +331,32 @@ extension ServeCommand {
             throw CommandFailure.runtime("cannot start serving on \(bindAddress): \(CommandFailure.reason(error))")
         }
         try await writeKubeconfigFile(kubeconfig, ports: ports, server: server, logger: logger)
-        let loading = Task.detached {
+        // Filling the caches waits for etcd as long as it takes; a graceful shutdown cancels it.
+        let etcdPrefix = self.etcdPrefix
+        let loader = OneShotService {
             let started = ContinuousClock.now
-            try? await registry.recoverWithoutBlocking()
+            try? await cancelWhenGracefulShutdown { try await registry.recoverWithoutBlocking() }
+            guard registry.isReady else { return }
             let objects = registry.caches.reduce(0) { $0 + $1.statistics().objects }
             logger.info("caches filled from etcd", metadata: [
                 "seconds": "\(String(format: "%.3f", (ContinuousClock.now - started).seconds))", "objects": "\(objects)",
                 "resource_version": "\(registry.currentVersion)", "etcd": "\(servers)", "prefix": "\(etcdPrefix)"])
         }
-        let compactor = compaction > .zero ? EtcdCompactor.start(etcd, every: compaction) : nil
-        await Signals.wait(for: [SIGTERM, SIGINT])
-        loading.cancel()
-        compactor?.stop()
-        try await server.shutdown()
-        etcd.close()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server),
+            .init(service: loader, successTerminationBehavior: .ignore),
+        ]
+        if compaction > .zero {
+            let compactor = EtcdCompactor.start(etcd, every: compaction)
+            services.append(.init(service: OneShotService {
+                try? await gracefulShutdown()
+                compactor.stop()
+            }, successTerminationBehavior: .ignore))
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                                           logger: logger))
+        defer { etcd.close() }
+        try await group.run()
     }
 
     /// `300`, `30s`, `5m`, `1h` (kube-apiserver's duration flags); `0` is zero.
@@ -352,47 +371,13 @@ extension ServeCommand {
     }
 }
 
-/// Waiting for termination signals without blocking a thread.
-enum Signals {
-    static func wait(for signals: [Int32]) async {
-        let waiter = SignalWaiter()
-        let sources = signals.map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            // Explicitly @Sendable: an inferred main-actor handler would trap when the signal arrives.
-            source.setEventHandler { @Sendable in waiter.fire() }
-            source.resume()
-            return source
-        }
-        await waiter.wait()
-        for source in sources { source.cancel() }
-    }
-}
+/// A service that runs `body` once: the start-up's load, the etcd compactor's lifetime.
+struct OneShotService: Service {
+    let body: @Sendable () async throws -> Void
 
-import Synchronization
+    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
 
-/// A one-shot wake-up that may fire before anyone waits.
-final class SignalWaiter: Sendable {
-    private let state = Mutex<(fired: Bool, continuation: CheckedContinuation<Void, Never>?)>((false, nil))
-
-    func fire() {
-        let continuation: CheckedContinuation<Void, Never>? = state.withLock { s in
-            s.fired = true
-            defer { s.continuation = nil }
-            return s.continuation
-        }
-        continuation?.resume()
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let fired: Bool = state.withLock { s in
-                if !s.fired { s.continuation = c }
-                return s.fired
-            }
-            if fired { c.resume() }
-        }
-    }
+    func run() async throws { try await body() }
 }
 
 extension SyncMode: ExpressibleByArgument {}

@@ -19,6 +19,7 @@ struct WatchCacheCommand: AsyncParsableCommand {
               bench fanout       streams held, memory per stream, delivery latency, reconnect storms, restarts
               bench storage      durable write throughput, start-up time, disk per history event
               bench encoding     a watch event in JSON and in protobuf: bytes and server CPU
+              bench compression  gzipped LISTs: bytes saved, compressor CPU, fetch time
               bench etcd         raw etcd watchers, and writes to etcd direct or through a replica
               bench guarantees   the watch guarantees under faults (writes, watchers, server kills)
               version            what was built (commit, tree state, date) and the libnghttp2 it links

@@ -25,11 +25,11 @@ import Testing
     @Test func helpListsEveryCommand() throws {
         let help = try run(["--help"])
         #expect(help.status == 0)
-        for command in ["serve", "bench recovery", "bench fanout", "bench storage", "bench encoding", "bench etcd", "bench guarantees", "version"] {
+        for command in ["serve", "bench recovery", "bench fanout", "bench storage", "bench encoding", "bench compression", "bench etcd", "bench guarantees", "version"] {
             #expect(help.out.contains("  \(command) "), "\(command) missing from --help")
         }
         let bench = try run(["bench", "--help"])
-        for command in ["recovery", "storage", "fanout", "encoding", "etcd", "guarantees"] {
+        for command in ["recovery", "storage", "fanout", "encoding", "compression", "etcd", "guarantees"] {
             #expect(bench.out.contains("  \(command) "), "\(command) missing from bench --help")
         }
     }
