@@ -11,13 +11,19 @@ public final class KubeObject: Sendable {
     public let resource: ResourceDescriptor
     /// The object encoded compactly, once.
     public let encoded: [UInt8]
+    /// `metadata.name`.
     public let name: String
     /// Empty for cluster-scoped objects.
     public let namespace: String
+    /// `metadata.uid`, set by the registry on create.
     public let uid: String?
+    /// The version of the write that made this state (`metadata.resourceVersion`).
     public let resourceVersion: ResourceVersion
+    /// `metadata.labels`, parsed once for selectors.
     public let labels: LabelSet
+    /// `metadata.generation`: bumped by writes that change more than metadata and status.
     public let generation: Int64?
+    /// `metadata.deletionTimestamp`: set while finalizers or a grace period hold the deletion.
     public let deletionTimestamp: String?
     /// The store key: `namespace/name`, or `name` when cluster-scoped. Lists are sorted by it.
     public let key: String

@@ -8,6 +8,7 @@
 public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// API group; empty for the core group (`/api/v1`).
     public let group: String
+    /// API version (`v1`).
     public let version: String
     /// The plural resource name used in paths (`pods`).
     public let plural: String
@@ -31,6 +32,7 @@ public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertib
         hasher.combine(plural)
     }
 
+    /// A resource; `indexedField`, when given, is made selectable too.
     public init(group: String = "", version: String = "v1", plural: String, kind: String, namespaced: Bool = true,
                 selectableFields: [String] = [], indexedField: String? = nil) {
         self.group = group
@@ -68,25 +70,37 @@ public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertib
 }
 
 extension ResourceDescriptor {
+    /// Core `v1` pods, indexed by `spec.nodeName` (what kubelets watch by).
     public static let pods = ResourceDescriptor(
         plural: "pods", kind: "Pod",
         selectableFields: ["spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork",
                            "status.phase", "status.podIP", "status.nominatedNodeName"],
         indexedField: "spec.nodeName")
+    /// Core `v1` config maps.
     public static let configMaps = ResourceDescriptor(plural: "configmaps", kind: "ConfigMap")
+    /// Core `v1` secrets (field selector: `type`).
     public static let secrets = ResourceDescriptor(plural: "secrets", kind: "Secret", selectableFields: ["type"])
+    /// Core `v1` services.
     public static let services = ResourceDescriptor(plural: "services", kind: "Service")
+    /// Core `v1` endpoints.
     public static let endpoints = ResourceDescriptor(plural: "endpoints", kind: "Endpoints")
+    /// Core `v1` events, with kube-apiserver's selectable fields.
     public static let events = ResourceDescriptor(
         plural: "events", kind: "Event",
         selectableFields: ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
                            "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
                            "reason", "reportingComponent", "source", "type"])
+    /// Core `v1` nodes (cluster-scoped).
     public static let nodes = ResourceDescriptor(plural: "nodes", kind: "Node", namespaced: false, selectableFields: ["spec.unschedulable"])
+    /// Core `v1` namespaces (cluster-scoped).
     public static let namespaces = ResourceDescriptor(plural: "namespaces", kind: "Namespace", namespaced: false, selectableFields: ["status.phase"])
+    /// `apps/v1` deployments.
     public static let deployments = ResourceDescriptor(group: "apps", plural: "deployments", kind: "Deployment")
+    /// `apps/v1` replica sets.
     public static let replicaSets = ResourceDescriptor(group: "apps", plural: "replicasets", kind: "ReplicaSet")
+    /// `apps/v1` stateful sets.
     public static let statefulSets = ResourceDescriptor(group: "apps", plural: "statefulsets", kind: "StatefulSet")
+    /// `apps/v1` daemon sets.
     public static let daemonSets = ResourceDescriptor(group: "apps", plural: "daemonsets", kind: "DaemonSet")
 
     /// The resources a server offers by default.

@@ -4,14 +4,17 @@
 public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
     /// One term; all must hold.
     public struct Requirement: Hashable, Sendable {
+        /// The field path (`spec.nodeName`).
         public var field: String
         /// `true` for `=`/`==`, `false` for `!=`.
         public var equals: Bool
+        /// The value compared, unescaped.
         public var value: String
         /// Where the field's value is in the objects' selectable-field values (resolved once, at parse).
         var position = 0
     }
 
+    /// The terms, in the order written.
     public let requirements: [Requirement]
 
     /// The selector that matches everything.
@@ -19,6 +22,7 @@ public struct FieldSelector: Hashable, Sendable, CustomStringConvertible {
 
     init(requirements: [Requirement]) { self.requirements = requirements }
 
+    /// Whether the selector has no terms.
     public var isEverything: Bool { requirements.isEmpty }
 
     public var description: String {

@@ -2,19 +2,32 @@
 public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
     /// One requirement; all must hold.
     public struct Requirement: Hashable, Sendable {
+        /// An operator, spelled as in the selector text.
         public enum Operator: String, Hashable, Sendable {
+            /// `key=value`.
             case equals = "="
+            /// `key==value` (the same as `=`).
             case doubleEquals = "=="
+            /// `key!=value`: also true when the label is absent.
             case notEquals = "!="
+            /// `key in (a,b)`.
             case `in` = "in"
+            /// `key notin (a,b)`: also true when the label is absent.
             case notIn = "notin"
+            /// `key`: the label is present.
             case exists = "exists"
+            /// `!key`: the label is absent.
             case doesNotExist = "!"
+            /// `key>N`: the value is an integer greater than N.
             case greaterThan = "gt"
+            /// `key<N`: the value is an integer less than N.
             case lessThan = "lt"
         }
+        /// The label key.
         public var key: String
+        /// How the label is compared.
         public var op: Operator
+        /// The values (one for `=`, `!=`, `gt`, `lt`; none for `exists` and `!`).
         public var values: [String]
 
         /// Whether `labels` satisfy this requirement.

@@ -1,6 +1,8 @@
 /// How a LIST's `resourceVersion` is to be matched (`resourceVersionMatch`).
 public enum ResourceVersionMatch: String, Sendable, Hashable {
+    /// The state at exactly `resourceVersion` (410 once it left the window).
     case exact = "Exact"
+    /// Any state at least as new as `resourceVersion`: the cache serves its current one.
     case notOlderThan = "NotOlderThan"
 }
 
@@ -9,18 +11,23 @@ public struct WatchOptions: Sendable, Hashable {
     /// `nil` = unset (start at the most recent state with synthetic ADDED events), `"0"` (any
     /// state, with synthetic ADDED events), or a version to resume after (no synthetic events).
     public var resourceVersion: String?
+    /// `NotOlderThan` with ``sendInitialEvents``; anything else is a 422.
     public var resourceVersionMatch: String?
     /// Watch-list: stream the current state as ADDED events first, then a bookmark marking its end.
     public var sendInitialEvents: Bool?
+    /// Whether the watch gets `BOOKMARK` events: periodic, before its timeout, and at shutdown.
     public var allowWatchBookmarks: Bool
     /// When the server ends the watch. `nil` or 0: never (library) — servers fill in their
     /// default; negative: at once, with nothing sent (as kube-apiserver's expired timer).
     public var timeoutSeconds: Int?
+    /// A label selector in Kubernetes syntax (`app=web,tier!=db`); `nil` or empty selects everything.
     public var labelSelector: String?
+    /// A field selector (`spec.nodeName=node-1`) on the resource's selectable fields.
     public var fieldSelector: String?
     /// The namespace from the request path; `nil` for all namespaces.
     public var namespace: String?
 
+    /// Options as a client would send them; every one defaults to unset.
     public init(resourceVersion: String? = nil, resourceVersionMatch: String? = nil, sendInitialEvents: Bool? = nil,
                 allowWatchBookmarks: Bool = false, timeoutSeconds: Int? = nil, labelSelector: String? = nil,
                 fieldSelector: String? = nil, namespace: String? = nil) {
@@ -59,16 +66,21 @@ public struct WatchOptions: Sendable, Hashable {
 public struct ListOptions: Sendable, Hashable {
     /// `nil` = most recent; `"0"` = any; otherwise a version (see ``resourceVersionMatch``).
     public var resourceVersion: String?
+    /// `Exact` or `NotOlderThan` (needs ``resourceVersion``); unset means `NotOlderThan`
+    /// without a ``limit`` and `Exact` with one, as kube-apiserver reads it.
     public var resourceVersionMatch: String?
     /// The most items to return; more pages follow through ``continueToken``.
     public var limit: Int?
     /// The token from a previous page's `metadata.continue`.
     public var continueToken: String?
+    /// A label selector in Kubernetes syntax; `nil` or empty selects everything.
     public var labelSelector: String?
+    /// A field selector on the resource's selectable fields; `nil` or empty selects everything.
     public var fieldSelector: String?
     /// The namespace from the request path; `nil` for all namespaces.
     public var namespace: String?
 
+    /// Options as a client would send them; every one defaults to unset.
     public init(resourceVersion: String? = nil, resourceVersionMatch: String? = nil, limit: Int? = nil,
                 continueToken: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                 namespace: String? = nil) {
