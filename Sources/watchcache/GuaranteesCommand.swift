@@ -65,6 +65,10 @@ struct GuaranteesCommand: AsyncParsableCommand {
         ]
         print(TextTable.render(rows), terminator: "")
         for violation in r.violations.prefix(20) { print("  \(violation)") }
+        if !r.violations.isEmpty {
+            // The history learns a write of unknown outcome only from a stream that saw it.
+            print("  objects with writes of unknown outcome: \(r.objectsWithUnknownWrites.joined(separator: ", "))")
+        }
         if let json {
             func n(_ v: Int) -> JSONValue { .number(String(v)) }
             let document = JSONObject([
@@ -75,6 +79,7 @@ struct GuaranteesCommand: AsyncParsableCommand {
                 ("watchRequests", n(r.watchRequests)), ("relists", n(r.relists)), ("eventsChecked", n(r.eventsChecked)),
                 ("bookmarksChecked", n(r.bookmarksChecked)), ("resumeProbes", n(r.resumeProbes)),
                 ("violations", .array(r.violations.map { JSONValue.string($0.description) })),
+                ("objectsWithUnknownWrites", .array(r.objectsWithUnknownWrites.map { JSONValue.string($0) })),
             ])
             try CommandFailure.write(JSONWriter.encode(.object(document)), to: json, flag: "--json")
             print("JSON: \(json)")

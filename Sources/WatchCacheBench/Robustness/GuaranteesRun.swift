@@ -38,6 +38,9 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
         public var writesAcknowledged = 0
         /// Writes whose outcome the writer never learnt (the server died under them).
         public var writesUnknown = 0
+        /// The objects those writes were to: the history knows such a write only if a stream saw
+        /// it, so a violation on one of them may be the checker's blind spot rather than the server's.
+        public var objectsWithUnknownWrites: [String] = []
         public var changes = 0
         public var watchers = 0
         public var eventsChecked = 0
@@ -57,6 +60,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
     private var servers: [ServerSlot] = []
     private var acknowledged: [WatchHistory.Change] = []
     private var unknown = 0
+    private var unknownNames: Set<String> = []
     private var streams: [WatchHistory.Stream] = []
     private var relists = 0
     private var watchRequests = 0
@@ -181,6 +185,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
         report.seconds = Date().timeIntervalSince(start)
         report.writesAcknowledged = acks.count
         report.writesUnknown = unknownWrites
+        report.objectsWithUnknownWrites = lock.withLock { unknownNames.sorted() }
         report.changes = history.changes.count
         report.watchers = recorded.count
         report.watchRequests = requests
@@ -214,11 +219,15 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
             }
             var arguments = ["-s", "--max-time", "5", "-X", method, "-w", "\n%{http_code}"]
             if method != "DELETE" { arguments += ["-H", "content-type: application/json", "--data", body] }
-            guard let output = Self.curl(arguments + [url]) else { lock.withLock { unknown += 1 }; continue }
+            guard let output = Self.curl(arguments + [url]) else {
+                lock.withLock { unknown += 1; unknownNames.insert(name) }
+                continue
+            }
             let code = output.split(separator: "\n").last.map(String.init) ?? ""
             let text = output.split(separator: "\n").dropLast().joined(separator: "\n")
             if code == "000" || code.hasPrefix("5") {
-                lock.withLock { unknown += 1 }  // no answer, or the server could not say: it may or may not have happened
+                // No answer, or the server could not say: it may or may not have happened.
+                lock.withLock { unknown += 1; unknownNames.insert(name) }
                 Thread.sleep(forTimeInterval: 0.05)
                 continue
             }
