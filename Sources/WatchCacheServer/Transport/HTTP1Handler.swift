@@ -98,8 +98,9 @@ final class HTTP1Handler: ChannelInboundHandler {
         switch response {
         case .complete(let status, let contentType, let bytes, let extra):
             let keepAlive = head.isKeepAlive && !quiescing
-            if head.method != .HEAD, head.version == .http1_1, bytes.count > ResponseCompression.thresholdBytes,
-               ResponseCompression.acceptsGzip(head.headers.first(name: "accept-encoding")), let body = GzipBody(bytes) {
+            if head.method != .HEAD, head.version == .http1_1,
+               ResponseCompression.gzips(acceptEncoding: head.headers.first(name: "accept-encoding"), bodyBytes: bytes.count),
+               let body = GzipBody(bytes) {
                 // Chunked: the compressed length is known only at the end.
                 var headers = HTTPHeaders([("content-type", contentType), ("transfer-encoding", "chunked")] + ResponseCompression.headers)
                 for (k, v) in extra { headers.add(name: k, value: v) }

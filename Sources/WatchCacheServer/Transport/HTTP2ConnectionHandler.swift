@@ -259,8 +259,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         switch response {
         case .complete(let status, let contentType, let body, let extra):
             stream.ended = true
-            if !isHead, stream.acceptsGzip, body.count > ResponseCompression.thresholdBytes,
-               let gzip = GzipBody(body) {
+            if !isHead, ResponseCompression.gzips(accepted: stream.acceptsGzip, bodyBytes: body.count), let gzip = GzipBody(body) {
                 stream.gzip = gzip
                 pendingResponseBytes += body.count
                 submitResponse(stream, headers: [(":status", String(status)), ("content-type", contentType)] + ResponseCompression.headers + extra,

@@ -9,7 +9,12 @@ public enum ResponseCompression {
 
     /// Whether a complete response of `bodyBytes` goes gzipped to a client that sent `acceptEncoding`.
     public static func gzips(acceptEncoding: String?, bodyBytes: Int) -> Bool {
-        bodyBytes > thresholdBytes && acceptsGzip(acceptEncoding)
+        gzips(accepted: acceptsGzip(acceptEncoding), bodyBytes: bodyBytes)
+    }
+
+    /// The same, for a transport that read `Accept-Encoding` already (``acceptsGzip(_:)``).
+    static func gzips(accepted: Bool, bodyBytes: Int) -> Bool {
+        accepted && bodyBytes > thresholdBytes
     }
 
     /// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
