@@ -52,6 +52,47 @@ import Testing
         #expect(throws: JSONError.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
     }
 
+    @Test func aSparseParseBuildsOnlyTheSelectedMembers() throws {
+        let document = #"{"kind":"Pod","metadata":{"name":"p","annotations":{"a":"b"},"labels":{"app":"x"},"managedFields":[{"f":1}]},"#
+            + #""spec":{"containers":[{"name":"c","image":"i"}],"nodeName":"n1"},"status":{"phase":"Running","x":[1,2,{"y":null}]}}"#
+        let selection = JSONMemberSelection(paths: [["metadata", "name"], ["metadata", "labels"], ["spec", "nodeName"], ["status", "missing"]])
+        let sparse = try JSONParser.parse(Array(document.utf8), keeping: selection)
+        #expect(sparse == (try JSONParser.parse(#"{"metadata":{"name":"p","labels":{"app":"x"}},"spec":{"nodeName":"n1"},"status":{}}"#)))
+        // A path that is a prefix of another keeps its whole value, in either order.
+        for paths in [[["spec"], ["spec", "nodeName"]], [["spec", "nodeName"], ["spec"]]] {
+            let whole = try JSONParser.parse(Array(document.utf8), keeping: JSONMemberSelection(paths: paths))
+            #expect(whole["spec"] == (try JSONParser.parse(document))["spec"])
+        }
+        // A selected member that is not an object is kept as it is.
+        let null = try JSONParser.parse(Array(#"{"spec":null,"other":[1]}"#.utf8), keeping: selection)
+        #expect(null == (try JSONParser.parse(#"{"spec":null}"#)))
+    }
+
+    @Test(arguments: ["{", "[1,]", "01", "{\"a\" 1}", "\"\\ud800\"", "tru", "\"a\nb\"", "\"\\x\"", "-", "1.", "1e", "[1 2]", "{\"a\":1,}"])
+    func aSparseParseRefusesMalformedSkippedValues(value: String) {
+        let document = #"{"metadata":{"name":"p"},"skipped":"# + value + "}"
+        let selection = JSONMemberSelection(paths: [["metadata", "name"]])
+        #expect(throws: JSONError.self) { try JSONParser.parse(Array(document.utf8), keeping: selection) }
+        #expect(throws: JSONError.self) { try JSONParser.parse(document) }
+        #expect(throws: JSONError.self) { try JSONParser.parse(Array(#"{"skipped":"\#u{1}"}"#.utf8), keeping: selection) }
+        #expect(throws: JSONError.self) { try JSONParser.parse([0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D], keeping: selection) }
+        let deep = "{\"s\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        #expect(throws: JSONError.self) { try JSONParser.parse(Array(deep.utf8), keeping: selection) }
+    }
+
+    @Test func storedBytesDescribeAnObjectAsAFullParseDoes() throws {
+        let bytes = Array((#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","uid":"u1","resourceVersion":"42","#
+            + #""generation":3,"deletionTimestamp":"2026-01-01T00:00:00Z","labels":{"app":"x","tier":"db"},"annotations":{"k":"v"}},"#
+            + #""spec":{"nodeName":"n1","containers":[{"name":"c","image":"i"}]},"status":{"phase":"Running"}}"#).utf8)
+        let stored = try KubeObject(storedBytes: bytes, resource: .pods)
+        let full = try KubeObject(bytes: bytes, resource: .pods)
+        #expect(stored.key == full.key && stored.uid == full.uid && stored.resourceVersion == full.resourceVersion)
+        #expect(stored.labels == full.labels && stored.generation == full.generation && stored.deletionTimestamp == full.deletionTimestamp)
+        #expect(stored.fieldValues == full.fieldValues && stored.fieldSignature == full.fieldSignature)
+        #expect(stored.fieldValue("spec.nodeName") == "n1" && stored.fieldValue("status.phase") == "Running")
+        #expect(stored.encoded == bytes && JSONValue.object(stored.json) == JSONValue.object(full.json))
+    }
+
     @Test func pathsAndFieldText() throws {
         let value = try JSONParser.parse(#"{"spec":{"nodeName":"n1","hostNetwork":true,"n":3},"status":{"phase":null}}"#)
         #expect(value.value(atPath: "spec.nodeName")?.fieldText == "n1")

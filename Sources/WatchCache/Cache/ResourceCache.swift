@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 
@@ -62,15 +63,26 @@ public final class ResourceCache: Sendable {
     /// `historyFloor` unless there were more than the window holds.
     func restore(version: ResourceVersion, objects: [KubeObject], history: [StoredEvent], historyFloor: ResourceVersion) throws(Status) {
         let events = try CacheEvent.fromStored(history, resource: resource, now: clock.now(), wallNow: WallClock.secondsSince1970())
-        var store = ObjectStore(resource: resource)
-        for o in objects { store.put(o) }
         // A full refill may have been cut at the window's maximum: it then reaches back to its first event only.
         let truncated = history.count >= configuration.history.maximumEvents
         let floor = truncated ? ResourceVersion(events[0].resourceVersion.rawValue - 1) : historyFloor
+        // The store and the log are independent: each is filled on its own core.
+        let store = Mutex(ObjectStore(resource: resource))
+        let log = Mutex<EventLog?>(nil)
+        let (resource, window, indexed) = (resource, configuration.history, configuration.watchReplay == .indexed)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                let filled = ObjectStore(resource: resource, objects: objects)
+                store.withLock { $0 = filled }
+            } else {
+                let filled = EventLog(window: window, initialVersion: floor, events: events, indexed: indexed)
+                log.withLock { $0 = filled }
+            }
+        }
         state.withLock { cs in
-            cs.store = store
+            cs.store = store.withLock { $0 }
             cs.version = version
-            cs.log = EventLog(window: configuration.history, initialVersion: floor, events: events, indexed: configuration.watchReplay == .indexed)
+            cs.log = log.withLock { $0! }
         }
     }
 

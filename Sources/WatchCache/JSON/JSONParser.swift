@@ -52,6 +52,32 @@ public struct JSONParser {
         return value
     }
 
+    /// Parses a whole document, keeping only the members `selection` names: every other value
+    /// is checked for well-formedness and skipped without being built (no strings, no arrays, no
+    /// objects). For reading what a handful of members say out of large documents, such as the
+    /// metadata and selectable fields of stored objects at start-up.
+    static func parse(_ bytes: [UInt8], keeping selection: JSONMemberSelection) throws(JSONError) -> JSONValue {
+        do {
+            return try bytes.withUnsafeBufferPointer { buffer in
+                var parser = Cursor(buffer: buffer)
+                parser.skipWhitespace()
+                let value: JSONValue
+                if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") {
+                    value = try parser.parseObject(depth: 1, keeping: selection)
+                } else {
+                    value = try parser.parseValue(depth: 0)
+                }
+                parser.skipWhitespace()
+                guard parser.index == buffer.count else { throw parser.error("unexpected data after the document") }
+                return value
+            }
+        } catch let error as JSONError {
+            throw error
+        } catch {
+            throw JSONError(offset: 0, reason: "\(error)")
+        }
+    }
+
     /// Parses a document given as a string.
     public static func parse(_ text: String) throws(JSONError) -> JSONValue {
         try parse(Array(text.utf8))
@@ -145,6 +171,129 @@ public struct JSONParser {
             }
         }
 
+        /// An object of which only the members in `selection` are built; the others are skipped.
+        mutating func parseObject(depth: Int, keeping selection: JSONMemberSelection) throws(JSONError) -> JSONValue {
+            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+            index += 1
+            var object = JSONObject()
+            skipWhitespace()
+            if index < buffer.count, buffer[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(object)
+            }
+            while true {
+                skipWhitespace()
+                guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                let nameStart = index + 1
+                try skipString()
+                let name = UnsafeBufferPointer(rebasing: buffer[nameStart..<(index - 1)])
+                skipWhitespace()
+                guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                skipWhitespace()
+                if let wanted = selection.member(named: name) {
+                    // Names with escapes never match (selections name plain members), so the raw bytes are the name.
+                    let key = String(decoding: name, as: UTF8.self)
+                    if !wanted.isWhole, index < buffer.count, buffer[index] == UInt8(ascii: "{") {
+                        object[key] = try parseObject(depth: depth + 1, keeping: wanted)
+                    } else {
+                        object[key] = try parseValue(depth: depth)
+                    }
+                } else {
+                    try skipValue(depth: depth)
+                }
+                skipWhitespace()
+                guard index < buffer.count else { throw error("unexpected end of input") }
+                if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
+                if buffer[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+                throw error("expected ',' or '}'")
+            }
+        }
+
+        /// Moves past one value, checking its grammar as ``parseValue(depth:)`` does (except that
+        /// strings' UTF-8 is not validated), without building it.
+        mutating func skipValue(depth: Int) throws(JSONError) {
+            guard index < buffer.count else { throw error("unexpected end of input") }
+            switch buffer[index] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let isObject = buffer[index] == UInt8(ascii: "{")
+                let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                guard depth + 1 <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+                index += 1
+                skipWhitespace()
+                if index < buffer.count, buffer[index] == close { index += 1; return }
+                while true {
+                    skipWhitespace()
+                    if isObject {
+                        guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                        try skipString()
+                        skipWhitespace()
+                        guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                        index += 1
+                        skipWhitespace()
+                    }
+                    try skipValue(depth: depth + 1)
+                    skipWhitespace()
+                    guard index < buffer.count else { throw error("unexpected end of input") }
+                    if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if buffer[index] == close { index += 1; return }
+                    throw error(isObject ? "expected ',' or '}'" : "expected ',' or ']'")
+                }
+            case UInt8(ascii: "\""): try skipString()
+            case UInt8(ascii: "t"): try expectLiteral("true")
+            case UInt8(ascii: "f"): try expectLiteral("false")
+            case UInt8(ascii: "n"): try expectLiteral("null")
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
+            default: throw error("unexpected character '\(Unicode.Scalar(buffer[index]))'")
+            }
+        }
+
+        /// Moves past a string (opening quote at `index`), checking its escapes, its UTF-8 and that
+        /// it has no control characters.
+        mutating func skipString() throws(JSONError) {
+            index += 1
+            let start = index
+            var ascii = true
+            while index < buffer.count {
+                switch buffer[index] {
+                case UInt8(ascii: "\""):
+                    if !ascii { _ = try validatedUTF8(UnsafeBufferPointer(rebasing: buffer[start..<index]), at: start) }
+                    index += 1
+                    return
+                case UInt8(ascii: "\\"):
+                    index += 1
+                    guard index < buffer.count else { throw error("unexpected end of input") }
+                    switch buffer[index] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        index += 1
+                    case UInt8(ascii: "u"):
+                        index += 1
+                        let scalar = try parseHex4()
+                        if (0xD800..<0xDC00).contains(scalar) {
+                            guard index + 1 < buffer.count, buffer[index] == UInt8(ascii: "\\"), buffer[index + 1] == UInt8(ascii: "u") else {
+                                throw error("lone surrogate in string")
+                            }
+                            index += 2
+                            guard (0xDC00..<0xE000).contains(try parseHex4()) else { throw error("invalid surrogate pair") }
+                        } else if (0xDC00..<0xE000).contains(scalar) {
+                            throw error("lone surrogate in string")
+                        }
+                    default:
+                        throw error("invalid escape")
+                    }
+                case 0..<0x20:
+                    throw error("control character in string")
+                case 0x80...:
+                    ascii = false
+                    index += 1
+                default:
+                    index += 1
+                }
+            }
+            throw error("unterminated string")
+        }
+
         mutating func parseArray(depth: Int) throws(JSONError) -> JSONValue {
             guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
             index += 1
@@ -173,6 +322,12 @@ public struct JSONParser {
 
         mutating func parseNumber() throws(JSONError) -> String {
             let start = index
+            try scanNumber()
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
+        }
+
+        /// Moves past a number, checking its grammar.
+        mutating func scanNumber() throws(JSONError) {
             if buffer[index] == UInt8(ascii: "-") { index += 1 }
             guard index < buffer.count, isDigit(buffer[index]) else { throw error("invalid number") }
             if buffer[index] == UInt8(ascii: "0") {
@@ -192,7 +347,6 @@ public struct JSONParser {
                 guard index < buffer.count, isDigit(buffer[index]) else { throw error("invalid exponent") }
                 while index < buffer.count, isDigit(buffer[index]) { index += 1 }
             }
-            return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
         }
 
         func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -48,6 +48,7 @@ public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertib
         self.allSelectableFields = all
         self.selectableFieldPaths = all.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
         self.indexedFieldPosition = indexedField.flatMap { all.firstIndex(of: $0) }
+        self.describingMembers = JSONMemberSelection(paths: KubeObject.describingMetadata.map { ["metadata", $0] } + selectableFieldPaths)
     }
 
     /// `v1` or `apps/v1`.
@@ -67,6 +68,9 @@ public final class ResourceDescriptor: Hashable, Sendable, CustomStringConvertib
     let selectableFieldPaths: [[String]]
     /// Where ``indexedField`` is in ``allSelectableFields``.
     let indexedFieldPosition: Int?
+    /// The members a ``KubeObject`` of this resource is described by (its metadata that the cache
+    /// reads, its selectable fields): all a stored object's bytes are parsed for.
+    let describingMembers: JSONMemberSelection
 }
 
 extension ResourceDescriptor {

@@ -19,6 +19,14 @@ struct ObjectStore {
         indexed = resource.indexedField != nil
     }
 
+    /// A store of `objects` (a refill: no rehashing as it grows).
+    init(resource: ResourceDescriptor, objects: [KubeObject]) {
+        self.init(resource: resource)
+        self.objects.reserveCapacity(objects.count)
+        newKeys.reserveCapacity(objects.count)
+        for o in objects { put(o) }
+    }
+
     var count: Int { objects.count }
 
     subscript(key: String) -> KubeObject? { objects[key] }
