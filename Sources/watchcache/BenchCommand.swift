@@ -26,21 +26,54 @@ struct RecoveryCommand: AsyncParsableCommand {
             control (unselective watchers: ~1x expected), server-restart (kep956 with a graceful restart halfway, on the durable storage in a scratch directory), \
             compression (kep956 at compression 1 and 10: the ratio must not move), all.
 
-            In-process mode runs the library on a virtual clock: deterministic for a seed. Network mode             starts a real `watchcache serve` on loopback for each run (or uses --server) and drives it             through HTTP/2 connections of up to 500 watch streams each; it runs in real time, so its             default compression is 10 (kep956: 3 minutes per run).
+            In-process mode runs the library on a virtual clock: deterministic for a seed. Network mode \
+            starts a real `watchcache serve` on loopback for each run and drives it through HTTP/2 \
+            connections of up to 500 watch streams each; it runs in real time, so its default \
+            compression is 10 (kep956: 3 minutes per run).
+
+            Any Kubernetes API server (kube-apiserver, k3s, kwok, another watchcache): --kubeconfig \
+            [--context], or --server URL with --token, --certificate-authority, --client-certificate \
+            and --client-key, --insecure-skip-tls-verify (HTTP/2 over TLS, ALPN h2). Such a run goes in \
+            real time (no compression: kep956 takes about 1 hour per run; shorten it with --warmup, \
+            --measured and --watchers), creates a namespace of its own and deletes it at the end, and \
+            places its pods on nodes by a label, never scheduled. Init events come from the server's \
+            apiserver_init_events_total when its /metrics is readable; per resume, and otherwise, from \
+            the client's estimate.
             """
     )
 
     @Option(help: "kep956, sweep, control, server-restart, compression or all.")
     var scenario = "kep956"
 
-    @Option(help: "in-process or network.")
-    var mode = "in-process"
+    @Option(help: "in-process or network (the default with --server or --kubeconfig).")
+    var mode: String?
 
     @Option(help: "Time compression factor: durations divided by it, the write rate multiplied (default: 1 in-process, 10 over the network).")
     var compression: Double?
 
-    @Option(help: "Network mode: an already running server (http://host:port), started with the same --time-compression and window flags.")
+    @Option(help: "Network mode against a server already running: any Kubernetes API server (https://host:port, or http:// for cleartext HTTP/2).")
     var server: String?
+
+    @Option(help: "Network mode against the server of a kubeconfig's context (default file: $KUBECONFIG's first, else ~/.kube/config, when --context is given).")
+    var kubeconfig: String?
+
+    @Option(help: "The kubeconfig context (default: its current-context).")
+    var context: String?
+
+    @Option(help: "With --server: a bearer token.")
+    var token: String?
+
+    @Option(name: .customLong("certificate-authority"), help: "With --server: the PEM file of the authorities the server's certificate must chain to (default: the system's).")
+    var certificateAuthority: String?
+
+    @Option(name: .customLong("client-certificate"), help: "With --server: a PEM client certificate (with --client-key).")
+    var clientCertificate: String?
+
+    @Option(name: .customLong("client-key"), help: "With --server: the client certificate's PEM key.")
+    var clientKey: String?
+
+    @Flag(name: .customLong("insecure-skip-tls-verify"), help: "With --server: accept any server certificate.")
+    var insecureSkipTLSVerify = false
 
     @Option(help: "Override the scenario's number of watchers (N).")
     var watchers: Int?
@@ -77,32 +110,84 @@ struct RecoveryCommand: AsyncParsableCommand {
         try CommandFailure.checkWritable(svg, flag: "--svg")
         let names = RecoveryScenario.allCases.map(\.rawValue) + ["all"]
         guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
-        guard mode == "in-process" || mode == "network" else { throw ValidationError("--mode must be in-process or network") }
+        if let mode, mode != "in-process", mode != "network" { throw ValidationError("--mode must be in-process or network") }
         if let compression, !(1...100).contains(compression) { throw ValidationError("--compression must be between 1 and 100") }
-        if server != nil, mode != "network" { throw ValidationError("--server needs --mode network") }
-        if let server, Self.endpoint(server) == nil { throw ValidationError("--server must look like http://127.0.0.1:8080") }
-        if mode == "network", server != nil, scenario == "server-restart" || scenario == "all" {
-            throw ValidationError("--scenario server-restart restarts the server it starts itself: it cannot run against --server")
+        if server != nil, kubeconfig != nil { throw ValidationError("give --server or --kubeconfig, not both") }
+        if kubeconfig == nil, server == nil, context != nil { throw ValidationError("--context names a context of --kubeconfig") }
+        let credentials = token != nil || certificateAuthority != nil || clientCertificate != nil || clientKey != nil || insecureSkipTLSVerify
+        if credentials, server == nil {
+            throw ValidationError("--token, --certificate-authority, --client-certificate, --client-key and --insecure-skip-tls-verify go with --server (a kubeconfig has its own)")
+        }
+        if (clientCertificate == nil) != (clientKey == nil) { throw ValidationError("--client-certificate and --client-key go together") }
+        if let server, !(server.hasPrefix("https://") || server.hasPrefix("http://")) {
+            throw ValidationError("--server must be a URL: https://host:port (or http:// for cleartext HTTP/2)")
+        }
+        if let server, server.hasPrefix("http://"), certificateAuthority != nil || clientCertificate != nil || insecureSkipTLSVerify {
+            throw ValidationError("--server \(server) is cleartext: TLS options need https://")
+        }
+        if hasTarget, mode == "in-process" { throw ValidationError("--server and --kubeconfig run over the network: not with --mode in-process") }
+        if hasTarget, scenario == "server-restart" || scenario == "all" || scenario == "compression" {
+            throw ValidationError("--scenario \(scenario) restarts or time-compresses the server it starts itself: it cannot run against --server or --kubeconfig")
         }
         if let watchers, watchers < 1 { throw ValidationError("--watchers must be at least 1") }
         if let writesPerSecond, !(writesPerSecond > 0) { throw ValidationError("--writes-per-second must be positive") }
         if let measured, !(measured > 0) { throw ValidationError("--measured must be positive") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative") }
         if let watchReplay, !["scan", "indexed", "both"].contains(watchReplay) { throw ValidationError("--watch-replay must be scan, indexed or both") }
-        if server != nil, watchReplay == nil || watchReplay == "both" {
-            throw ValidationError("--server runs against a server with a replay of its own: say which with --watch-replay scan (kube-apiserver) or indexed (watchcache serve's default)")
+        if hasTarget, watchReplay == "both" {
+            throw ValidationError("--watch-replay both needs servers the run starts: a running server has one replay (scan: kube-apiserver's; indexed: watchcache serve's default)")
         }
         if let windowEvents, windowEvents != "dynamic", (Int(windowEvents) ?? 0) < 1 {
             throw ValidationError("--window-events must be a positive number of events or 'dynamic'")
         }
     }
 
+    /// A server the run does not start: --server or --kubeconfig.
+    var hasTarget: Bool { server != nil || kubeconfig != nil }
+
+    /// The server named by --server and its credentials, or by the kubeconfig.
+    func target() throws -> APIServerEndpoint {
+        if let kubeconfig { return try Kubeconfig.endpoint(path: kubeconfig, context: context) }
+        guard let server else { preconditionFailure("target() without --server or --kubeconfig") }
+        func read(_ path: String?, _ flag: String) throws -> [UInt8]? {
+            guard let path else { return nil }
+            guard let data = FileManager.default.contents(atPath: path) else { throw BenchError("\(flag) \(path): cannot read the file") }
+            return Array(data)
+        }
+        var tls: APIServerEndpoint.TLS?
+        if server.hasPrefix("https://") {
+            var settings = APIServerEndpoint.TLS()
+            settings.certificateAuthority = try read(certificateAuthority, "--certificate-authority")
+            settings.clientCertificate = try read(clientCertificate, "--client-certificate")
+            settings.clientKey = try read(clientKey, "--client-key")
+            settings.insecureSkipVerify = insecureSkipTLSVerify
+            tls = settings
+        }
+        return try APIServerEndpoint(url: server, tls: tls, bearerToken: token)
+    }
+
     func run() async throws {
         let revision = Self.gitRevision()  // before the runs: the checkout may move while they go on
+        let mode = self.mode ?? (hasTarget ? "network" : "in-process")
+        // A running server: who it is decides the time compression and the replay it does.
+        var endpoint: APIServerEndpoint?
+        var targetIsWatchCache = false
+        if hasTarget {
+            let resolved: APIServerEndpoint
+            do { resolved = try target() } catch { throw CommandFailure.usage("\(error)") }
+            let version: String
+            do { version = try await resolved.serverVersion() } catch { throw CommandFailure.runtime("\(error)") }
+            targetIsWatchCache = version.contains("-watchcache")
+            if let compression, compression != 1, !targetIsWatchCache {
+                throw CommandFailure.usage("--compression \(compression): \(resolved.url) is \(version), which runs in real time; only a watchcache serve started with the same --time-compression can be compressed")
+            }
+            endpoint = resolved
+            print("Target: \(resolved.url)\(resolved.context.map { " (context \($0))" } ?? ""), \(version)")
+        }
         let scenarios = scenario == "all" ? RecoveryScenario.allCases : [RecoveryScenario(rawValue: scenario)!]
         var points: [(RecoveryScenario, RecoveryParameters)] = []
         for s in scenarios {
-            for var p in s.points(compression: compression ?? (mode == "network" ? 10 : 1)) {
+            for var p in s.points(compression: compression ?? (mode == "network" && !hasTarget ? 10 : 1)) {
                 if let watchers { p.watchers = watchers }
                 if let writesPerSecond { p.writesPerSecond = writesPerSecond }
                 if let measured {
@@ -116,7 +201,8 @@ struct RecoveryCommand: AsyncParsableCommand {
                 case nil: p.windowEvents = RecoveryParameters.window2019(watchers: p.watchers)
                 }
                 p.seed = seed
-                let replays = (watchReplay ?? "both") == "both" ? WatchReplay.allCases : [WatchReplay(rawValue: watchReplay!)!]
+                let defaultReplay = hasTarget ? (targetIsWatchCache ? "indexed" : "scan") : "both"
+                let replays = (watchReplay ?? defaultReplay) == "both" ? WatchReplay.allCases : [WatchReplay(rawValue: watchReplay ?? defaultReplay)!]
                 for replay in replays {
                     p.replay = replay
                     points.append((s, p))
@@ -124,6 +210,10 @@ struct RecoveryCommand: AsyncParsableCommand {
             }
         }
 
+        if hasTarget {
+            let seconds = points.reduce(0.0) { $0 + 2 * ($1.1.warmup + $1.1.measured) / $1.1.compression }
+            print("This runs in real time: \(points.count * 2) runs of warm-up + counted time, about \(Int((seconds / 60).rounded(.up))) minutes, plus creating the pods.")
+        }
         var bar = ProgressBar(enabled: !noProgress && isatty(2) == 1)
         var comparisons: [RecoveryComparison] = []
         let total = Double(points.count * 2)
@@ -134,7 +224,7 @@ struct RecoveryCommand: AsyncParsableCommand {
                 let label = "\(p) compression \(Int(p.compression))x, bookmarks \(bookmarks ? "on" : "off")"
                 let progress: (Double) -> Void = { fraction in bar.update((done + fraction) / total, label: label) }
                 if mode == "network" {
-                    pair.append(try await Self.runOverNetwork(p, bookmarks: bookmarks, server: server, progress: progress))
+                    pair.append(try await Self.runOverNetwork(p, bookmarks: bookmarks, target: endpoint, progress: progress))
                 } else {
                     let run = InProcessRecoveryRun(parameters: p, bookmarks: bookmarks)
                     run.progress = progress
@@ -149,8 +239,9 @@ struct RecoveryCommand: AsyncParsableCommand {
         }
         bar.finish()
 
-        let report = RecoveryReport(scenario: scenario, mode: mode, comparisons: comparisons, machine: .current(),
+        var report = RecoveryReport(scenario: scenario, mode: mode, comparisons: comparisons, machine: .current(),
                                     revision: revision, date: ISO8601DateFormatter().string(from: Date()))
+        report.target = endpoint.map { $0.url + ($0.context.map { " (context \($0))" } ?? "") }
         print(report.table(), terminator: "")
         if let json {
             try CommandFailure.write(report.json(), to: json, flag: "--json")
@@ -165,12 +256,12 @@ struct RecoveryCommand: AsyncParsableCommand {
     /// One network run: against `server`, or a fresh `watchcache serve` (this executable) on loopback.
     /// A run with a restart uses the durable storage in a scratch data directory and restarts the
     /// server gracefully (SIGTERM, then a new process on the same port and directory).
-    static func runOverNetwork(_ p: RecoveryParameters, bookmarks: Bool, server: String?, progress: @escaping (Double) -> Void) async throws -> RecoveryMeasurement {
-        let host: String, port: Int
+    static func runOverNetwork(_ p: RecoveryParameters, bookmarks: Bool, target: APIServerEndpoint?, progress: @escaping (Double) -> Void) async throws -> RecoveryMeasurement {
+        let endpoint: APIServerEndpoint
         let managed = ManagedServer()
         var data: String?
-        if let server, let endpoint = endpoint(server) {
-            (host, port) = endpoint
+        if let target {
+            endpoint = target
         } else {
             var arguments = ["--threads", "1", "--time-compression", String(p.compression), "--watch-replay", p.replay.rawValue,
                              "--max-requests-inflight", "0", "--max-mutating-requests-inflight", "0"]
@@ -184,32 +275,28 @@ struct RecoveryCommand: AsyncParsableCommand {
                 arguments += ["--window-min-events", String(events), "--window-max-events", String(events)]
             }
             try managed.start(arguments: arguments, port: nil)
-            (host, port) = ("127.0.0.1", managed.port)
+            endpoint = .loopback(port: managed.port)
         }
         defer {
             managed.stop()
             if let data { try? FileManager.default.removeItem(atPath: data) }
         }
-        let run = NetworkRecoveryRun(parameters: p, bookmarks: bookmarks, host: host, port: port)
+        let run = NetworkRecoveryRun(parameters: p, bookmarks: bookmarks, endpoint: endpoint, remote: target != nil)
         run.progress = progress
-        if server == nil {
+        if target == nil {
             run.restartServer = { try managed.restart() }
         }
         do {
             let result = try await run.run()
             await run.close()
             return result
+        } catch let error as BenchError where target != nil {
+            await run.close()
+            throw CommandFailure.runtime(error.description)
         } catch {
             await run.close()
             throw error
         }
-    }
-
-    /// `http://host:port` → (host, port).
-    static func endpoint(_ url: String) -> (String, Int)? {
-        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host,
-              let port = components.port else { return nil }
-        return (host, port)
     }
 
     /// The checkout's commit (and `-dirty` with uncommitted changes), or "unknown" outside one.

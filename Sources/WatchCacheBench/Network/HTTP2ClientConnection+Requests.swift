@@ -48,25 +48,29 @@ extension HTTP2ClientConnection {
         return ServerMetrics(parsing: String(decoding: body, as: UTF8.self))
     }
 
-    /// POSTs `count` pods to the benchmark namespace, at most 256 at a time, over the connections
+    /// POSTs `count` pods to `namespace`, at most 256 at a time, over the connections
     /// `connection(i)` picks; pods that exist already (409) are kept. `body(i)` runs on `loop`.
-    static func createPods(count: Int, on loop: any EventLoop, connection: @escaping @Sendable (Int) -> HTTP2ClientConnection,
+    /// With `createNamespace` the namespace is created first if it does not exist.
+    static func createPods(count: Int, namespace: String = PodWorkload.namespace, createNamespace: Bool = true, on loop: any EventLoop,
+                           connection: @escaping @Sendable (Int) -> HTTP2ClientConnection,
                            body: @escaping @Sendable (Int) -> [UInt8]) async throws {
         guard count > 0 else { return }
         // The namespace first: servers with kube-apiserver's NamespaceLifecycle refuse objects in a
         // namespace that does not exist (409 when it does).
-        let namespaceCreated = loop.makePromise(of: Void.self)
-        try await loop.submit {
-            let body = Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(PodWorkload.namespace)"}}"#.utf8)
-            connection(0).fetch("POST", "/api/v1/namespaces", body: body) { status, response in
-                if status == 201 || status == 409 {
-                    namespaceCreated.succeed(())
-                } else {
-                    namespaceCreated.fail(BenchError("creating namespace \(PodWorkload.namespace) answered \(status): \(String(decoding: response.prefix(200), as: UTF8.self))"))
+        if createNamespace {
+            let namespaceCreated = loop.makePromise(of: Void.self)
+            try await loop.submit {
+                let body = Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(namespace)"}}"#.utf8)
+                connection(0).fetch("POST", "/api/v1/namespaces", body: body) { status, response in
+                    if status == 201 || status == 409 {
+                        namespaceCreated.succeed(())
+                    } else {
+                        namespaceCreated.fail(BenchError("creating namespace \(namespace) answered \(status): \(String(decoding: response.prefix(200), as: UTF8.self))"))
+                    }
                 }
-            }
-        }.get()
-        try await namespaceCreated.futureResult.get()
+            }.get()
+            try await namespaceCreated.futureResult.get()
+        }
         let promise = loop.makePromise(of: Void.self)
         try await loop.submit {
             var next = 0, done = 0
@@ -75,7 +79,7 @@ extension HTTP2ClientConnection {
                 guard next < count else { return }
                 let i = next
                 next += 1
-                connection(i).fetch("POST", "/api/v1/namespaces/\(PodWorkload.namespace)/pods", body: body(i)) { status, response in
+                connection(i).fetch("POST", "/api/v1/namespaces/\(namespace)/pods", body: body(i)) { status, response in
                     if status != 201, status != 409, failure == nil {
                         failure = "creating pod \(i) answered \(status): \(String(decoding: response.prefix(200), as: UTF8.self))"
                     }

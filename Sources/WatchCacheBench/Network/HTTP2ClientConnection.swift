@@ -25,7 +25,13 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
     private var handlers: [Int32: StreamHandler] = [:]
     private var bodies: [Int32: (bytes: [UInt8], offset: Int)] = [:]
     private var inFlush = false
+    /// The connection is gone: new requests close at once.
+    private var closed = false
     let authority: String
+    /// `http` or `https`.
+    let scheme: String
+    /// The `authorization` header of every request (`Bearer …`), if any.
+    let authorization: String?
     /// Called once when the connection closes.
     var onClose: () -> Void = {}
 
@@ -34,8 +40,10 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// - Parameter initialWindow: the stream flow-control window offered to the server (0: the
     ///   server may send headers but no data — a consumer that never reads).
-    init(authority: String, initialWindow: UInt32 = 4 << 20) {
+    init(authority: String, initialWindow: UInt32 = 4 << 20, scheme: String = "http", authorization: String? = nil) {
         self.authority = authority
+        self.scheme = scheme
+        self.authorization = authorization
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -91,6 +99,7 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         let open = handlers
         handlers.removeAll()
         for (_, h) in open { h.onClose(UInt32(NGHTTP2_CANCEL.rawValue)) }
@@ -102,11 +111,22 @@ final class HTTP2ClientConnection: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
-    /// Starts a request; returns its stream id (negative if libnghttp2 refused it).
+    /// Starts a request; returns its stream id (negative if libnghttp2 refused it). On a closed
+    /// connection the handler's `onClose` runs at once (`NGHTTP2_CANCEL`), as for the streams that
+    /// were open when it closed.
     @discardableResult
     func request(_ method: String, _ path: String, body: [UInt8]? = nil, contentType: String = "application/json",
                  handler: StreamHandler) -> Int32 {
-        var fields = [(":method", method), (":scheme", "http"), (":authority", authority), (":path", path), ("accept", "application/json")]
+        if closed {
+            // Later, not from inside the caller (which may answer a close with a new request).
+            if let loop = context?.eventLoop {
+                let bound = NIOLoopBound(handler, eventLoop: loop)
+                loop.execute { bound.value.onClose(UInt32(NGHTTP2_CANCEL.rawValue)) }
+            }
+            return -1
+        }
+        var fields = [(":method", method), (":scheme", scheme), (":authority", authority), (":path", path), ("accept", "application/json")]
+        if let authorization { fields.append(("authorization", authorization)) }
         if let body {
             fields.append(("content-type", contentType))
             fields.append(("content-length", String(body.count)))

@@ -11,11 +11,19 @@ import WatchCache
 ///
 /// Real time passes here: the run takes (warm-up + counted) / compression seconds. The server must
 /// run with the same `--time-compression`.
+///
+/// Against a server the benchmark did not start (``remote``: kube-apiserver, k3s, kwok, or a
+/// `watchcache serve` elsewhere) the run creates a namespace of its own and deletes it at the end,
+/// its pods are never scheduled and are placed on their nodes by a label
+/// (``PodWorkload/Placement/label``), and where the server's `/metrics` has no per-watch histogram
+/// (kube-apiserver has `apiserver_init_events_total` only) the per-resume figures are the client's
+/// estimate: the run's acknowledged writes newer than each resume's version.
 public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `loop`
     public let parameters: RecoveryParameters
     public let bookmarks: Bool
-    public let host: String
-    public let port: Int
+    public let endpoint: APIServerEndpoint
+    /// A server the benchmark did not start: its own namespace, label placement, cleanup.
+    public let remote: Bool
     public var streamsPerConnection = 500
     /// Called with the fraction of the run done, from the event loop.
     public var progress: ((Double) -> Void)?
@@ -32,11 +40,19 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     private var streams: [(connection: Int, id: Int32)?] = []
     private var lineBuffers: [[UInt8]] = []
     private var rng = SplitMix64(seed: 1)
-    private let workload: PodWorkload
+    private var workload: PodWorkload
     private var revisions: [Int] = []
+    /// The versions of the run's acknowledged writes, ascending (for the client-side estimate).
+    private var writeVersions: [UInt64] = []
+    /// Client-side estimates of each counted resume's init events.
+    private var estimatedInitEvents: [Double] = []
+    /// Whether the namespace this run created still exists.
+    private var namespaceCreated = false
 
     private var counting = false
     private var stopping = false
+    /// The run is over: streams that end are not watched again.
+    private var closing = false
     private var watchBytes = 0.0
     private var relistBytes = 0.0
     private var writes = 0
@@ -49,17 +65,44 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     /// Restart figures: seconds from stopping the old server until every watcher was live again.
     private var restartSeconds = 0.0
     private var restartInitEvents = 0.0
+    /// During the reconnect storm: watches answered (headers) since it began.
+    private var storming = false
+    private var answeredSinceStorm = 0
 
-    public init(parameters: RecoveryParameters, bookmarks: Bool, host: String = "127.0.0.1", port: Int) {
-        self.parameters = parameters
-        self.bookmarks = bookmarks
-        self.host = host
-        self.port = port
-        workload = PodWorkload(watchers: parameters.watchers, objectsPerWatcher: parameters.objectsPerWatcher)
+    public convenience init(parameters: RecoveryParameters, bookmarks: Bool, port: Int) {
+        self.init(parameters: parameters, bookmarks: bookmarks, endpoint: .loopback(port: port), remote: false)
     }
 
-    /// Runs the point; the server should hold nothing of the workload yet (objects already there are reused).
+    public init(parameters: RecoveryParameters, bookmarks: Bool, endpoint: APIServerEndpoint, remote: Bool) {
+        self.parameters = parameters
+        self.bookmarks = bookmarks
+        self.endpoint = endpoint
+        self.remote = remote
+        workload = PodWorkload(watchers: parameters.watchers, objectsPerWatcher: parameters.objectsPerWatcher)
+        if remote {
+            workload.namespace = "watchcache-bench-" + String(UInt32.random(in: .min ... .max), radix: 16)
+            workload.placement = .label
+        }
+    }
+
+    /// The namespace the run's pods live in (a fresh one against a ``remote`` server).
+    public var namespace: String { workload.namespace }
+
+    /// Runs the point; the server should hold nothing of the workload yet (objects already there
+    /// are reused). Against a ``remote`` server the namespace the run created is deleted at the
+    /// end, whether the run succeeded or not.
     public func run() async throws -> RecoveryMeasurement {
+        do {
+            let measurement = try await measure()
+            try await deleteNamespace()
+            return measurement
+        } catch {
+            try? await deleteNamespace()
+            throw error
+        }
+    }
+
+    private func measure() async throws -> RecoveryMeasurement {
         let wallStart = CPUTime.wall()
         let p = parameters
         let f = p.compression
@@ -103,12 +146,12 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             try await sleep(measured, total: warmup + measured, done: warmup)
             after = try await scrape()
         }
-        let clientFigures = try await loop.submit { () -> (Int, Int, Int, Int, Double, Double, Int, Int) in
+        let clientFigures = try await loop.submit { () -> (Int, Int, Int, Int, Double, Double, Int, Int, [Double]) in
             self.counting = false
             self.stopping = true  // no more writes
             return (self.clients.reduce(0) { $0 + $1.expiredCount }, self.clients.reduce(0) { $0 + $1.relists },
                     self.clients.reduce(0) { $0 + $1.bookmarks }, self.clients.reduce(0) { $0 + $1.watchStarts },
-                    self.watchBytes, self.relistBytes, self.writes, self.failures)
+                    self.watchBytes, self.relistBytes, self.writes, self.failures, self.estimatedInitEvents)
         }.get()
 
         // The reconnect storm: every stream is cancelled and re-opened at once from its last version;
@@ -117,6 +160,8 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         let stormStart = CPUTime.wall()
         let reopened = try await loop.submit { () -> Int in
             var n = 0
+            self.answeredSinceStorm = 0
+            self.storming = true
             for c in self.streams.indices {
                 guard let s = self.streams[c] else { continue }
                 self.watchConnections[s.connection].cancel(s.id)  // onClose re-watches from the last version
@@ -125,21 +170,57 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             return n
         }.get()
         var stormAfter = stormBefore
-        while stormAfter.initCount - stormBefore.initCount < Double(reopened), CPUTime.wall() - stormStart < 120 {
-            try await Task.sleep(for: .milliseconds(10))
-            stormAfter = try await scrape()
+        if stormBefore.hasInitHistogram {
+            // Caught up: the server has recorded that many watch starts as caught up.
+            while stormAfter.initCount - stormBefore.initCount < Double(reopened), CPUTime.wall() - stormStart < 120 {
+                try await Task.sleep(for: .milliseconds(10))
+                stormAfter = try await scrape()
+            }
+        } else {
+            // The server does not say when a watch has caught up: re-established is when every
+            // re-opened watch has its response headers; its init events are the counter's rise
+            // until it stays still for a second.
+            while try await loop.submit({ self.answeredSinceStorm }).get() < reopened, CPUTime.wall() - stormStart < 120 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
         let stormSeconds = CPUTime.wall() - stormStart
+        if !stormBefore.hasInitHistogram {
+            var still = CPUTime.wall()
+            while CPUTime.wall() - still < 1, CPUTime.wall() - stormStart < 120 {
+                try await Task.sleep(for: .milliseconds(100))
+                let next = try await scrape()
+                if next.initEventsTotal != stormAfter.initEventsTotal { still = CPUTime.wall() }
+                stormAfter = next
+            }
+        }
+        try await loop.submit { self.storming = false }.get()
         try await loop.submit {
             for c in self.watchConnections { c.flush() }
         }.get()
 
-        let distribution = after.initEventsPerWatch(since: before)
+        var notes: [String] = []
+        var distribution = after.initEventsPerWatch(since: before)
+        var initEventsTotal = after.initEventsTotal - before.initEventsTotal
+        if !after.hasInitHistogram {
+            distribution = Distribution(clientFigures.8)
+            notes.append("init events per reconnect: the client's estimate (the run's writes newer than each resume's version; "
+                         + "the server has no per-watch histogram)")
+        }
+        if !after.hasInitEventsCounter {
+            initEventsTotal = distribution.total
+            notes.append(metricsProblem.map { "init events, total: the client's estimate (\($0))" }
+                         ?? "init events, total: the client's estimate (the server's /metrics has no apiserver_init_events_total for pods)")
+        }
+        if !after.hasProcessCPU { notes.append("server CPU: not reported (\(metricsProblem ?? "no process_cpu_seconds_total in /metrics"))") }
+        if !stormBefore.hasInitHistogram {
+            notes.append("reconnect storm: seconds until every re-opened watch had its response headers (the server does not report caught-up watches)")
+        }
         var measurement = RecoveryMeasurement(
             parameters: p, bookmarks: bookmarks, mode: "network",
-            reconnects: distribution.count,
+            reconnects: after.hasInitHistogram ? distribution.count : clientFigures.3,
             initEventsPerReconnect: distribution,
-            initEventsTotal: after.initEventsTotal - before.initEventsTotal,
+            initEventsTotal: initEventsTotal,
             serverCPUSeconds: after.cpuSeconds - before.cpuSeconds,
             watchBytes: clientFigures.4,
             expired: clientFigures.0,
@@ -151,12 +232,16 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             stormInitEvents: p.restartAt == nil ? stormAfter.initEventsTotal - stormBefore.initEventsTotal : restartInitEvents,
             wallSeconds: CPUTime.wall() - wallStart)
         measurement.failedRequests = clientFigures.7
+        measurement.notes = notes
         return measurement
     }
 
     /// Closes the connections and the client's event loop.
     public func close() async {
-        _ = try? await loop.submit { self.stopping = true }.get()
+        _ = try? await loop.submit {
+            self.stopping = true
+            self.closing = true
+        }.get()
         for channel in channels { try? await channel.close() }
         try? await group.shutdownGracefully()
     }
@@ -203,24 +288,89 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     // MARK: - Connections and requests
 
     private func connect() async throws -> HTTP2ClientConnection {
-        let (connection, channel) = try await HTTP2ClientConnection.connect(host: host, port: port, on: loop)
-        channels.append(channel)
+        let (connection, channel) = try await endpoint.connect(on: loop)
+        try await loop.submit {
+            self.channels.append(channel)
+            // Outside a restart the run cannot go on without it: it ends with an error.
+            connection.onClose = { if !self.down, !self.stopping, self.lostConnection == nil { self.lostConnection = self.endpoint.url } }
+        }.get()
         return connection
     }
 
+    /// Set when a connection closed while the run needed it.
+    private var lostConnection: String?
+
+    /// Why `/metrics` could not be read, once a scrape found it unreadable (a remote server only).
+    private var metricsProblem: String?
+
+    /// The server's `/metrics`. A remote server that does not let the run read it (401, 403)
+    /// gives empty figures, and ``metricsProblem`` says why.
     private func scrape() async throws -> ServerMetrics {
-        try await writer.scrapeMetrics(on: loop)
+        if metricsProblem != nil { return ServerMetrics() }
+        let (status, body) = try await writer.get("/metrics", on: loop)
+        if status == 200 { return ServerMetrics(parsing: String(decoding: body, as: UTF8.self)) }
+        guard remote else { throw BenchError("GET /metrics answered \(status)") }
+        metricsProblem = "GET /metrics answered \(status)\(Self.statusMessage(body).map { ": " + $0 } ?? "")"
+        return ServerMetrics()
     }
 
-    /// Creates the pods, 256 requests at a time; pods that exist already are kept.
+    /// The rights a run against a remote server needs, for messages about a refusal.
+    static let neededRights = "the benchmark needs to create and delete namespaces, and to create, list, watch and update the status of pods in the namespace it creates"
+
+    /// The `message` of a Kubernetes `Status` body, if it is one.
+    static func statusMessage(_ body: [UInt8]) -> String? {
+        (try? JSONParser.parse(body))?["message"]?.stringValue
+    }
+
+    /// Creates the pods, 256 requests at a time; pods that exist already are kept (a server the
+    /// run started). Against a remote server the namespace is the run's own: created fresh.
     private func populate() async throws {
         let total = workload.objects
         try await loop.submit { self.revisions = Array(repeating: 0, count: total) }.get()
         let workload = self.workload
         let writer = self.writer!
-        try await HTTP2ClientConnection.createPods(count: total, on: loop, connection: { _ in writer }) { i in
-            JSONWriter.encode(.object(workload.pod(i, revision: 0)))
+        if remote {
+            let body = Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(workload.namespace)","labels":{"app.kubernetes.io/created-by":"watchcache-bench"}}}"#.utf8)
+            let (status, response) = try await writer.send("POST", "/api/v1/namespaces", body: body, on: loop)
+            switch status {
+            case 201:
+                namespaceCreated = true
+            case 401:
+                throw BenchError("\(endpoint.url) did not accept the credentials (401 Unauthorized): give a token (--token) or a kubeconfig whose user has one or a client certificate")
+            case 403:
+                throw BenchError("\(endpoint.url) refused to create namespace \(workload.namespace) (\(status)\(Self.statusMessage(response).map { ": " + $0 } ?? "")): \(Self.neededRights)")
+            default:
+                throw BenchError("creating namespace \(workload.namespace) answered \(status)\(Self.statusMessage(response).map { ": " + $0 } ?? "")")
+            }
         }
+        do {
+            try await HTTP2ClientConnection.createPods(count: total, namespace: workload.namespace, createNamespace: !remote,
+                                                       on: loop, connection: { _ in writer }) { i in
+                JSONWriter.encode(.object(workload.pod(i, revision: 0)))
+            }
+        } catch let error as BenchError where remote && (error.description.contains(" answered 403") || error.description.contains(" answered 401")) {
+            throw BenchError("\(error.description): \(Self.neededRights)")
+        }
+        if remote {
+            // Reading and watching are separate rights: check them now rather than have every watcher fail.
+            for (verb, path) in [("list", "/api/v1/namespaces/\(workload.namespace)/pods?limit=1"),
+                                 ("watch", "/api/v1/namespaces/\(workload.namespace)/pods?watch=true&timeoutSeconds=1")] {
+                let (status, response) = try await writer.get(path, on: loop)
+                if status == 401 || status == 403 {
+                    throw BenchError("\(endpoint.url) refused to \(verb) pods in \(workload.namespace) (\(status)\(Self.statusMessage(response).map { ": " + $0 } ?? "")): \(Self.neededRights)")
+                }
+            }
+        }
+    }
+
+    /// Deletes the namespace the run created (a remote server only), with its pods.
+    private func deleteNamespace() async throws {
+        guard remote, namespaceCreated, let writer else { return }
+        let (status, response) = try await writer.send("DELETE", "/api/v1/namespaces/\(workload.namespace)", body: nil, on: loop)
+        guard status == 200 || status == 202 || status == 404 else {
+            throw BenchError("deleting namespace \(workload.namespace) answered \(status)\(Self.statusMessage(response).map { ": " + $0 } ?? ""): delete it by hand")
+        }
+        namespaceCreated = false
     }
 
     private func after(_ seconds: Double, _ body: @escaping () -> Void) {
@@ -231,6 +381,9 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     private func sleep(_ seconds: Double, total: Double, done: Double) async throws {
         let start = CPUTime.wall()
         while CPUTime.wall() - start < seconds {
+            if let lost = try await loop.submit({ self.lostConnection }).get() {
+                throw BenchError("\(lost) closed a connection in the middle of the run")
+            }
             try await Task.sleep(for: .milliseconds(min(500, max(1, Int((seconds - (CPUTime.wall() - start)) * 1000)))))
             if let progress { progress((done + CPUTime.wall() - start) / total) }
         }
@@ -250,10 +403,11 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             self.revisions[i] += 1
             let body = JSONWriter.encode(.object(self.workload.pod(i, revision: self.revisions[i])))
             self.writesInFlight += 1
-            self.writer.fetch("PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/\(self.workload.name(i))/status", body: body) { status, _ in
+            self.writer.fetch("PUT", "/api/v1/namespaces/\(self.workload.namespace)/pods/\(self.workload.name(i))/status", body: body) { status, response in
                 self.writesInFlight -= 1
                 if status == 200 {
                     if self.counting { self.writes += 1 }
+                    if let version = Self.firstResourceVersion(response[...]) { self.recordWrite(version.rawValue) }
                 } else if !self.down {
                     self.failures += 1
                 }
@@ -264,13 +418,31 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     // MARK: - Watchers
 
     private func selectorQuery(_ c: Int) -> String {
-        PodWorkload.fieldSelector(node: clients[c].node).map { "&fieldSelector=" + $0.replacingOccurrences(of: "=", with: "%3D") } ?? ""
+        workload.selectorQuery(node: clients[c].node)
+    }
+
+    /// Keeps `version` in ``writeVersions`` (ascending; answers mostly arrive in order).
+    private func recordWrite(_ version: UInt64) {
+        var i = writeVersions.endIndex
+        while i > writeVersions.startIndex, writeVersions[i - 1] > version { i -= 1 }
+        writeVersions.insert(version, at: i)
+    }
+
+    /// The run's acknowledged writes newer than `version`: what a replay from it examines at
+    /// least (a scan examines the other namespaces' pod events too).
+    private func writesAfter(_ version: UInt64) -> Int {
+        var low = 0, high = writeVersions.count
+        while low < high {
+            let mid = (low + high) / 2
+            if writeVersions[mid] <= version { low = mid + 1 } else { high = mid }
+        }
+        return writeVersions.count - low
     }
 
     private func list(_ c: Int, initial: Bool) {
         guard !down else { return parked.append { self.list(c, initial: initial) } }
         let version = initial ? "0" : "\(clients[c].lastVersion)&resourceVersionMatch=NotOlderThan"
-        let path = "/api/v1/namespaces/\(PodWorkload.namespace)/pods?resourceVersion=\(version)\(selectorQuery(c))"
+        let path = "/api/v1/namespaces/\(workload.namespace)/pods?resourceVersion=\(version)\(selectorQuery(c))"
         watchConnections[c / streamsPerConnection].fetch("GET", path) { status, body in
             guard status == 200, let rv = Self.firstResourceVersion(body[...]) else {
                 if !self.down { self.failures += 1 }
@@ -283,6 +455,7 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
     }
 
     private func perform(_ c: Int, _ action: ReconnectingWatcher.Action) {
+        guard !closing else { return }
         guard !down else { return parked.append { self.perform(c, action) } }
         switch action {
         case .list:
@@ -293,11 +466,13 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
                 self.list(c, initial: false)
             }
         case .watch(let version, let timeout):
-            let path = "/api/v1/namespaces/\(PodWorkload.namespace)/pods?watch=true&resourceVersion=\(version)&timeoutSeconds=\(timeout)"
+            let path = "/api/v1/namespaces/\(workload.namespace)/pods?watch=true&resourceVersion=\(version)&timeoutSeconds=\(timeout)"
                 + (bookmarks ? "&allowWatchBookmarks=true" : "") + selectorQuery(c)
+            if counting { estimatedInitEvents.append(Double(writesAfter(version.rawValue))) }
             let index = c / streamsPerConnection
             lineBuffers[c].removeAll(keepingCapacity: true)
             let id = watchConnections[index].request("GET", path, handler: .init(
+                onStatus: { _ in if self.storming { self.answeredSinceStorm += 1 } },
                 onData: { chunk in self.received(c, chunk) },
                 onClose: { _ in
                     self.streams[c] = nil

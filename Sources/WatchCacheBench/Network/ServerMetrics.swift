@@ -12,6 +12,11 @@ struct ServerMetrics: Sendable {
     var initBuckets: [(bound: Double, cumulative: Double)] = []
     var initSum = 0.0
     var initCount = 0.0
+    /// Which series the text had: kube-apiserver has the init events counter and the process
+    /// figures, not watchcache's per-watch histogram.
+    var hasInitEventsCounter = false
+    var hasInitHistogram = false
+    var hasProcessCPU = false
 
     init() {}
 
@@ -21,8 +26,9 @@ struct ServerMetrics: Sendable {
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
             let series = line[..<space]
-            if series == "apiserver_init_events_total{\(pods)}" {
+            if series.hasPrefix("apiserver_init_events_total{"), Self.isPods(series) {
                 initEventsTotal = value
+                hasInitEventsCounter = true
             } else if series == "watchcache_expired_watches_total{\(pods)}" {
                 expiredWatches = value
             } else if series == "apiserver_terminated_watchers_total{\(pods)}" {
@@ -31,17 +37,28 @@ struct ServerMetrics: Sendable {
                 parkedWatchers = value
             } else if series == "process_cpu_seconds_total" {
                 cpuSeconds = value
+                hasProcessCPU = true
             } else if series == "process_resident_memory_bytes" {
                 residentBytes = value
             } else if series == "watchcache_watch_init_events_sum{\(pods)}" {
                 initSum = value
             } else if series == "watchcache_watch_init_events_count{\(pods)}" {
                 initCount = value
+                hasInitHistogram = true
             } else if series.hasPrefix("watchcache_watch_init_events_bucket{\(pods),le=\"") {
                 let bound = series.dropFirst("watchcache_watch_init_events_bucket{\(pods),le=\"".count).dropLast(2)
                 initBuckets.append((bound == "+Inf" ? .infinity : Double(bound) ?? .infinity, value))
             }
         }
+    }
+
+    /// Whether a series' labels name core pods: `resource="pods"` and, if there is a group label,
+    /// the core group (kube-apiserver's labels vary by release: `resource` alone, or with `group`).
+    static func isPods(_ series: Substring) -> Bool {
+        guard let open = series.firstIndex(of: "{") else { return false }
+        let labels = series[series.index(after: open)...].dropLast().split(separator: ",")
+        guard labels.contains("resource=\"pods\"") else { return false }
+        return !labels.contains { $0.hasPrefix("group=") && $0 != "group=\"\"" }
     }
 
     /// The counters of two processes added up (a server restarted: the new one counts from zero).
@@ -54,6 +71,9 @@ struct ServerMetrics: Sendable {
         sum.initSum += other.initSum
         sum.initCount += other.initCount
         sum.initBuckets = zip(initBuckets, other.initBuckets).map { ($0.bound, $0.cumulative + $1.cumulative) }
+        sum.hasInitEventsCounter = hasInitEventsCounter && other.hasInitEventsCounter
+        sum.hasInitHistogram = hasInitHistogram && other.hasInitHistogram
+        sum.hasProcessCPU = hasProcessCPU && other.hasProcessCPU
         return sum
     }
 

@@ -29,6 +29,9 @@ public struct RecoveryMeasurement: Sendable, Hashable {
     public var stormInitEvents: Double
     /// Requests that failed (non-2xx writes or lists, over the network); 0 in-process.
     public var failedRequests = 0
+    /// Where figures came from when not from the server's own counters (a server that does not
+    /// report them, or does not let the run read them), one line each.
+    public var notes: [String] = []
     /// Wall-clock seconds the run took.
     public var wallSeconds: Double
 

@@ -35,6 +35,8 @@ public struct RecoveryReport: Sendable {
     public var machine: MachineInfo
     public var revision: String
     public var date: String
+    /// The server measured when the run did not start it (its URL and kubeconfig context).
+    public var target: String?
 
     public init(scenario: String, mode: String, comparisons: [RecoveryComparison], machine: MachineInfo, revision: String, date: String) {
         self.scenario = scenario
@@ -49,7 +51,7 @@ public struct RecoveryReport: Sendable {
 
     /// The report as a table for the terminal.
     public func table() -> String {
-        var out = "Restart recovery: scenario \(scenario), \(mode), \(machine.summary), revision \(revision.prefix(12))\n"
+        var out = "Restart recovery: scenario \(scenario), \(mode)\(target.map { " against " + $0 } ?? ""), \(machine.summary), revision \(revision.prefix(12))\n"
         for c in comparisons {
             let p = c.parameters
             let window = p.windowEvents.map { "\(Self.grouped(Double($0))) events (\(Self.decimal(p.windowSeconds, 0)) s)" } ?? "dynamic (75-300 s)"
@@ -86,6 +88,9 @@ public struct RecoveryReport: Sendable {
                 row("failed requests", Self.grouped(Double(c.off.failedRequests)), Self.grouped(Double(c.on.failedRequests)))
             }
             out += TextTable.render(rows)
+            var notes: [String] = []
+            for note in c.off.notes + c.on.notes where !notes.contains(note) { notes.append(note) }
+            for note in notes { out += "  note: \(note)\n" }
         }
         out += sideBySide()
         out += "\nInit events are events the server examined to (re)start watches (apiserver_init_events_total),\n"
@@ -193,7 +198,7 @@ public struct RecoveryReport: Sendable {
                 ("watchBytes", n(m.watchBytes)), ("expired", n(m.expired)), ("relists", n(m.relists)), ("relistBytes", n(m.relistBytes)),
                 ("bookmarksReceived", n(m.bookmarksReceived)), ("writes", n(m.writes)), ("failedRequests", n(m.failedRequests)),
                 ("stormCatchUpSeconds", n(m.stormCatchUpSeconds)), ("stormInitEvents", n(m.stormInitEvents)),
-                ("wallSeconds", n(m.wallSeconds)),
+                ("wallSeconds", n(m.wallSeconds)), ("notes", .array(m.notes.map { .string($0) })),
             ]))
         }
         let points: [JSONValue] = comparisons.map { c in
@@ -208,6 +213,7 @@ public struct RecoveryReport: Sendable {
         }
         return JSONWriter.encode(.object(JSONObject([
             ("benchmark", .string("recovery")), ("scenario", .string(scenario)), ("mode", .string(mode)),
+            ("target", target.map { .string($0) } ?? .null),
             ("date", .string(date)), ("revision", .string(revision)), ("machine", machine.json),
             ("points", .array(points)),
         ])))

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// `bench recovery` against a server it did not start, as against any Kubernetes API server:
+/// `watchcache serve` on its TLS port, reached through the kubeconfig it writes (TLS verified,
+/// a token) or through --server with a client certificate; and the refusals a user meets.
+@Suite(.serialized) struct RemoteBenchmarkTests {
+    typealias Served = KubeconfigTests.Served
+
+    @Test func benchRecoveryRunsThroughAKubeconfigAndCleansUp() async throws {
+        let dir = try KubeconfigTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/kubeconfig"
+        let server = try Served(["--tls-self-signed", "--write-kubeconfig", config], directory: dir)
+        try await KubeconfigTests.waitFor(config)
+        let run = try KubeconfigTests.run(CommandLineTests.executable, [
+            "bench", "recovery", "--kubeconfig", config, "--watchers", "10", "--writes-per-second", "20",
+            "--warmup", "2", "--measured", "6", "--no-progress", "--json", dir + "/recovery.json",
+        ])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("against https://127.0.0.1:\(server.port) (context watchcache)"), "\(run.out)")
+        #expect(run.out.contains("This runs in real time"), "\(run.out)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/recovery.json"))) as? [String: Any]
+        #expect(report?["target"] as? String == "https://127.0.0.1:\(server.port) (context watchcache)")
+        let point = (report?["points"] as? [[String: Any]])?.first
+        for side in ["off", "on"] {
+            let m = point?[side] as? [String: Any]
+            #expect((m?["writes"] as? Double ?? 0) > 50, "\(side): \(String(describing: m))")
+            #expect(m?["failedRequests"] as? Double == 0, "\(side): \(String(describing: m))")
+            // watchcache reports the figures itself (apiserver_init_events_total and its per-watch histogram).
+            #expect((m?["notes"] as? [Any])?.isEmpty == true, "\(side): \(String(describing: m))")
+            #expect((m?["stormInitEvents"] as? Double ?? 0) > 0, "\(side): \(String(describing: m))")
+        }
+        // Each run created a namespace of its own and deleted it, with its pods (a namespace's
+        // deletion finishes after its contents are gone, as in kube-apiserver: wait for it).
+        var namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
+            try await Task.sleep(for: .milliseconds(500))
+            namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        }
+        #expect(namespaces.status == 0 && !namespaces.out.contains("watchcache-bench-"), "\(namespaces.out)")
+        let pods = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "pods", "-A", "-o", "name"])
+        #expect(pods.status == 0 && pods.out.isEmpty, "\(pods.out)")
+    }
+
+    @Test func benchRecoveryPresentsAClientCertificate() async throws {
+        let dir = try KubeconfigTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func openssl(_ arguments: String) throws {
+            let result = try KubeconfigTests.run("/usr/bin/openssl", arguments.split(separator: " ").map(String.init))
+            #expect(result.status == 0, "openssl \(arguments): \(result.err)")
+        }
+        try "extendedKeyUsage=clientAuth\n".write(toFile: dir + "/ext", atomically: true, encoding: .utf8)
+        try openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/ca.key -out \(dir)/ca.pem -days 1 -subj /CN=ca")
+        try openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/bench.key -out \(dir)/bench.csr -subj /CN=bench/O=system:masters")
+        try openssl("x509 -req -in \(dir)/bench.csr -CA \(dir)/ca.pem -CAkey \(dir)/ca.key -CAcreateserial -out \(dir)/bench.pem -days 1 -extfile \(dir)/ext")
+        let config = dir + "/kubeconfig"
+        let server = try Served(["--tls-self-signed", "--client-ca-file", dir + "/ca.pem", "--write-kubeconfig", config], directory: dir)
+        try await KubeconfigTests.waitFor(config)
+        let authority = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "config", "view", "--raw", "-o",
+                                                                         "jsonpath={.clusters[0].cluster.certificate-authority-data}"])
+        try Data(base64Encoded: authority.out)!.write(to: URL(fileURLWithPath: dir + "/server-ca.pem"))
+        let url = "https://127.0.0.1:\(server.port)"
+        let small = ["--watchers", "2", "--writes-per-second", "10", "--warmup", "0", "--measured", "1", "--no-progress"]
+        let run = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--certificate-authority", dir + "/server-ca.pem",
+                                                                       "--client-certificate", dir + "/bench.pem", "--client-key", dir + "/bench.key"] + small)
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("against \(url)"), "\(run.out)")
+
+        // The refusals, one line each.
+        let wrongToken = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--certificate-authority",
+                                                                              dir + "/server-ca.pem", "--token", "not-the-token"] + small)
+        #expect(wrongToken.status == 1 && wrongToken.err.contains("did not accept the credentials (401 Unauthorized)"), "\(wrongToken.err)")
+        let unknownAuthority = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--token", "x"] + small)
+        #expect(unknownAuthority.status == 1 && unknownAuthority.err.contains("is not signed by an authority this run trusts"), "\(unknownAuthority.err)")
+        let cleartext = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", "http://127.0.0.1:\(server.port)"] + small)
+        #expect(cleartext.status == 1 && cleartext.err.contains("closed the connection without an HTTP/2 answer"), "\(cleartext.err)")
+        let restart = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--kubeconfig", config, "--scenario", "server-restart"])
+        #expect(restart.status == 64 && restart.err.contains("it cannot run against --server or --kubeconfig"), "\(restart.err)")
+    }
+}
