@@ -34,7 +34,7 @@ struct RecoveryCommand: AsyncParsableCommand {
             Any Kubernetes API server (kube-apiserver, k3s, kwok, another watchcache): --kubeconfig \
             [--context], or --server URL with --token, --certificate-authority, --client-certificate \
             and --client-key, --insecure-skip-tls-verify (HTTP/2 over TLS, ALPN h2). Such a run goes in \
-            real time (no compression: kep956 takes about 1 hour per run; shorten it with --warmup, \
+            real time (no compression: kep956 takes about an hour, two runs of 30 minutes; shorten it with --warmup, \
             --measured and --watchers), creates a namespace of its own and deletes it at the end, and \
             places its pods on nodes by a label, never scheduled. Init events come from the server's \
             apiserver_init_events_total when its /metrics is readable; per resume, and otherwise, from \
@@ -51,29 +51,8 @@ struct RecoveryCommand: AsyncParsableCommand {
     @Option(help: "Time compression factor: durations divided by it, the write rate multiplied (default: 1 in-process, 10 over the network).")
     var compression: Double?
 
-    @Option(help: "Network mode against a server already running: any Kubernetes API server (https://host:port, or http:// for cleartext HTTP/2).")
-    var server: String?
-
-    @Option(help: "Network mode against the server of a kubeconfig's context (default file: $KUBECONFIG's first, else ~/.kube/config, when --context is given).")
-    var kubeconfig: String?
-
-    @Option(help: "The kubeconfig context (default: its current-context).")
-    var context: String?
-
-    @Option(help: "With --server: a bearer token.")
-    var token: String?
-
-    @Option(name: .customLong("certificate-authority"), help: "With --server: the PEM file of the authorities the server's certificate must chain to (default: the system's).")
-    var certificateAuthority: String?
-
-    @Option(name: .customLong("client-certificate"), help: "With --server: a PEM client certificate (with --client-key).")
-    var clientCertificate: String?
-
-    @Option(name: .customLong("client-key"), help: "With --server: the client certificate's PEM key.")
-    var clientKey: String?
-
-    @Flag(name: .customLong("insecure-skip-tls-verify"), help: "With --server: accept any server certificate.")
-    var insecureSkipTLSVerify = false
+    @OptionGroup(title: "Any Kubernetes API server (network mode)")
+    var target: APIServerTargetOptions
 
     @Option(help: "Override the scenario's number of watchers (N).")
     var watchers: Int?
@@ -112,19 +91,6 @@ struct RecoveryCommand: AsyncParsableCommand {
         guard names.contains(scenario) else { throw ValidationError("--scenario must be one of \(names.joined(separator: ", "))") }
         if let mode, mode != "in-process", mode != "network" { throw ValidationError("--mode must be in-process or network") }
         if let compression, !(1...100).contains(compression) { throw ValidationError("--compression must be between 1 and 100") }
-        if server != nil, kubeconfig != nil { throw ValidationError("give --server or --kubeconfig, not both") }
-        if kubeconfig == nil, server == nil, context != nil { throw ValidationError("--context names a context of --kubeconfig") }
-        let credentials = token != nil || certificateAuthority != nil || clientCertificate != nil || clientKey != nil || insecureSkipTLSVerify
-        if credentials, server == nil {
-            throw ValidationError("--token, --certificate-authority, --client-certificate, --client-key and --insecure-skip-tls-verify go with --server (a kubeconfig has its own)")
-        }
-        if (clientCertificate == nil) != (clientKey == nil) { throw ValidationError("--client-certificate and --client-key go together") }
-        if let server, !(server.hasPrefix("https://") || server.hasPrefix("http://")) {
-            throw ValidationError("--server must be a URL: https://host:port (or http:// for cleartext HTTP/2)")
-        }
-        if let server, server.hasPrefix("http://"), certificateAuthority != nil || clientCertificate != nil || insecureSkipTLSVerify {
-            throw ValidationError("--server \(server) is cleartext: TLS options need https://")
-        }
         if hasTarget, mode == "in-process" { throw ValidationError("--server and --kubeconfig run over the network: not with --mode in-process") }
         if hasTarget, scenario == "server-restart" || scenario == "all" || scenario == "compression" {
             throw ValidationError("--scenario \(scenario) restarts or time-compresses the server it starts itself: it cannot run against --server or --kubeconfig")
@@ -142,29 +108,9 @@ struct RecoveryCommand: AsyncParsableCommand {
         }
     }
 
-    /// A server the run does not start: --server or --kubeconfig.
-    var hasTarget: Bool { server != nil || kubeconfig != nil }
 
-    /// The server named by --server and its credentials, or by the kubeconfig.
-    func target() throws -> APIServerEndpoint {
-        if let kubeconfig { return try Kubeconfig.endpoint(path: kubeconfig, context: context) }
-        guard let server else { preconditionFailure("target() without --server or --kubeconfig") }
-        func read(_ path: String?, _ flag: String) throws -> [UInt8]? {
-            guard let path else { return nil }
-            guard let data = FileManager.default.contents(atPath: path) else { throw BenchError("\(flag) \(path): cannot read the file") }
-            return Array(data)
-        }
-        var tls: APIServerEndpoint.TLS?
-        if server.hasPrefix("https://") {
-            var settings = APIServerEndpoint.TLS()
-            settings.certificateAuthority = try read(certificateAuthority, "--certificate-authority")
-            settings.clientCertificate = try read(clientCertificate, "--client-certificate")
-            settings.clientKey = try read(clientKey, "--client-key")
-            settings.insecureSkipVerify = insecureSkipTLSVerify
-            tls = settings
-        }
-        return try APIServerEndpoint(url: server, tls: tls, bearerToken: token)
-    }
+    /// A server the run does not start: --server or --kubeconfig.
+    var hasTarget: Bool { target.isSet }
 
     func run() async throws {
         let revision = Self.gitRevision()  // before the runs: the checkout may move while they go on
@@ -173,16 +119,12 @@ struct RecoveryCommand: AsyncParsableCommand {
         var endpoint: APIServerEndpoint?
         var targetIsWatchCache = false
         if hasTarget {
-            let resolved: APIServerEndpoint
-            do { resolved = try target() } catch { throw CommandFailure.usage("\(error)") }
-            let version: String
-            do { version = try await resolved.serverVersion() } catch { throw CommandFailure.runtime("\(error)") }
+            let (resolved, version) = try await target.connect()
             targetIsWatchCache = version.contains("-watchcache")
             if let compression, compression != 1, !targetIsWatchCache {
                 throw CommandFailure.usage("--compression \(compression): \(resolved.url) is \(version), which runs in real time; only a watchcache serve started with the same --time-compression can be compressed")
             }
             endpoint = resolved
-            print("Target: \(resolved.url)\(resolved.context.map { " (context \($0))" } ?? ""), \(version)")
         }
         let scenarios = scenario == "all" ? RecoveryScenario.allCases : [RecoveryScenario(rawValue: scenario)!]
         var points: [(RecoveryScenario, RecoveryParameters)] = []

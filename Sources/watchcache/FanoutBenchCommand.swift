@@ -24,6 +24,12 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             then a graceful restart of the server under its streams, which all resume from the newest \
             version each saw — its last event's or the server's shutdown bookmark — on the new process; \
             time, CPU, init events and relists; with bookmarks, then without), all.
+
+            Any Kubernetes API server instead: --kubeconfig [--context], or --server with --token, \
+            --certificate-authority, --client-certificate and --client-key (HTTP/2 over TLS). The run \
+            works in a namespace of its own, deleted at the end, with pods that are never scheduled \
+            and belong to their node by a label; every stream watches that namespace. Server memory \
+            and CPU come from its /metrics when readable.
             """
     )
 
@@ -87,6 +93,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-progress"), help: "Do not draw the progress bar.")
     var noProgress = false
 
+    @OptionGroup(title: "Any Kubernetes API server (instead of starting watchcache serve)")
+    var target: APIServerTargetOptions
+
     func validate() throws {
         try CommandFailure.checkWritable(json, flag: "--json")
         try CommandFailure.checkWritable(svg, flag: "--svg")
@@ -107,6 +116,15 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         if scenario == "restart", etcdServers != nil || transport != "h2" {
             throw ValidationError("--scenario restart restarts one server on its SQLite storage, over HTTP/2: not with --etcd-servers or --protocol http1")
         }
+        if target.isSet {
+            let local = [("--etcd-servers", etcdServers != nil), ("--replicas", replicas != 1), ("--storage", storage != "memory"),
+                         ("--server-cpus", serverCPUs != nil), ("--server-threads", serverThreads != 1),
+                         ("--server-executable", serverExecutable != nil), ("--failover", failover), ("--protocol http1", transport == "http1"),
+                         ("--scenario restart", scenario == "restart")]
+            if let flag = local.first(where: \.1)?.0 {
+                throw ValidationError("\(flag) is about servers this benchmark starts: not with --server or --kubeconfig")
+            }
+        }
         if let connections, connections < 1 { throw ValidationError("--connections must be at least 1") }
         if let nodes, nodes < 1 { throw ValidationError("--nodes must be at least 1") }
         if let objects, objects < 1 { throw ValidationError("--objects must be at least 1") }
@@ -120,9 +138,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let revision = RecoveryCommand.gitRevision()
-        // `all` leaves out the restart where it cannot run (replicas over etcd, HTTP/1.1).
+        let remote = target.isSet ? try await target.connect().endpoint : nil
+        // `all` leaves out the restart where it cannot run (replicas over etcd, HTTP/1.1, a server it did not start).
         let scenarios = scenario == "all"
-            ? FanoutScenario.allCases.filter { $0 != .restart || (etcdServers == nil && transport == "h2") }
+            ? FanoutScenario.allCases.filter { $0 != .restart || (etcdServers == nil && transport == "h2" && remote == nil) }
             : [FanoutScenario(rawValue: scenario)!]
         var bar = ProgressBar(enabled: !noProgress && isatty(2) == 1)
         var runs: [(scenario: String, measurement: FanoutMeasurement)] = []
@@ -159,7 +178,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                 for server in servers { server.stop() }
                 try? FileManager.default.removeItem(atPath: dataDirectory)
             }
-            if let etcdServers {
+            if remote != nil {
+                // Nothing to start.
+            } else if let etcdServers {
                 let prefix = "/watchcache-bench-\(UUID().uuidString.prefix(8))"
                 for _ in 0..<replicas {
                     servers.append(try ServerProcess(executable: executable,
@@ -174,7 +195,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             for server in servers { try server.waitUntilReady() }
             let etcdURL = etcdServers?.split(separator: ",").first.map(String.init)
             let etcdBefore = try etcdURL.map(EtcdMetrics.scrape)
-            let run = FanoutRun(parameters: p, ports: servers.map(\.port), clientThreads: clientThreads)
+            let run = remote.map { FanoutRun(parameters: p, endpoints: [$0], remote: true, clientThreads: clientThreads) }
+                ?? FanoutRun(parameters: p, ports: servers.map(\.port), clientThreads: clientThreads)
             run.etcdMetricsURL = etcdURL
             run.progress = { fraction, phase in
                 bar.update((Double(i) + fraction) / Double(points.count), label: "\(point.name): \(phase)")
@@ -204,6 +226,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                 }
                 runs.append((point.name, measurement))
                 await run.close()
+            } catch let error as BenchError where remote != nil {
+                await run.close()
+                throw CommandFailure.runtime(error.description)
             } catch {
                 await run.close()
                 throw error
@@ -213,8 +238,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         let storageName = storage == "sqlite" || scenarios == [.restart] ? "SQLite"
             : scenarios.contains(.restart) ? "in memory; the restart on SQLite" : "in memory"
         let servers = etcdServers == nil ? "server (\(storageName))" : "\(replicas) replica(s) over etcd"
-        let placement = (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "\(servers) \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
-            + "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
+        let client = "client on CPU \(CPUAffinity.current() ?? "?") with \(clientThreads)"
+        let placement = remote.map { "HTTP/2 to \($0.url)\($0.context.map { " (context \($0))" } ?? ""), " + client }
+            ?? (transport == "http1" ? "HTTP/1.1, " : "HTTP/2, ") + "\(servers) \(serverCPUs.map { "on CPU \($0)" } ?? "not pinned") with \(serverThreads) event loop(s), "
+            + client
         let report = FanoutReport(runs: runs, machine: .current(), revision: revision,
                                   date: ISO8601DateFormatter().string(from: Date()), placement: placement)
         print(report.table(), terminator: "")

@@ -43,6 +43,34 @@ import Testing
         #expect(pods.status == 0 && pods.out.isEmpty, "\(pods.out)")
     }
 
+    @Test func benchFanoutRunsThroughAKubeconfig() async throws {
+        let dir = try KubeconfigTests.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/kubeconfig"
+        let server = try Served(["--tls-self-signed", "--write-kubeconfig", config], directory: dir)
+        try await KubeconfigTests.waitFor(config)
+        let run = try KubeconfigTests.run(CommandLineTests.executable, [
+            "bench", "fanout", "--kubeconfig", config, "--scenario", "latency", "--watchers", "200", "--connections", "4",
+            "--objects", "100", "--seconds", "3", "--writes-per-second", "50", "--no-progress", "--json", dir + "/fanout.json",
+        ])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("HTTP/2 to https://127.0.0.1:\(server.port) (context watchcache)"), "\(run.out)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/fanout.json"))) as? [String: Any]
+        let m = (report?["runs"] as? [[String: Any]])?.first?["measurement"] as? [String: Any] ?? (report?["runs"] as? [[String: Any]])?.first
+        let delivered = m?["deliveredEvents"] as? Double ?? -1, expected = m?["expectedDeliveries"] as? Double ?? -2
+        #expect(delivered == expected && delivered > 100, "\(String(describing: m))")
+        #expect(m?["streamsEstablished"] as? Double == 201, "\(String(describing: m))")
+        var namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
+            try await Task.sleep(for: .milliseconds(500))
+            namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        }
+        #expect(!namespaces.out.contains("watchcache-bench-"), "\(namespaces.out)")
+        // Flags about servers the benchmark starts do not go with one it does not.
+        let mixed = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "fanout", "--kubeconfig", config, "--etcd-servers", "http://127.0.0.1:2379"])
+        #expect(mixed.status == 64 && mixed.err.contains("--etcd-servers is about servers this benchmark starts"), "\(mixed.err)")
+    }
+
     @Test func benchRecoveryPresentsAClientCertificate() async throws {
         let dir = try KubeconfigTests.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -57,6 +57,8 @@ public struct FanoutMeasurement: Sendable {
     /// GETs of single pods sent every 10 ms on a connection of their own while the writes went on:
     /// what a request costs while the server fans out (seconds, send → complete answer).
     public var getLatencies: [Double] = []
+    /// Figures measured otherwise than usual, or missing, against a remote server: one line each.
+    public var notes: [String] = []
 
     /// Server memory per open stream, over the server with its objects loaded.
     public var bytesPerStream: Double {

@@ -111,6 +111,9 @@ public struct FanoutReport: Sendable {
 
         var out = "Fan-out: \(machine.summary), revision \(String(revision.prefix(12))), \(placement)\n\n"
         out += TextTable.render(rows)
+        var notes: [String] = []
+        for run in runs { for note in run.measurement.notes where !notes.contains(note) { notes.append(note) } }
+        for note in notes { out += "  note: \(note)\n" }
         out += "\nLatency runs from the client sending a write to it parsing the event on a watch stream (an upper\n"
         out += "bound on acknowledged -> parsed). Memory per stream is the server's RSS growth over the server with\n"
         out += "its objects loaded, divided by the streams open.\n"
@@ -155,7 +158,7 @@ public struct FanoutReport: Sendable {
                 ("terminatedWatchers", n(m.terminatedWatchers)), ("parkedWatchers", n(m.parkedWatchers)),
                 ("storm", .object(JSONObject([("streams", n(Double(m.stormStreams))), ("seconds", n(m.stormSeconds)),
                                               ("cpuSeconds", n(m.stormCPUSeconds)), ("initEvents", n(m.stormInitEvents))]))),
-                ("wallSeconds", n(m.wallSeconds)),
+                ("wallSeconds", n(m.wallSeconds)), ("notes", .array(m.notes.map { .string($0) })),
                 ("replicas", n(Double(m.replicas))),
                 ("failover", m.failover.map { f in
                     .object(JSONObject([("streams", n(Double(f.streams))), ("seconds", n(f.seconds)), ("failed", n(Double(f.failed))),

@@ -12,11 +12,22 @@ import WatchCache
 /// Latency is from the moment the client sends a write to the moment it has parsed the event on a
 /// watch stream: the write's own round trip through the server (parse, commit, fan-out) is inside
 /// it, so it bounds "acknowledged → parsed" from above.
+///
+/// Against a server it did not start (``remote``: any Kubernetes API server) the run works in a
+/// namespace of its own, deleted at the end; its pods are never scheduled and are placed on their
+/// nodes by a label (``PodWorkload/Placement/label``); every stream watches that namespace only;
+/// and figures the server's `/metrics` does not give (or does not let the run read) are left out,
+/// with a note saying so.
 public final class FanoutRun: @unchecked Sendable {  // state confined as noted on each part
     public let parameters: FanoutParameters
-    public let host: String
-    /// The servers' ports: one, or one per replica.
-    public let ports: [Int]
+    /// The servers: one, or one per replica.
+    public let endpoints: [APIServerEndpoint]
+    /// The servers' ports, in the same order.
+    public var ports: [Int] { endpoints.map(\.port) }
+    /// A server the run did not start: its own namespace, label placement, cleanup.
+    public let remote: Bool
+    /// The namespace of the run's pods (a fresh one against a remote server).
+    public let namespace: String
     /// Called with (fraction done, phase) from the driving task.
     public var progress: ((Double, String) -> Void)?
     /// etcd's `/metrics`, when the servers are replicas over it: its CPU is read around the writes.
@@ -50,27 +61,55 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     /// The next Poisson write, as an absolute time (so the rate does not drift with timer lag).
     private var nextWriteAt = 0.0
 
-    public convenience init(parameters: FanoutParameters, host: String = "127.0.0.1", port: Int, clientThreads: Int = 1) {
-        self.init(parameters: parameters, host: host, ports: [port], clientThreads: clientThreads)
+    public convenience init(parameters: FanoutParameters, port: Int, clientThreads: Int = 1) {
+        self.init(parameters: parameters, ports: [port], clientThreads: clientThreads)
     }
 
-    public init(parameters: FanoutParameters, host: String = "127.0.0.1", ports: [Int], clientThreads: Int = 1) {
-        precondition(!ports.isEmpty, "at least one server")
+    /// Servers the benchmark started on loopback (cleartext).
+    public convenience init(parameters: FanoutParameters, ports: [Int], clientThreads: Int = 1) {
+        self.init(parameters: parameters, endpoints: ports.map { .loopback(port: $0) }, remote: false, clientThreads: clientThreads)
+    }
+
+    public init(parameters: FanoutParameters, endpoints: [APIServerEndpoint], remote: Bool, clientThreads: Int = 1) {
+        precondition(!endpoints.isEmpty, "at least one server")
+        precondition(!remote || !parameters.http1, "a remote server is measured over HTTP/2")
         self.parameters = parameters
-        self.host = host
-        self.ports = ports
+        self.endpoints = endpoints
+        self.remote = remote
+        namespace = remote ? "watchcache-bench-" + String(UInt32.random(in: .min ... .max), radix: 16) : PodWorkload.namespace
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, clientThreads))
         writerLoop = group.next()
     }
 
     // MARK: - The run
 
+    /// Runs the scenario. Against a ``remote`` server the namespace it created is deleted at the
+    /// end, whether the run succeeded or not.
     public func run() async throws -> FanoutMeasurement {
+        do {
+            var measurement = try await measure()
+            measurement.notes = notes
+            try await deleteNamespace()
+            return measurement
+        } catch {
+            try? await deleteNamespace()
+            throw error
+        }
+    }
+
+    /// Where figures came from, or why they are missing (a remote server).
+    private var notes: [String] = []
+    /// Why `/metrics` could not be read (a remote server that does not allow it).
+    private var metricsProblem: String?
+    /// Whether the namespace this run created (remote) still exists.
+    private var namespaceCreated = false
+
+    private func measure() async throws -> FanoutMeasurement {
         let p = parameters
         let wallStart = CPUTime.wall()
-        for port in ports { controls.append(try await connect(on: writerLoop, port: port)) }
+        for endpoint in endpoints { controls.append(try await connect(on: writerLoop, to: endpoint)) }
         control = controls[0]
-        for i in 0..<max(4, ports.count) { writers.append(try await connect(on: writerLoop, port: ports[i % ports.count])) }
+        for i in 0..<max(4, endpoints.count) { writers.append(try await connect(on: writerLoop, to: endpoints[i % endpoints.count])) }
         let empty = try await scrape()
         progress?(0, "creating \(p.objects) pods")
         try await populate()
@@ -89,12 +128,12 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         for c in 0..<(readingConnections + closedConnections) {
             let loop = group.next()
             let closed = c >= readingConnections
-            let port = ports[c % ports.count]
+            let endpoint = endpoints[c % endpoints.count]
             let transport: any WatchTransport = p.http1
-                ? HTTP1WatchClient(loop: loop, host: host, port: port)
-                : try await connect(on: loop, port: port, initialWindow: closed ? 0 : 4 << 20)
+                ? HTTP1WatchClient(loop: loop, host: endpoint.host, port: endpoint.port)
+                : try await connect(on: loop, to: endpoint, initialWindow: closed ? 0 : 4 << 20)
             opened.append(FanoutConnection(http: transport, loop: loop, counted: !closed && c >= stalledConnections))
-            connectionPorts.append(port)
+            connectionPorts.append(endpoint.port)
         }
         connections = opened
         let openStart = CPUTime.wall()
@@ -148,8 +187,9 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         var getLatencies: [Double] = []
         if p.seconds > 0, p.objects > 0, p.writesPerSecond != 0 {
             let getLoop = group.next()
-            let getter = try await connect(on: getLoop, port: ports[0])
-            let gets = Task { try await Self.probeGets(getter, objects: p.objects, on: getLoop) }
+            let getter = try await connect(on: getLoop, to: endpoints[0])
+            let namespace = self.namespace
+            let gets = Task { try await Self.probeGets(getter, namespace: namespace, objects: p.objects, on: getLoop) }
             defer { gets.cancel() }
             let writeStart = CPUTime.wall()
             try await writerLoop.submit {
@@ -190,9 +230,20 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             var reopened = 0
             for c in connections { reopened += try await c.loop.submit { c.reopenAll() }.get() }
             var now = before
-            while now.initCount - before.initCount < Double(reopened), CPUTime.wall() - start < 600 {
-                try await Task.sleep(for: .milliseconds(10))
+            if before.hasInitHistogram {
+                while now.initCount - before.initCount < Double(reopened), CPUTime.wall() - start < 600 {
+                    try await Task.sleep(for: .milliseconds(10))
+                    now = try await scrape()
+                }
+            } else {
+                // The server does not say when a watch has caught up: until every re-opened
+                // stream is established again (its 200).
+                let establishedBefore = final.established
+                while try await totals().established - establishedBefore < reopened, CPUTime.wall() - start < 600 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
                 now = try await scrape()
+                notes.append("storm: seconds until every re-opened stream had its 200 (the server does not report caught-up watches)")
             }
             storm = (CPUTime.wall() - start, now.cpuSeconds - before.cpuSeconds, now.initEventsTotal - before.initEventsTotal, reopened)
             peakRSS = max(peakRSS, now.residentBytes)
@@ -228,12 +279,12 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
     }
 
     /// GETs one pod after another, 10 ms apart, until cancelled; returns their latencies (s).
-    private static func probeGets(_ connection: HTTP2ClientConnection, objects: Int, on loop: any EventLoop) async throws -> [Double] {
+    private static func probeGets(_ connection: HTTP2ClientConnection, namespace: String, objects: Int, on loop: any EventLoop) async throws -> [Double] {
         var latencies: [Double] = []
         var i = 0
         while !Task.isCancelled {
             let sent = CPUTime.wall()
-            let (status, _) = try await connection.get("/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i % objects)", on: loop)
+            let (status, _) = try await connection.get("/api/v1/namespaces/\(namespace)/pods/fan-\(i % objects)", on: loop)
             guard status == 200 else { throw BenchError("a GET while writing answered \(status)") }
             latencies.append(CPUTime.wall() - sent)
             i += 1
@@ -284,7 +335,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         let start = CPUTime.wall()
         var moved: [FanoutConnection] = []
         for (old, specs) in moving {
-            let http = try await connect(on: old.loop, port: ports[1])
+            let http = try await connect(on: old.loop, to: endpoints[1])
             let replacement = FanoutConnection(http: http, loop: old.loop, counted: true)
             moved.append(replacement)
             connections.append(replacement)
@@ -392,17 +443,17 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         figures.shutdownBookmarks = try await totals().bookmarks - bookmarksBefore
         figures.streams = resuming.reduce(0) { $0 + $1.specs.count }
         // Controls and writers of the old process are gone with it.
-        controls = [try await connect(on: writerLoop, port: ports[0])]
+        controls = [try await connect(on: writerLoop, to: endpoints[0])]
         control = controls[0]
         var newWriters: [HTTP2ClientConnection] = []
-        for _ in writers { newWriters.append(try await connect(on: writerLoop, port: ports[0])) }
+        for _ in writers { newWriters.append(try await connect(on: writerLoop, to: endpoints[0])) }
         try await writerLoop.submit { [newWriters] in self.writers = newWriters }.get()
         let ready = CPUTime.wall()
         let atReady = try await scrape()
         figures.loadCPUSeconds = atReady.cpuSeconds
         var resumed: [FanoutConnection] = []
         for (old, specs) in resuming where !specs.isEmpty {
-            let replacement = FanoutConnection(http: try await connect(on: old.loop, port: ports[0]), loop: old.loop, counted: true)
+            let replacement = FanoutConnection(http: try await connect(on: old.loop, to: endpoints[0]), loop: old.loop, counted: true)
             resumed.append(replacement)
             connections.append(replacement)
             try await old.loop.submit {
@@ -450,15 +501,20 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         let base = "watch=true&resourceVersion={rv}&timeoutSeconds=3600" + (p.bookmarks ? "&allowWatchBookmarks=true" : "")
         var streams: [(path: String, target: WatchTarget, reads: Bool)] = []
         streams.reserveCapacity(p.watchers)
+        // A remote server has other pods: every stream stays in the run's namespace.
+        let own = "/api/v1/namespaces/\(namespace)/pods"
+        let everywhere = remote ? own : "/api/v1/pods"
         for i in 0..<p.nodeWatchers {
             let node = i % max(1, p.nodes)
-            streams.append(("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)&fieldSelector=spec.nodeName%3Dnode-\(node)", .node(node), true))
+            let selector = remote ? "labelSelector=\(PodWorkload.nodeLabel.replacingOccurrences(of: "/", with: "%2F"))%3Dnode-\(node)"
+                : "fieldSelector=spec.nodeName%3Dnode-\(node)"
+            streams.append(("\(own)?\(base)&\(selector)", .node(node), true))
         }
-        for _ in 0..<p.namespaceWatchers { streams.append(("/api/v1/namespaces/\(PodWorkload.namespace)/pods?\(base)", .namespace, true)) }
+        for _ in 0..<p.namespaceWatchers { streams.append(("\(own)?\(base)", .namespace, true)) }
         for i in 0..<p.labelWatchers {
-            streams.append(("/api/v1/pods?\(base)&labelSelector=group%3Dg\(i % p.labelGroups)", .label(group: i % p.labelGroups), true))
+            streams.append(("\(everywhere)?\(base)&labelSelector=group%3Dg\(i % p.labelGroups)", .label(group: i % p.labelGroups), true))
         }
-        for _ in 0..<p.unselectiveWatchers { streams.append(("/api/v1/pods?\(base)", .all, true)) }
+        for _ in 0..<p.unselectiveWatchers { streams.append(("\(everywhere)?\(base)", .all, true)) }
         streams.shuffle(using: &rng)
         let neverReading = Int((Double(streams.count) * p.neverReadingShare).rounded())
         for i in 0..<neverReading { streams[i].reads = false }
@@ -479,11 +535,21 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         let p = parameters
         let node = p.node(ofPod: index)
         let sent = UInt64(CPUTime.wall() * 1e9)
-        var json = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"fan-\#(index)","namespace":"\#(PodWorkload.namespace)","#
-        json += #""labels":{"app":"fanout","group":"g\#(node % p.labelGroups)"},"annotations":{"bench-sent":"\#(sent)","bench-seq":"\#(sequence)","#
+        var json = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"fan-\#(index)","namespace":"\#(namespace)","#
+        json += #""labels":{"app":"fanout","group":"g\#(node % p.labelGroups)""#
+        if remote { json += #","\#(PodWorkload.nodeLabel)":"node-\#(node)""# }
+        json += #"},"annotations":{"bench-sent":"\#(sent)","bench-seq":"\#(sequence)","#
         json += #""bench-padding":"\#(String(repeating: "x", count: max(0, p.objectBytes - 420)))"}},"#
-        json += #""spec":{"nodeName":"node-\#(node)","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10"}]},"#
-        json += #""status":{"phase":"Running","message":"revision \#(revision)"}}"#
+        if remote {
+            // Never scheduled, and acceptable to the "restricted" Pod Security level (see PodWorkload).
+            json += #""spec":{"schedulerName":"\#(PodWorkload.noScheduler)","securityContext":{"runAsNonRoot":true,"runAsUser":65535,"#
+            json += #""seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"app","image":"registry.k8s.io/pause:3.10","#
+            json += #""securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]},"#
+            json += #""status":{"phase":"Pending","message":"revision \#(revision)"}}"#
+        } else {
+            json += #""spec":{"nodeName":"node-\#(node)","containers":[{"name":"app","image":"registry.k8s.io/pause:3.10"}]},"#
+            json += #""status":{"phase":"Running","message":"revision \#(revision)"}}"#
+        }
         return Array(json.utf8)
     }
 
@@ -491,9 +557,25 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         let total = parameters.objects
         try await writerLoop.submit { self.revisions = Array(repeating: 0, count: total) }.get()
         let writers = self.writers
-        try await HTTP2ClientConnection.createPods(count: total, on: writerLoop, connection: { writers[$0 % writers.count] }) { i in
-            self.pod(i, revision: 0)
+        if remote {
+            namespaceCreated = try await RemoteNamespace.create(namespace, at: endpoints[0], over: control, on: writerLoop)
         }
+        do {
+            try await HTTP2ClientConnection.createPods(count: total, namespace: namespace, createNamespace: !remote, on: writerLoop,
+                                                       connection: { writers[$0 % writers.count] }) { i in
+                self.pod(i, revision: 0)
+            }
+        } catch let error as BenchError where remote {
+            throw RemoteNamespace.explain(error)
+        }
+        if remote { try await RemoteNamespace.checkReadAndWatch(namespace, at: endpoints[0], over: control, on: writerLoop) }
+    }
+
+    /// Deletes the namespace the run created (a remote server only), with its pods.
+    private func deleteNamespace() async throws {
+        guard remote, namespaceCreated, let control else { return }
+        try await RemoteNamespace.delete(namespace, over: control, on: writerLoop)
+        namespaceCreated = false
     }
 
     private func scheduleWrite(rate: Double) {
@@ -539,7 +621,7 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
         writesInFlight += 1
         writesSent += 1
         expectedDeliveries += tally.receivers(ofPod: i, in: p)
-        writers[writesSent % writers.count].fetch("PUT", "/api/v1/namespaces/\(PodWorkload.namespace)/pods/fan-\(i)",
+        writers[writesSent % writers.count].fetch("PUT", "/api/v1/namespaces/\(namespace)/pods/fan-\(i)",
               body: pod(i, revision: revisions[i], sequence: writesSent)) { status, _ in
             self.writesInFlight -= 1
             if status == 200 {
@@ -554,21 +636,34 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     // MARK: - Requests
 
-    private func connect(on loop: any EventLoop, port: Int, initialWindow: UInt32 = 4 << 20) async throws -> HTTP2ClientConnection {
-        let (connection, channel) = try await HTTP2ClientConnection.connect(host: host, port: port, on: loop, initialWindow: initialWindow)
+    private func connect(on loop: any EventLoop, to endpoint: APIServerEndpoint, initialWindow: UInt32 = 4 << 20) async throws -> HTTP2ClientConnection {
+        let (connection, channel) = try await endpoint.connect(on: loop, initialWindow: initialWindow)
         channels.append(channel)
         return connection
     }
 
-    /// Every server's metrics, added up (memory and CPU of all the replicas together).
+    /// Every server's metrics, added up (memory and CPU of all the replicas together). A remote
+    /// server that does not let the run read them gives empty figures, and a note says why.
     private func scrape() async throws -> ServerMetrics {
+        if metricsProblem != nil { return ServerMetrics() }
+        if remote {
+            let (status, body) = try await controls[0].get("/metrics", on: writerLoop)
+            if status == 200 {
+                let metrics = ServerMetrics(parsing: String(decoding: body, as: UTF8.self))
+                if !metrics.hasProcessCPU { metricsProblem = "its /metrics has no process figures" } else { return metrics }
+            } else {
+                metricsProblem = "GET /metrics answered \(status)"
+            }
+            notes.append("server CPU and memory: not measured (\(metricsProblem!))")
+            return ServerMetrics()
+        }
         var total = try await controls[0].scrapeMetrics(on: writerLoop)
         for control in controls.dropFirst() { total = total.summing(try await control.scrapeMetrics(on: writerLoop)) }
         return total
     }
 
     private func currentVersion() async throws -> ResourceVersion {
-        let (status, body) = try await control.get("/api/v1/namespaces/\(PodWorkload.namespace)/pods?limit=1", on: writerLoop)
+        let (status, body) = try await control.get("/api/v1/namespaces/\(namespace)/pods?limit=1", on: writerLoop)
         guard status == 200, let rv = NetworkRecoveryRun.firstResourceVersion(body[...]) else { throw BenchError("LIST answered \(status)") }
         return rv
     }

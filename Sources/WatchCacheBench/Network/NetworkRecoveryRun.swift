@@ -310,16 +310,8 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         let (status, body) = try await writer.get("/metrics", on: loop)
         if status == 200 { return ServerMetrics(parsing: String(decoding: body, as: UTF8.self)) }
         guard remote else { throw BenchError("GET /metrics answered \(status)") }
-        metricsProblem = "GET /metrics answered \(status)\(Self.statusMessage(body).map { ": " + $0 } ?? "")"
+        metricsProblem = "GET /metrics answered \(status)\(RemoteNamespace.detail(body))"
         return ServerMetrics()
-    }
-
-    /// The rights a run against a remote server needs, for messages about a refusal.
-    static let neededRights = "the benchmark needs to create and delete namespaces, and to create, list, watch and update the status of pods in the namespace it creates"
-
-    /// The `message` of a Kubernetes `Status` body, if it is one.
-    static func statusMessage(_ body: [UInt8]) -> String? {
-        (try? JSONParser.parse(body))?["message"]?.stringValue
     }
 
     /// Creates the pods, 256 requests at a time; pods that exist already are kept (a server the
@@ -330,46 +322,23 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
         let workload = self.workload
         let writer = self.writer!
         if remote {
-            let body = Array(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(workload.namespace)","labels":{"app.kubernetes.io/created-by":"watchcache-bench"}}}"#.utf8)
-            let (status, response) = try await writer.send("POST", "/api/v1/namespaces", body: body, on: loop)
-            switch status {
-            case 201:
-                namespaceCreated = true
-            case 401:
-                throw BenchError("\(endpoint.url) did not accept the credentials (401 Unauthorized): give a token (--token) or a kubeconfig whose user has one or a client certificate")
-            case 403:
-                throw BenchError("\(endpoint.url) refused to create namespace \(workload.namespace) (\(status)\(Self.statusMessage(response).map { ": " + $0 } ?? "")): \(Self.neededRights)")
-            default:
-                throw BenchError("creating namespace \(workload.namespace) answered \(status)\(Self.statusMessage(response).map { ": " + $0 } ?? "")")
-            }
+            namespaceCreated = try await RemoteNamespace.create(workload.namespace, at: endpoint, over: writer, on: loop)
         }
         do {
             try await HTTP2ClientConnection.createPods(count: total, namespace: workload.namespace, createNamespace: !remote,
                                                        on: loop, connection: { _ in writer }) { i in
                 JSONWriter.encode(.object(workload.pod(i, revision: 0)))
             }
-        } catch let error as BenchError where remote && (error.description.contains(" answered 403") || error.description.contains(" answered 401")) {
-            throw BenchError("\(error.description): \(Self.neededRights)")
+        } catch let error as BenchError where remote {
+            throw RemoteNamespace.explain(error)
         }
-        if remote {
-            // Reading and watching are separate rights: check them now rather than have every watcher fail.
-            for (verb, path) in [("list", "/api/v1/namespaces/\(workload.namespace)/pods?limit=1"),
-                                 ("watch", "/api/v1/namespaces/\(workload.namespace)/pods?watch=true&timeoutSeconds=1")] {
-                let (status, response) = try await writer.get(path, on: loop)
-                if status == 401 || status == 403 {
-                    throw BenchError("\(endpoint.url) refused to \(verb) pods in \(workload.namespace) (\(status)\(Self.statusMessage(response).map { ": " + $0 } ?? "")): \(Self.neededRights)")
-                }
-            }
-        }
+        if remote { try await RemoteNamespace.checkReadAndWatch(workload.namespace, at: endpoint, over: writer, on: loop) }
     }
 
     /// Deletes the namespace the run created (a remote server only), with its pods.
     private func deleteNamespace() async throws {
         guard remote, namespaceCreated, let writer else { return }
-        let (status, response) = try await writer.send("DELETE", "/api/v1/namespaces/\(workload.namespace)", body: nil, on: loop)
-        guard status == 200 || status == 202 || status == 404 else {
-            throw BenchError("deleting namespace \(workload.namespace) answered \(status)\(Self.statusMessage(response).map { ": " + $0 } ?? ""): delete it by hand")
-        }
+        try await RemoteNamespace.delete(workload.namespace, over: writer, on: loop)
         namespaceCreated = false
     }
 
