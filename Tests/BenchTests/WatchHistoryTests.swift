@@ -1,5 +1,5 @@
 import Testing
-import WatchCacheBench
+@testable import WatchCacheBench
 
 /// The checker behind `bench guarantees`: each guarantee, kept and broken, on hand-made histories.
 @Suite struct WatchHistoryTests {
@@ -69,5 +69,18 @@ import WatchCacheBench
         #expect(h.checkResumed(from: 2, selector: nil, received: [rest[0], rest[2]], name: "probe").map(\.kind) == [.resumable])
         #expect(h.checkResumed(from: 1, selector: "g=y", received: [Self.event("ADDED", "b", 2), Self.event("ADDED", "a", 3),
                                                                     Self.event("DELETED", "b", 4)], name: "probe").isEmpty)
+    }
+
+    @Test func etcdctlsWatchOutputIsTheHistory() {
+        // `etcdctl watch --prefix /p/configmaps/default/ --rev 1 -w json` (etcd 3.4.23) after two
+        // puts and a delete; the namespace key is outside the prefix.
+        let output = #"{"Header":{"cluster_id":14841639068965178418,"member_id":10276657743932975437,"revision":5,"raft_term":2},"Events":[{"kv":{"key":"L3AvY29uZmlnbWFwcy9kZWZhdWx0L2E=","create_revision":2,"mod_revision":2,"version":1,"value":"eyJtZXRhZGF0YSI6eyJuYW1lIjoiYSIsImxhYmVscyI6eyJncm91cCI6IngifX19"}},{"kv":{"key":"L3AvY29uZmlnbWFwcy9kZWZhdWx0L2I=","create_revision":3,"mod_revision":3,"version":1,"value":"eyJtZXRhZGF0YSI6eyJuYW1lIjoiYiJ9fQ=="}},{"type":1,"kv":{"key":"L3AvY29uZmlnbWFwcy9kZWZhdWx0L2E=","mod_revision":4}}],"CompactRevision":0,"Canceled":false,"Created":false}"#
+        let changes = EtcdHistoryReader.parse(output + "\n", prefix: "/p/configmaps/default/")
+        #expect(changes == [
+            WatchHistory.Change(version: 2, name: "a", labels: ["group": "x"]),
+            WatchHistory.Change(version: 3, name: "b", labels: [:]),
+            WatchHistory.Change(version: 4, name: "a", labels: nil),
+        ])
+        #expect(EtcdHistoryReader.parse(output, prefix: "/q/").isEmpty)
     }
 }

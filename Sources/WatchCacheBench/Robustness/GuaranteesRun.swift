@@ -38,9 +38,12 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
         public var writesAcknowledged = 0
         /// Writes whose outcome the writer never learnt (the server died under them).
         public var writesUnknown = 0
-        /// The objects those writes were to: the history knows such a write only if a stream saw
-        /// it, so a violation on one of them may be the checker's blind spot rather than the server's.
+        /// The objects those writes were to. On SQLite the history knows such a write only if a
+        /// stream saw it, so a violation on one of them may be the checker's blind spot rather than
+        /// the server's; over etcd the history is read from etcd (``changesFromEtcd``) and has none.
         public var objectsWithUnknownWrites: [String] = []
+        /// Changes read from etcd's own history (0 on SQLite): the truth the rest was checked against.
+        public var changesFromEtcd = 0
         public var changes = 0
         public var watchers = 0
         public var eventsChecked = 0
@@ -66,6 +69,8 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
     private var watchRequests = 0
     private var stopping = false
     private let resource = "api/v1/namespaces/default/configmaps"
+    /// The key prefix of the run's servers over etcd.
+    private var etcdPrefix: String?
 
     public init(parameters: Parameters, storage: Storage, executable: String) {
         self.parameters = parameters
@@ -109,6 +114,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
             servers = [try ServerSlot(executable: executable, arguments: ["--data-dir", data, "--history", "400"] + common)]
         case .etcd(let urls, let replicas):
             let prefix = "/watchcache-guarantees-\(UUID().uuidString.prefix(8))"
+            etcdPrefix = prefix
             servers = try (0..<replicas).map { _ in
                 try ServerSlot(executable: executable, arguments: ["--etcd-servers", urls, "--etcd-prefix", prefix, "--etcd-compaction-interval", "0"] + common)
             }
@@ -152,10 +158,17 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
         for slot in servers { try slot.process?.waitUntilReady() }
 
         var history = WatchHistory()
+        var report = Report()
         let (acks, recorded, unknownWrites, relisted, requests) = lock.withLock { (acknowledged, streams, unknown, relists, watchRequests) }
+        // Over etcd the truth is at hand (every revision is kept): the acknowledgements and the
+        // streams are checked against it, and writes whose acknowledgement was lost are known.
+        if case .etcd(let urls, _) = storage, let etcdPrefix,
+           let truth = try await offPool({ EtcdHistoryReader.changes(endpoints: urls, prefix: etcdPrefix + "/configmaps/default/") }) {
+            for change in truth { history.record(change, source: "etcd") }
+            report.changesFromEtcd = truth.count
+        }
         for change in acks { history.record(change, source: "an acknowledgement") }
         history.record(recorded)
-        var report = Report()
         for stream in recorded {
             history.check(stream)
             for segment in stream.segments {
