@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
@@ -51,6 +52,7 @@ let package = Package(
             dependencies: [
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // The embedded durable storage backend: objects and history in SQLite (through GRDB).
@@ -172,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WatchCacheTests",
-            dependencies: ["WatchCache"]
+            dependencies: ["WatchCache", .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(
             name: "SchemaTests",

@@ -1,4 +1,6 @@
 import Benchmark
+import CoreMetrics
+import Prometheus
 import Synchronization
 import WatchCache
 
@@ -46,6 +48,11 @@ final class Shared<Value>: @unchecked Sendable {
             return made
         }
     }
+}
+
+/// The core's counters are atomics like this one.
+final class AtomicCounter: Sendable {
+    let value = Atomic<UInt64>(0)
 }
 
 /// Hands out ever-increasing versions across benchmark iterations.
@@ -170,6 +177,30 @@ let benchmarks: @Sendable () -> Void = {
             cache.list(options) { result in count.withLock { $0 = try! result.get().items.count } }
             benchmark.stopMeasurement()
             precondition(count.withLock { $0 } == expected)
+        }
+    }
+
+    // 6. What reporting a counter through swift-metrics adds to the core's hot paths (the cache
+    //    counts every change, every delivered batch and every replayed event): a relaxed atomic add
+    //    alone (before), with a swift-metrics Counter on the no-op factory (an embedding program that
+    //    bootstraps nothing), and with swift-prometheus's factory. 1,000 increments per iteration.
+    let prometheus = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
+    let dimensions = [("group", ""), ("version", "v1"), ("resource", "pods")]
+    let counters: [(String, CoreMetrics.Counter?)] = [
+        ("atomic add only", nil),
+        ("atomic add + swift-metrics counter, no-op factory", CoreMetrics.Counter(label: "bench_noop_total", dimensions: dimensions, factory: NOOPMetricsHandler.instance)),
+        ("atomic add + swift-metrics counter, swift-prometheus", CoreMetrics.Counter(label: "bench_prometheus_total", dimensions: dimensions, factory: prometheus)),
+    ]
+    for (name, counter) in counters {
+        let atomic = AtomicCounter()
+        Benchmark("Counter increment: \(name) (1000 per iteration)", configuration: .init(scalingFactor: .kilo)) { benchmark in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                atomic.value.add(1, ordering: .relaxed)
+                counter?.increment(by: 1)
+            }
+            benchmark.stopMeasurement()
+            blackHole(atomic.value.load(ordering: .relaxed))
         }
     }
 }

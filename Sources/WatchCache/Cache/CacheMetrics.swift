@@ -1,32 +1,135 @@
+import CoreMetrics
 import Synchronization
 
 /// Counters of one resource's cache, updated without locks. Read them through
-/// ``ResourceCache/statistics()``.
+/// ``ResourceCache/statistics()``; each is also reported through swift-metrics, to the factory the
+/// cache was given (``ResourceCache/init(resource:configuration:clock:metricsFactory:logger:)``),
+/// under kube-apiserver's names where it has one, with the dimensions `group`, `version` and
+/// `resource`.
 final class CacheMetrics: Sendable {
     /// Events scanned to start or resume watches (Kubernetes' `apiserver_init_events_total`):
     /// every replayed log event and every store object considered for a synthetic ADDED, matching or not.
-    let initEvents = Atomic<UInt64>(0)
-    let eventsRecorded = Atomic<UInt64>(0)
-    let eventsDelivered = Atomic<UInt64>(0)
-    let bookmarksDelivered = Atomic<UInt64>(0)
-    let watchersStarted = Atomic<UInt64>(0)
-    let watchersTerminated = Atomic<UInt64>(0)
+    let initEvents: ReportedCounter
+    let eventsRecorded: ReportedCounter
+    let eventsDelivered: ReportedCounter
+    let bookmarksDelivered: ReportedCounter
+    let watchersStarted: ReportedCounter
+    let watchersTerminated: ReportedCounter
     /// Watchers that fell behind and went back to reading the log (``SlowWatcherPolicy/park``).
-    let watchersParked = Atomic<UInt64>(0)
+    let watchersParked: ReportedCounter
     /// Log events parked watchers examined to catch up (not init events: no watch started).
-    let parkedReplayEvents = Atomic<UInt64>(0)
-    let watchesExpired = Atomic<UInt64>(0)
+    let parkedReplayEvents: ReportedCounter
+    let watchesExpired: ReportedCounter
     /// Watches that resumed from the storage's history, older than the window.
-    let archiveReplays = Atomic<UInt64>(0)
-    let currentWatchers = Atomic<Int>(0)
+    let archiveReplays: ReportedCounter
+    let currentWatchers: ReportedGauge
     /// Init events per watch start, recorded when the watch has caught up.
     let watchInitEvents = Mutex(InitEventHistogram())
+    private let watchInitEventsRecorder: Recorder
+    /// The sizes, reported as gauges after each change (``reportSizes(windowEvents:windowCapacity:objects:version:)``).
+    private let windowEvents: Gauge
+    private let windowCapacity: Gauge
+    private let objects: Gauge
+    private let resourceVersion: Gauge
+
+    /// The names the counters are reported under (the `/metrics` names of the server).
+    enum Name {
+        static let initEvents = "apiserver_init_events_total"
+        static let eventsRecorded = "watchcache_events_recorded_total"
+        static let eventsDelivered = "apiserver_watch_events_total"
+        static let bookmarksDelivered = "watchcache_bookmarks_total"
+        static let watchersStarted = "watchcache_watchers_started_total"
+        static let watchersTerminated = "apiserver_terminated_watchers_total"
+        static let watchersParked = "watchcache_parked_watchers_total"
+        static let parkedReplayEvents = "watchcache_parked_replay_events_total"
+        static let watchesExpired = "watchcache_expired_watches_total"
+        static let archiveReplays = "watchcache_archive_replays_total"
+        static let currentWatchers = "apiserver_registered_watchers"
+        static let windowCapacity = "apiserver_watch_cache_capacity"
+        static let windowEvents = "watchcache_window_events"
+        static let objects = "watchcache_objects"
+        static let resourceVersion = "watchcache_resource_version"
+        static let watchInitEvents = "watchcache_watch_init_events"
+    }
+
+    init(resource: ResourceDescriptor, factory: any MetricsFactory) {
+        let dimensions = [("group", resource.group), ("version", resource.version), ("resource", resource.plural)]
+        func counter(_ name: String) -> ReportedCounter { ReportedCounter(name, dimensions: dimensions, factory: factory) }
+        initEvents = counter(Name.initEvents)
+        eventsRecorded = counter(Name.eventsRecorded)
+        eventsDelivered = counter(Name.eventsDelivered)
+        bookmarksDelivered = counter(Name.bookmarksDelivered)
+        watchersStarted = counter(Name.watchersStarted)
+        watchersTerminated = counter(Name.watchersTerminated)
+        watchersParked = counter(Name.watchersParked)
+        parkedReplayEvents = counter(Name.parkedReplayEvents)
+        watchesExpired = counter(Name.watchesExpired)
+        archiveReplays = counter(Name.archiveReplays)
+        currentWatchers = ReportedGauge(Name.currentWatchers, dimensions: dimensions, factory: factory)
+        watchInitEventsRecorder = Recorder(label: Name.watchInitEvents, dimensions: dimensions, aggregate: true, factory: factory)
+        windowEvents = Gauge(label: Name.windowEvents, dimensions: dimensions, factory: factory)
+        windowCapacity = Gauge(label: Name.windowCapacity, dimensions: dimensions, factory: factory)
+        objects = Gauge(label: Name.objects, dimensions: dimensions, factory: factory)
+        resourceVersion = Gauge(label: Name.resourceVersion, dimensions: dimensions, factory: factory)
+    }
 
     func countDelivered(_ events: ArraySlice<WatchEvent>) {
-        eventsDelivered.add(UInt64(events.count), ordering: .relaxed)
+        eventsDelivered.add(UInt64(events.count))
         let bookmarks = events.reduce(0) { $0 + ($1.type == .bookmark ? 1 : 0) }
-        if bookmarks > 0 { bookmarksDelivered.add(UInt64(bookmarks), ordering: .relaxed) }
+        if bookmarks > 0 { bookmarksDelivered.add(UInt64(bookmarks)) }
     }
+
+    /// Records how many init events a watch start took, once it has caught up.
+    func recordWatchInitEvents(_ events: Int) {
+        watchInitEvents.withLock { $0.record(events) }
+        watchInitEventsRecorder.record(max(0, events))
+    }
+
+    /// Reports the cache's sizes after a change.
+    func reportSizes(windowEvents: Int, windowCapacity: Int, objects: Int, version: ResourceVersion) {
+        self.windowEvents.record(windowEvents)
+        self.windowCapacity.record(windowCapacity)
+        self.objects.record(objects)
+        resourceVersion.record(Int64(truncatingIfNeeded: version.rawValue))
+    }
+}
+
+/// A counter kept in an atomic (for ``ResourceCache/statistics()``) and reported through
+/// swift-metrics at every increment.
+final class ReportedCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+    private let counter: Counter
+
+    init(_ label: String, dimensions: [(String, String)], factory: any MetricsFactory) {
+        counter = Counter(label: label, dimensions: dimensions, factory: factory)
+    }
+
+    func add(_ amount: UInt64) {
+        value.add(amount, ordering: .relaxed)
+        counter.increment(by: Int64(truncatingIfNeeded: amount))
+    }
+
+    func load() -> UInt64 { value.load(ordering: .relaxed) }
+}
+
+/// A gauge kept in an atomic and reported through swift-metrics at every change.
+final class ReportedGauge: Sendable {
+    private let value = Atomic<Int>(0)
+    private let gauge: Gauge
+
+    init(_ label: String, dimensions: [(String, String)], factory: any MetricsFactory) {
+        gauge = Gauge(label: label, dimensions: dimensions, factory: factory)
+    }
+
+    func add(_ amount: Int) {
+        gauge.record(value.add(amount, ordering: .relaxed).newValue)
+    }
+
+    func subtract(_ amount: Int) {
+        gauge.record(value.subtract(amount, ordering: .relaxed).newValue)
+    }
+
+    func load() -> Int { value.load(ordering: .relaxed) }
 }
 
 /// How many init events watch starts took: a histogram (Prometheus-style buckets), with count and sum.

@@ -1,3 +1,4 @@
+import CoreMetrics
 /// Reads with `resourceVersion` unset (KEP-2340): served from the cache once it holds the store's
 /// current state.
 extension Registry {
@@ -38,8 +39,10 @@ extension Registry {
                 }
                 let snapshot = try await source.list(cache.resource)
                 logger.debug("consistent read served from the store", metadata: ["watchcache.resource": "\(cache.resource.qualifiedPlural)"])
+                // A holder of one read's snapshot, not a cache to report on.
                 completion(.success(ResourceCache(resource: cache.resource, configuration: configuration, clock: clock,
-                                                  version: snapshot.version, objects: snapshot.objects, logger: logger)))
+                                                  version: snapshot.version, objects: snapshot.objects,
+                                                  metricsFactory: NOOPMetricsHandler.instance, logger: logger)))
             } catch {
                 completion(.failure(Self.storageStatus(error)))
             }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Logging
 import Synchronization
@@ -16,6 +17,8 @@ import Synchronization
 public final class Registry: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
+    /// Where the caches report their metrics (`nil`: the bootstrapped `MetricsSystem`).
+    let metricsFactory: (any MetricsFactory)?
     /// Where old versions are replayed from, when it keeps history beyond the caches' windows.
     let storage: any Storage
     /// The store the caches follow and writes go to.
@@ -47,11 +50,13 @@ public final class Registry: Sendable {
     /// now; otherwise it answers writes with 503 until ``recover()`` is called (a server that
     /// listens while it loads).
     /// `generatedNameSuffix` makes the random part of names from `generateName` (tests give their
-    /// own to make names collide).
+    /// own to make names collide). The caches report their counters and sizes to `metricsFactory`
+    /// (swift-metrics; by default the bootstrapped `MetricsSystem`).
     public init(storage: any Storage = InMemoryStorage(), configuration: CacheConfiguration = CacheConfiguration(),
                 clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache"), recover: Bool = true,
-                generatedNameSuffix: (@Sendable () -> String)? = nil) throws {
+                metricsFactory: (any MetricsFactory)? = nil, generatedNameSuffix: (@Sendable () -> String)? = nil) throws {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
+        self.metricsFactory = metricsFactory
         self.storage = storage
         let embedded = EmbeddedSourceOfTruth(storage: storage, historyLimit: configuration.history.maximumEvents, logger: logger)
         self.embedded = embedded
@@ -67,8 +72,9 @@ public final class Registry: Sendable {
     /// returns once every registered cache has its first list.
     public init(source: any SourceOfTruth, configuration: CacheConfiguration = CacheConfiguration(),
                 clock: any WatchClock = SystemClock(), logger: Logger = Logger(label: "watchcache"),
-                generatedNameSuffix: (@Sendable () -> String)? = nil) {
+                metricsFactory: (any MetricsFactory)? = nil, generatedNameSuffix: (@Sendable () -> String)? = nil) {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
+        self.metricsFactory = metricsFactory
         self.storage = InMemoryStorage()
         self.source = source
         self.embedded = nil
@@ -113,7 +119,7 @@ public final class Registry: Sendable {
         let cache = try state.withLock { (s: inout RegistryState) throws(Status) -> ResourceCache in
             if let existing = s.caches[resource.description] { return existing }
             let cache = ResourceCache(resource: resource, configuration: configuration, clock: clock,
-                                      version: .zero, archive: storage.keepsHistory ? storage : nil, logger: logger)
+                                      version: .zero, archive: storage.keepsHistory ? storage : nil, metricsFactory: metricsFactory, logger: logger)
             if s.started {
                 // Registered after the start: its feed starts now — an embedded one fills the
                 // cache before it can be found, so no request sees it empty.

@@ -33,7 +33,7 @@ extension ResourceCache {
             // Not listed already: a watcher leaves the list when it goes live or ends.
             cs.parked += parked
             cs.parkedLowest = min(cs.parkedLowest, position)
-            metrics.watchersParked.add(UInt64(parked.count), ordering: .relaxed)
+            metrics.watchersParked.add(UInt64(parked.count))
         }
         if !newlyBlocked.isEmpty {
             for w in newlyBlocked where !cs.blocked.contains(where: { $0 === w }) { cs.blocked.append(w) }
@@ -95,7 +95,7 @@ extension ResourceCache {
         for (w, queued) in toTerminate {
             let graceful = w.state.withLock { $0.queue.contains { $0.isInitialEventsEnd } }
             finishLocked(w, in: &cs, reason: .terminatedSlow, keepQueued: graceful, effects: &effects)
-            metrics.watchersTerminated.add(1, ordering: .relaxed)
+            metrics.watchersTerminated.add(1)
             effects.terminated.append((w, queued, graceful))
         }
         cs.blocked = stillBlocked

@@ -64,12 +64,12 @@ extension ResourceCache {
             if case .finished = initial.phase { return w }
             if case .loadingArchive(let after, let through) = initial.phase { loadArchive = (w, after, through) }
 
-            metrics.watchersStarted.add(1, ordering: .relaxed)
-            metrics.currentWatchers.add(1, ordering: .relaxed)
+            metrics.watchersStarted.add(1)
+            metrics.currentWatchers.add(1)
             if snapshot { startSnapshot(w, in: &cs) }
             if case .live = initial.phase, !snapshot {
                 cs.watchers.insert(w)
-                metrics.watchInitEvents.withLock { $0.record(0) }  // resumed at the newest version: nothing to scan
+                metrics.recordWatchInitEvents(0)  // resumed at the newest version: nothing to scan
             }
             if let waitFor {
                 cs.waiters.append(VersionWaiter(target: waitFor, deadline: now + configuration.versionWaitTimeout, kind: .watch(w)))
@@ -103,7 +103,7 @@ extension ResourceCache {
 
     /// One ERROR event with 410 Expired, then the end.
     private func expiredState(_ rv: ResourceVersion, oldest: ResourceVersion) -> WatcherState {
-        metrics.watchesExpired.add(1, ordering: .relaxed)
+        metrics.watchesExpired.add(1)
         let status = Status.tooOldResourceVersion(rv, oldest: oldest)
         var s = WatcherState(phase: .finished(.error(status)), lastVersion: rv, sendEndBookmark: false)
         s.queue.append(WatchEvent(error: status))
@@ -129,7 +129,7 @@ extension ResourceCache {
                 guard case .loadingArchive = ws.phase else { return nil }  // ended meanwhile
                 if let events, cs.log.resumableFrom <= through {
                     ws.archiveLoaded(events, resumeAt: cs.log.firstPosition(after: through))
-                    metrics.archiveReplays.add(1, ordering: .relaxed)
+                    metrics.archiveReplays.add(1)
                     return nil
                 }
                 return expiredState(rv, oldest: cs.log.resumableFrom)
@@ -199,9 +199,9 @@ extension ResourceCache {
                 return (scanned, parked, unlist)
             }
             if unlist { cs.parked.removeAll { $0 === w } }
-            metrics.initEvents.add(parked ? 0 : UInt64(scanned), ordering: .relaxed)
-            if parked { metrics.parkedReplayEvents.add(UInt64(scanned), ordering: .relaxed) }
-            if let caughtUp { metrics.watchInitEvents.withLock { $0.record(caughtUp) } }
+            metrics.initEvents.add(parked ? 0 : UInt64(scanned))
+            if parked { metrics.parkedReplayEvents.add(UInt64(scanned)) }
+            if let caughtUp { metrics.recordWatchInitEvents(caughtUp) }
         }
         effects.run(logger: logger)
     }

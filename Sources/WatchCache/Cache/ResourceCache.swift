@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import Logging
 import Synchronization
@@ -20,7 +21,7 @@ public final class ResourceCache: Sendable {
     public let resource: ResourceDescriptor
     public let configuration: CacheConfiguration
     let clock: any WatchClock
-    let metrics = CacheMetrics()
+    let metrics: CacheMetrics
     let logger: Logger
     let state: Mutex<CacheState>
     /// Where history older than the window is kept: watches resuming from there replay from it
@@ -37,11 +38,15 @@ public final class ResourceCache: Sendable {
     ///   - objects: the initial LIST.
     ///   - archive: a storage keeping this resource's history beyond the window; a watch
     ///     from a version the window no longer holds but the archive does replays from it.
+    ///   - metricsFactory: where the cache reports its counters and sizes (swift-metrics; by
+    ///     default the process's bootstrapped `MetricsSystem`, a no-op until a program bootstraps one).
     ///   - logger: where the cache logs.
     public init(resource: ResourceDescriptor, configuration: CacheConfiguration = CacheConfiguration(),
                 clock: any WatchClock = SystemClock(), version: ResourceVersion = .zero,
-                objects: [KubeObject] = [], archive: (any Storage)? = nil, logger: Logger = Logger(label: "watchcache")) {
+                objects: [KubeObject] = [], archive: (any Storage)? = nil, metricsFactory: (any MetricsFactory)? = nil,
+                logger: Logger = Logger(label: "watchcache")) {
         self.resource = resource
+        metrics = CacheMetrics(resource: resource, factory: metricsFactory ?? MetricsSystem.factory)
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -190,7 +195,7 @@ public final class ResourceCache: Sendable {
             }
             cs.log.append(event)
             cs.version = event.resourceVersion
-            metrics.eventsRecorded.add(1, ordering: .relaxed)
+            metrics.eventsRecorded.add(1)
             dispatch(event, in: &cs, now: now, effects: &effects)
             endParkedBehindTheLog(&cs, effects: &effects)
             resolveWaiters(&cs, now: now, effects: &effects)
@@ -216,17 +221,22 @@ public final class ResourceCache: Sendable {
 
     /// Does the time-driven work due now: watch deadlines, bookmarks, the slow-watcher window and
     /// reads that waited too long for a version. Call it every 100 ms or so.
+    ///
+    /// The sizes (window, objects, version) are reported to swift-metrics here, at each tick,
+    /// rather than at every change.
     public func tick() {
         let now = clock.now()
         var effects = DeferredEffects()
-        state.withLock { cs in
+        let sizes = state.withLock { cs in
             cs.budget.refill(now: now)
             reviewBlocked(&cs, now: now, effects: &effects)
             expireDeadlines(&cs, now: now, effects: &effects)
             sendBookmarks(&cs, now: now, effects: &effects)
             expireWaiters(&cs, now: now, effects: &effects)
+            return (cs.log.count, cs.log.capacity, cs.store.count, cs.version)
         }
         effects.run(logger: logger)
+        metrics.reportSizes(windowEvents: sizes.0, windowCapacity: sizes.1, objects: sizes.2, version: sizes.3)
     }
 
     /// Ends every watch (``WatchEndReason/cacheClosed``) and refuses new ones. Live watchers that
@@ -276,18 +286,18 @@ public final class ResourceCache: Sendable {
         let (windowEvents, windowCapacity, objects, version) = state.withLock { ($0.log.count, $0.log.capacity, $0.store.count, $0.version) }
         return CacheStatistics(
             resource: resource,
-            initEvents: metrics.initEvents.load(ordering: .relaxed),
+            initEvents: metrics.initEvents.load(),
             watchInitEvents: metrics.watchInitEvents.withLock { $0 },
-            eventsRecorded: metrics.eventsRecorded.load(ordering: .relaxed),
-            eventsDelivered: metrics.eventsDelivered.load(ordering: .relaxed),
-            bookmarksDelivered: metrics.bookmarksDelivered.load(ordering: .relaxed),
-            watchersStarted: metrics.watchersStarted.load(ordering: .relaxed),
-            watchersTerminated: metrics.watchersTerminated.load(ordering: .relaxed),
-            watchersParked: metrics.watchersParked.load(ordering: .relaxed),
-            parkedReplayEvents: metrics.parkedReplayEvents.load(ordering: .relaxed),
-            watchesExpired: metrics.watchesExpired.load(ordering: .relaxed),
-            archiveReplays: metrics.archiveReplays.load(ordering: .relaxed),
-            currentWatchers: metrics.currentWatchers.load(ordering: .relaxed),
+            eventsRecorded: metrics.eventsRecorded.load(),
+            eventsDelivered: metrics.eventsDelivered.load(),
+            bookmarksDelivered: metrics.bookmarksDelivered.load(),
+            watchersStarted: metrics.watchersStarted.load(),
+            watchersTerminated: metrics.watchersTerminated.load(),
+            watchersParked: metrics.watchersParked.load(),
+            parkedReplayEvents: metrics.parkedReplayEvents.load(),
+            watchesExpired: metrics.watchesExpired.load(),
+            archiveReplays: metrics.archiveReplays.load(),
+            currentWatchers: metrics.currentWatchers.load(),
             windowEvents: windowEvents, windowCapacity: windowCapacity, objects: objects, resourceVersion: version)
     }
 
@@ -392,7 +402,7 @@ public final class ResourceCache: Sendable {
         if listed { cs.parked.removeAll { $0 === w } }
         guard changed else { return }
         if wasLive { cs.watchers.remove(w) }
-        metrics.currentWatchers.subtract(1, ordering: .relaxed)
+        metrics.currentWatchers.subtract(1)
         if notify { effects.ready.append(w) }
     }
 

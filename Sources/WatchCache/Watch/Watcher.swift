@@ -71,7 +71,7 @@ public final class Watcher: Sendable, CustomStringConvertible {
                 drained = wasOver && s.queue.count <= queueLimit
                 return step
             }
-            if scanned > 0 { cache.metrics.initEvents.add(UInt64(scanned), ordering: .relaxed) }
+            if scanned > 0 { cache.metrics.initEvents.add(UInt64(scanned)) }
             if drained { cache.watcherDrained() }
             switch step {
             case .done(let end):
