@@ -3,7 +3,7 @@ import Synchronization
 
 /// Counters of one resource's cache, updated without locks. Read them through
 /// ``ResourceCache/statistics()``; each is also reported through swift-metrics, to the factory the
-/// cache was given (``ResourceCache/init(resource:configuration:clock:metricsFactory:logger:)``),
+/// cache was given (`ResourceCache.init(..., metricsFactory:, ...)`),
 /// under kube-apiserver's names where it has one, with the dimensions `group`, `version` and
 /// `resource`.
 final class CacheMetrics: Sendable {
