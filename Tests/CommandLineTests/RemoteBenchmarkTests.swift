@@ -7,13 +7,21 @@ import Testing
 @Suite(.serialized) struct RemoteBenchmarkTests {
     typealias Served = KubeconfigTests.Served
 
+    /// ``KubeconfigTests/run(_:_:)`` on a Dispatch thread: a benchmark run takes seconds, which
+    /// the concurrency pool's two threads (on two cores) cannot spare.
+    static func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try KubeconfigTests.run(tool, arguments) }) }
+        }
+    }
+
     @Test func benchRecoveryRunsThroughAKubeconfigAndCleansUp() async throws {
         let dir = try KubeconfigTests.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = dir + "/kubeconfig"
         let server = try Served(["--tls-self-signed", "--write-kubeconfig", config], directory: dir)
         try await KubeconfigTests.waitFor(config)
-        let run = try KubeconfigTests.run(CommandLineTests.executable, [
+        let run = try await Self.run(CommandLineTests.executable, [
             "bench", "recovery", "--kubeconfig", config, "--watchers", "10", "--writes-per-second", "20",
             "--warmup", "2", "--measured", "6", "--no-progress", "--json", dir + "/recovery.json",
         ])
@@ -33,13 +41,13 @@ import Testing
         }
         // Each run created a namespace of its own and deleted it, with its pods (a namespace's
         // deletion finishes after its contents are gone, as in kube-apiserver: wait for it).
-        var namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        var namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
         for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
             try await Task.sleep(for: .milliseconds(500))
-            namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+            namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
         }
         #expect(namespaces.status == 0 && !namespaces.out.contains("watchcache-bench-"), "\(namespaces.out)")
-        let pods = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "pods", "-A", "-o", "name"])
+        let pods = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "pods", "-A", "-o", "name"])
         #expect(pods.status == 0 && pods.out.isEmpty, "\(pods.out)")
     }
 
@@ -49,7 +57,7 @@ import Testing
         let config = dir + "/kubeconfig"
         let server = try Served(["--tls-self-signed", "--write-kubeconfig", config], directory: dir)
         try await KubeconfigTests.waitFor(config)
-        let run = try KubeconfigTests.run(CommandLineTests.executable, [
+        let run = try await Self.run(CommandLineTests.executable, [
             "bench", "fanout", "--kubeconfig", config, "--scenario", "latency", "--watchers", "200", "--connections", "4",
             "--objects", "100", "--seconds", "3", "--writes-per-second", "50", "--no-progress", "--json", dir + "/fanout.json",
         ])
@@ -60,50 +68,50 @@ import Testing
         let delivered = m?["deliveredEvents"] as? Double ?? -1, expected = m?["expectedDeliveries"] as? Double ?? -2
         #expect(delivered == expected && delivered > 100, "\(String(describing: m))")
         #expect(m?["streamsEstablished"] as? Double == 201, "\(String(describing: m))")
-        var namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        var namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
         for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
             try await Task.sleep(for: .milliseconds(500))
-            namespaces = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+            namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
         }
         #expect(!namespaces.out.contains("watchcache-bench-"), "\(namespaces.out)")
         // Flags about servers the benchmark starts do not go with one it does not.
-        let mixed = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "fanout", "--kubeconfig", config, "--etcd-servers", "http://127.0.0.1:2379"])
+        let mixed = try await Self.run(CommandLineTests.executable, ["bench", "fanout", "--kubeconfig", config, "--etcd-servers", "http://127.0.0.1:2379"])
         #expect(mixed.status == 64 && mixed.err.contains("--etcd-servers is about servers this benchmark starts"), "\(mixed.err)")
     }
 
     @Test func benchRecoveryPresentsAClientCertificate() async throws {
         let dir = try KubeconfigTests.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        func openssl(_ arguments: String) throws {
-            let result = try KubeconfigTests.run("/usr/bin/openssl", arguments.split(separator: " ").map(String.init))
+        func openssl(_ arguments: String) async throws {
+            let result = try await Self.run("/usr/bin/openssl", arguments.split(separator: " ").map(String.init))
             #expect(result.status == 0, "openssl \(arguments): \(result.err)")
         }
         try "extendedKeyUsage=clientAuth\n".write(toFile: dir + "/ext", atomically: true, encoding: .utf8)
-        try openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/ca.key -out \(dir)/ca.pem -days 1 -subj /CN=ca")
-        try openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/bench.key -out \(dir)/bench.csr -subj /CN=bench/O=system:masters")
-        try openssl("x509 -req -in \(dir)/bench.csr -CA \(dir)/ca.pem -CAkey \(dir)/ca.key -CAcreateserial -out \(dir)/bench.pem -days 1 -extfile \(dir)/ext")
+        try await openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/ca.key -out \(dir)/ca.pem -days 1 -subj /CN=ca")
+        try await openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/bench.key -out \(dir)/bench.csr -subj /CN=bench/O=system:masters")
+        try await openssl("x509 -req -in \(dir)/bench.csr -CA \(dir)/ca.pem -CAkey \(dir)/ca.key -CAcreateserial -out \(dir)/bench.pem -days 1 -extfile \(dir)/ext")
         let config = dir + "/kubeconfig"
         let server = try Served(["--tls-self-signed", "--client-ca-file", dir + "/ca.pem", "--write-kubeconfig", config], directory: dir)
         try await KubeconfigTests.waitFor(config)
-        let authority = try KubeconfigTests.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "config", "view", "--raw", "-o",
+        let authority = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "config", "view", "--raw", "-o",
                                                                          "jsonpath={.clusters[0].cluster.certificate-authority-data}"])
         try Data(base64Encoded: authority.out)!.write(to: URL(fileURLWithPath: dir + "/server-ca.pem"))
         let url = "https://127.0.0.1:\(server.port)"
         let small = ["--watchers", "2", "--writes-per-second", "10", "--warmup", "0", "--measured", "1", "--no-progress"]
-        let run = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--certificate-authority", dir + "/server-ca.pem",
+        let run = try await Self.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--certificate-authority", dir + "/server-ca.pem",
                                                                        "--client-certificate", dir + "/bench.pem", "--client-key", dir + "/bench.key"] + small)
         #expect(run.status == 0, "\(run.err)")
         #expect(run.out.contains("against \(url)"), "\(run.out)")
 
         // The refusals, one line each.
-        let wrongToken = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--certificate-authority",
+        let wrongToken = try await Self.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--certificate-authority",
                                                                               dir + "/server-ca.pem", "--token", "not-the-token"] + small)
         #expect(wrongToken.status == 1 && wrongToken.err.contains("did not accept the credentials (401 Unauthorized)"), "\(wrongToken.err)")
-        let unknownAuthority = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--token", "x"] + small)
+        let unknownAuthority = try await Self.run(CommandLineTests.executable, ["bench", "recovery", "--server", url, "--token", "x"] + small)
         #expect(unknownAuthority.status == 1 && unknownAuthority.err.contains("is not signed by an authority this run trusts"), "\(unknownAuthority.err)")
-        let cleartext = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--server", "http://127.0.0.1:\(server.port)"] + small)
+        let cleartext = try await Self.run(CommandLineTests.executable, ["bench", "recovery", "--server", "http://127.0.0.1:\(server.port)"] + small)
         #expect(cleartext.status == 1 && cleartext.err.contains("closed the connection without an HTTP/2 answer"), "\(cleartext.err)")
-        let restart = try KubeconfigTests.run(CommandLineTests.executable, ["bench", "recovery", "--kubeconfig", config, "--scenario", "server-restart"])
+        let restart = try await Self.run(CommandLineTests.executable, ["bench", "recovery", "--kubeconfig", config, "--scenario", "server-restart"])
         #expect(restart.status == 64 && restart.err.contains("it cannot run against --server or --kubeconfig"), "\(restart.err)")
     }
 }

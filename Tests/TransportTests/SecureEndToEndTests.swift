@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WatchCache
+import WatchCacheBench
 import WatchCacheServer
 
 /// The secure port (TLS with ALPN) and bearer-token authentication, with curl and kubectl.
@@ -16,7 +17,12 @@ import WatchCacheServer
         configuration.threads = 2
         configuration.authenticator = try TokenAuthenticator(csv: "\(token),admin,1,\"system:masters\"\n")
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
-        let server = try Server(configuration: configuration, registry: try given ?? Registry(configuration: cache))
+        let registry = try given ?? Registry(configuration: cache)
+        // Off the concurrency pool: with namespace lifecycle the server creates the system
+        // namespaces as it starts and waits for them, and over etcd those writes are tasks on the
+        // pool — two tests starting servers at once on two cores would hold both of its threads.
+        let settings = configuration
+        let server = try await offPool { try Server(configuration: settings, registry: registry) }
         let ports = try await server.start()
         return (server, ports.secure!)
     }

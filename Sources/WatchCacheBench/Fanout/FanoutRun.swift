@@ -92,7 +92,9 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
             try await deleteNamespace()
             return measurement
         } catch {
-            try? await deleteNamespace()
+            do { try await deleteNamespace() } catch let cleanup {
+                throw RemoteNamespace.leftBehind(namespace, after: error, because: cleanup)
+            }
             throw error
         }
     }
@@ -573,8 +575,8 @@ public final class FanoutRun: @unchecked Sendable {  // state confined as noted 
 
     /// Deletes the namespace the run created (a remote server only), with its pods.
     private func deleteNamespace() async throws {
-        guard remote, namespaceCreated, let control else { return }
-        try await RemoteNamespace.delete(namespace, over: control, on: writerLoop)
+        guard remote, namespaceCreated else { return }
+        try await RemoteNamespace.delete(namespace, at: endpoints[0], on: writerLoop)
         namespaceCreated = false
     }
 

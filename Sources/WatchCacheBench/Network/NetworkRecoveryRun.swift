@@ -97,7 +97,9 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
             try await deleteNamespace()
             return measurement
         } catch {
-            try? await deleteNamespace()
+            do { try await deleteNamespace() } catch let cleanup {
+                throw RemoteNamespace.leftBehind(workload.namespace, after: error, because: cleanup)
+            }
             throw error
         }
     }
@@ -337,8 +339,8 @@ public final class NetworkRecoveryRun: @unchecked Sendable {  // confined to `lo
 
     /// Deletes the namespace the run created (a remote server only), with its pods.
     private func deleteNamespace() async throws {
-        guard remote, namespaceCreated, let writer else { return }
-        try await RemoteNamespace.delete(workload.namespace, over: writer, on: loop)
+        guard remote, namespaceCreated else { return }
+        try await RemoteNamespace.delete(workload.namespace, at: endpoint, on: loop)
         namespaceCreated = false
     }
 

@@ -49,11 +49,19 @@ enum RemoteNamespace {
         }
     }
 
-    /// Deletes `namespace` and so its pods (the server finishes that in the background).
-    static func delete(_ namespace: String, over connection: HTTP2ClientConnection, on loop: any EventLoop) async throws {
+    /// Deletes `namespace` and so its pods (the server finishes that in the background), over a
+    /// connection of its own: the run's may be what failed.
+    static func delete(_ namespace: String, at endpoint: APIServerEndpoint, on loop: any EventLoop) async throws {
+        let (connection, channel) = try await endpoint.connect(on: loop)
+        defer { channel.close(promise: nil) }
         let (status, response) = try await connection.send("DELETE", "/api/v1/namespaces/\(namespace)", body: nil, on: loop)
         guard status == 200 || status == 202 || status == 404 else {
-            throw BenchError("deleting namespace \(namespace) answered \(status)\(detail(response)): delete it by hand")
+            throw BenchError("deleting namespace \(namespace) answered \(status)\(detail(response)): delete it with `kubectl delete namespace \(namespace)`")
         }
+    }
+
+    /// A run that failed and could not clean up after itself: both reasons, and what to do.
+    static func leftBehind(_ namespace: String, after failure: any Error, because cleanup: any Error) -> BenchError {
+        BenchError("\(failure); namespace \(namespace) is left behind (\(cleanup)): delete it with `kubectl delete namespace \(namespace)`")
     }
 }
