@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import WatchCache
 import WatchCacheSchema
@@ -158,10 +159,18 @@ extension APIServer {
 
     // MARK: - The controllers a standalone server runs
 
-    /// Runs ``runLifecycleControllers()`` every `interval` until the task is cancelled.
+    /// Runs ``runLifecycleControllers()`` every `interval` until the task is cancelled, each pass
+    /// on a Dispatch thread: its writes wait for their commits, which over etcd are tasks on the
+    /// concurrency pool — a pool thread waiting for them would leave a one-core machine's pool
+    /// (one thread) nothing to run them on.
     public func runLifecycle(every interval: Duration = .milliseconds(500)) async {
         while !Task.isCancelled {
-            runLifecycleControllers()
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    self.runLifecycleControllers()
+                    done.resume()
+                }
+            }
             try? await Task.sleep(for: interval)
         }
     }
