@@ -177,7 +177,9 @@ import WatchCacheServer
     func aStreamThatNeverReadsIsEndedByTheSlowWatcherPolicy(policy: SlowWatcherPolicy) async throws {
         let (server, port) = try await Self.startServer(slowWatchers: policy)
         let url = "http://127.0.0.1:\(port)/api/v1/pods?watch=true&resourceVersion=0&fieldSelector=spec.nodeName%3Dn1"
-        let stalled = Task { try await Self.run("timeout", ["-s", "KILL", "15", "/usr/bin/nghttp", "-w", "0", url]) }
+        // Killed at the end, or by `timeout` if the test dies first; long enough that a loaded
+        // machine does not end the client (and so the watch) before the policy does.
+        let stalled = Task { try await Self.run("timeout", ["-s", "KILL", "90", "/usr/bin/nghttp", "-w", "0", url]) }
         try await Self.waitForWatchers("http://127.0.0.1:\(port)", count: 1)
         let padding = String(repeating: "x", count: 1000)
         // 200 KiB of events: under the transport's old 256 KiB per-stream buffer, over what the
@@ -203,6 +205,7 @@ import WatchCacheServer
             #expect(stats.watchersParked >= 1 && stats.watchersTerminated == 0, "\(detail)")
         }
         stalled.cancel()
+        _ = try? await Self.run("pkill", ["-KILL", "-f", "nghttp -w 0 \(url)"])
         try await server.shutdown()
         _ = try? await stalled.value
     }
