@@ -15,6 +15,17 @@ import Testing
         }
     }
 
+    /// `kubectl get namespaces -o name`, again every 0.5 s for up to 30 s while a benchmark's
+    /// namespace is still listed (a namespace's deletion finishes after its contents are gone).
+    static func namespacesOnceCleanedUp(_ config: String) async throws -> (status: Int32, out: String, err: String) {
+        var namespaces = try await run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
+            try await Task.sleep(for: .milliseconds(500))
+            namespaces = try await run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
+        }
+        return namespaces
+    }
+
     @Test func benchRecoveryRunsThroughAKubeconfigAndCleansUp() async throws {
         let dir = try KubeconfigTests.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -39,13 +50,8 @@ import Testing
             #expect((m?["notes"] as? [Any])?.isEmpty == true, "\(side): \(String(describing: m))")
             #expect((m?["stormInitEvents"] as? Double ?? 0) > 0, "\(side): \(String(describing: m))")
         }
-        // Each run created a namespace of its own and deleted it, with its pods (a namespace's
-        // deletion finishes after its contents are gone, as in kube-apiserver: wait for it).
-        var namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
-        for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
-            try await Task.sleep(for: .milliseconds(500))
-            namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
-        }
+        // Each run created a namespace of its own and deleted it, with its pods.
+        let namespaces = try await Self.namespacesOnceCleanedUp(config)
         #expect(namespaces.status == 0 && !namespaces.out.contains("watchcache-bench-"), "\(namespaces.out)")
         let pods = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "pods", "-A", "-o", "name"])
         #expect(pods.status == 0 && pods.out.isEmpty, "\(pods.out)")
@@ -68,11 +74,7 @@ import Testing
         let delivered = m?["deliveredEvents"] as? Double ?? -1, expected = m?["expectedDeliveries"] as? Double ?? -2
         #expect(delivered == expected && delivered > 100, "\(String(describing: m))")
         #expect(m?["streamsEstablished"] as? Double == 201, "\(String(describing: m))")
-        var namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
-        for _ in 0..<60 where namespaces.out.contains("watchcache-bench-") {
-            try await Task.sleep(for: .milliseconds(500))
-            namespaces = try await Self.run(KubeconfigTests.kubectl, ["--kubeconfig", config, "get", "namespaces", "-o", "name"])
-        }
+        let namespaces = try await Self.namespacesOnceCleanedUp(config)
         #expect(!namespaces.out.contains("watchcache-bench-"), "\(namespaces.out)")
         // Flags about servers the benchmark starts do not go with one it does not.
         let mixed = try await Self.run(CommandLineTests.executable, ["bench", "fanout", "--kubeconfig", config, "--etcd-servers", "http://127.0.0.1:2379"])

@@ -138,7 +138,9 @@ public struct JSONParser {
             index += count
         }
 
-        mutating func parseObject(depth: Int) throws(JSONError) -> JSONValue {
+        /// An object; with a `selection`, only the members it names are built and the others are
+        /// skipped (``skipValue(depth:)``).
+        mutating func parseObject(depth: Int, keeping selection: JSONMemberSelection? = nil) throws(JSONError) -> JSONValue {
             guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
             index += 1
             var object = JSONObject()
@@ -150,52 +152,31 @@ public struct JSONParser {
             while true {
                 skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-                let key = try parseString()
-                skipWhitespace()
-                guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                skipWhitespace()
-                if tracksPaths {
-                    if object[key] != nil { duplicates.append(pathText(key)) }
-                    path.append(key)
-                    object[key] = try parseValue(depth: depth)
-                    path.removeLast()
+                // The member's name, or nil when the selection skips the member.
+                let key: String?
+                var wanted: JSONMemberSelection?
+                if let selection {
+                    let nameStart = index + 1
+                    try skipString()
+                    let name = UnsafeBufferPointer(rebasing: buffer[nameStart..<(index - 1)])
+                    wanted = selection.member(named: name)
+                    // Names with escapes never match (selections name plain members), so the raw bytes are the name.
+                    key = wanted == nil ? nil : String(decoding: name, as: UTF8.self)
                 } else {
-                    object[key] = try parseValue(depth: depth)
+                    key = try parseString()
                 }
                 skipWhitespace()
-                guard index < buffer.count else { throw error("unexpected end of input") }
-                if buffer[index] == UInt8(ascii: ",") { index += 1; continue }
-                if buffer[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
-                throw error("expected ',' or '}'")
-            }
-        }
-
-        /// An object of which only the members in `selection` are built; the others are skipped.
-        mutating func parseObject(depth: Int, keeping selection: JSONMemberSelection) throws(JSONError) -> JSONValue {
-            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-            index += 1
-            var object = JSONObject()
-            skipWhitespace()
-            if index < buffer.count, buffer[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(object)
-            }
-            while true {
-                skipWhitespace()
-                guard index < buffer.count, buffer[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-                let nameStart = index + 1
-                try skipString()
-                let name = UnsafeBufferPointer(rebasing: buffer[nameStart..<(index - 1)])
-                skipWhitespace()
                 guard index < buffer.count, buffer[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                if let wanted = selection.member(named: name) {
-                    // Names with escapes never match (selections name plain members), so the raw bytes are the name.
-                    let key = String(decoding: name, as: UTF8.self)
-                    if !wanted.isWhole, index < buffer.count, buffer[index] == UInt8(ascii: "{") {
+                if let key {
+                    if let wanted, !wanted.isWhole, index < buffer.count, buffer[index] == UInt8(ascii: "{") {
                         object[key] = try parseObject(depth: depth + 1, keeping: wanted)
+                    } else if tracksPaths {
+                        if object[key] != nil { duplicates.append(pathText(key)) }
+                        path.append(key)
+                        object[key] = try parseValue(depth: depth)
+                        path.removeLast()
                     } else {
                         object[key] = try parseValue(depth: depth)
                     }

@@ -5,17 +5,10 @@ import WatchCache
 /// What the network benchmarks do over their client connections: connect, send a request and
 /// collect its whole answer, read `/metrics`, create the workload's pods.
 extension HTTP2ClientConnection {
-    /// A new connection to `host:port` on `loop`, and its channel (for closing).
+    /// A new cleartext connection to `host:port` on `loop`, and its channel (for closing).
     static func connect(host: String, port: Int, on loop: any EventLoop,
                         initialWindow: UInt32 = 4 << 20) async throws -> (HTTP2ClientConnection, any Channel) {
-        let connection = HTTP2ClientConnection(authority: "\(host):\(port)", initialWindow: initialWindow)
-        let channel = try await ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(connection) }
-            }
-            .connect(host: host, port: port).get()
-        return (connection, channel)
+        try await APIServerEndpoint(host: host, port: port, tls: nil, bearerToken: nil).connect(on: loop, initialWindow: initialWindow)
     }
 
     /// One request with its whole response body. On the connection's loop.
