@@ -253,7 +253,9 @@ struct ServeCommand: AsyncParsableCommand {
             storage = durable!
         }
         // Listen first, load second: until loaded, /readyz and API requests answer 503 + Retry-After.
-        let registry = try Registry(storage: storage, configuration: cache, logger: logger, recover: false)
+        // The caches report their metrics to the Prometheus registry the server's /metrics renders.
+        let registry = try Registry(storage: storage, configuration: cache, logger: logger, recover: false,
+                                    metricsFactory: APIServer.makeMetricsFactory())
         let server = try Server(configuration: configuration, registry: registry, logger: logger)
         let ports: Server.BoundPorts
         do {
@@ -321,7 +323,7 @@ extension ServeCommand {
             }
         }
         let etcd = try EtcdStorage(endpoints: endpoints, prefix: etcdPrefix, logger: logger)
-        let registry = Registry(source: etcd, configuration: cache, logger: logger)
+        let registry = Registry(source: etcd, configuration: cache, logger: logger, metricsFactory: APIServer.makeMetricsFactory())
         let server = try Server(configuration: configuration, registry: registry, logger: logger)
         let ports: Server.BoundPorts
         do {

@@ -74,7 +74,8 @@ import WatchCacheSQLite
         configuration.maxMutatingRequestsInFlight = 0
         // Roomy watcher queues: this checks the harness's counting, and a test run on a loaded
         // machine must not turn a scheduling hiccup into slow-watcher terminations.
-        let server = try Server(configuration: configuration, registry: try Registry(configuration: CacheConfiguration(watcherQueueLimit: 10_000)))
+        let server = try Server(configuration: configuration, registry: try Registry(configuration: CacheConfiguration(watcherQueueLimit: 10_000),
+                                                                                  metricsFactory: APIServer.makeMetricsFactory()))
         let ports = try await server.start()
         var p = FanoutParameters(nodeWatchers: 150, nodes: 50, connections: 4, objects: 100, seconds: 2)
         p.namespaceWatchers = 5
@@ -124,7 +125,8 @@ import WatchCacheSQLite
             // took it while this one was down; see LoopbackPort), say what holds it.
             for attempt in 1... {
                 let storage = try SQLiteStorage(directory: directory)
-                let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000))
+                let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000),
+                                            metricsFactory: APIServer.makeMetricsFactory())
                 let server = try Server(configuration: configuration, registry: registry)
                 do {
                     return (server, storage, try await server.start().cleartext!)

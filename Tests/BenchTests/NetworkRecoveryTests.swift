@@ -52,7 +52,7 @@ import WatchCacheServer
             configuration.port = 0
             configuration.threads = 1
             configuration.tickInterval = .milliseconds(5)
-            let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
+            let server = try Server(configuration: configuration, registry: try Registry(configuration: cache, metricsFactory: APIServer.makeMetricsFactory()))
             let ports = try await server.start()
             let run = NetworkRecoveryRun(parameters: p, bookmarks: bookmarks, port: ports.cleartext!)
             run.streamsPerConnection = 8  // several connections even for 20 watchers

@@ -46,7 +46,8 @@ import Testing
         // The watch is open once the server counts it.
         var open = false
         for _ in 0..<200 where !open {
-            open = try Self.curl(["\(base)/metrics"]).contains(#"apiserver_registered_watchers{group="",version="v1",resource="pods"} 1"#)
+            open = try Self.curl(["\(base)/metrics"]).split(separator: "\n")
+                .contains { $0.hasPrefix(#"apiserver_registered_watchers{group="",version="v1",resource="pods"} "#) && Double($0.split(separator: " ").last!) == 1 }
             if !open { try await Task.sleep(for: .milliseconds(25)) }
         }
         try #require(open, "the watch did not start")

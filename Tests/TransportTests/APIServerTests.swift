@@ -1,12 +1,13 @@
 import Foundation
 import Synchronization
 import Testing
+import CoreMetrics
 import WatchCache
 @testable import WatchCacheServer
 
 /// The REST layer without a transport: routing, verbs, discovery, and Kubernetes errors.
 @Suite struct APIServerTests {
-    let registry = try! Registry(clock: ManualClock())
+    let registry = try! Registry(clock: ManualClock(), metricsFactory: APIServer.makeMetricsFactory())
     var api: APIServer {
         try! APIServer(registry: registry, resources: ResourceDescriptor.builtIn, serverAddress: "127.0.0.1:8080", namespaceLifecycle: false)
     }
@@ -158,19 +159,44 @@ import WatchCache
         }
         let w = try cache.watch(options) {}
         _ = w.next(maxEvents: 10)  // one object scanned: one init event
+        _ = w.next(maxEvents: 10)  // caught up: the watch start's init events are recorded
         guard case .complete(let status, let type, let body, _) = await send(api, "GET", "/metrics") else { Issue.record("the response changed shape"); return }
         let page = String(decoding: body, as: UTF8.self)
         #expect(status == 200)
         #expect(type.hasPrefix("text/plain; version=0.0.4"))
-        #expect(page.contains(#"apiserver_init_events_total{group="",version="v1",resource="pods"} 1"#))
-        #expect(page.contains(#"apiserver_registered_watchers{group="",version="v1",resource="pods"} 1"#))
-        #expect(page.contains(#"watchcache_objects{group="apps",version="v1",resource="deployments"} 0"#))
-        #expect(page.contains(#"apiserver_request_total{verb="CREATE",code="201"} 1"#))
-        #expect(page.contains(#"apiserver_request_total{verb="CREATE",code="409"} 1"#))
-        #expect(page.contains(#"apiserver_request_total{verb="LIST",code="200"} 1"#))
-        #expect(page.contains(#"apiserver_request_total{verb="WATCH",code="200"} 1"#))
-        #expect(page.contains(#"apiserver_request_duration_seconds_count{verb="LIST"} 1"#))
+        let samples = MetricsPageSamples(page)
+        #expect(samples[#"apiserver_init_events_total{group="",version="v1",resource="pods"}"#] == 1)
+        #expect(samples[#"apiserver_registered_watchers{group="",version="v1",resource="pods"}"#] == 1)
+        #expect(samples[#"watchcache_objects{group="",version="v1",resource="pods"}"#] == 1)
+        #expect(samples[#"watchcache_objects{group="apps",version="v1",resource="deployments"}"#] == 0)
+        #expect(samples[#"apiserver_request_total{verb="CREATE",code="201"}"#] == 1)
+        #expect(samples[#"apiserver_request_total{verb="CREATE",code="409"}"#] == 1)
+        #expect(samples[#"apiserver_request_total{verb="LIST",code="200"}"#] == 1)
+        #expect(samples[#"apiserver_request_total{verb="WATCH",code="200"}"#] == 1)
+        #expect(samples[#"apiserver_request_duration_seconds_count{verb="LIST"}"#] == 1)
+        #expect(samples[#"watchcache_watch_init_events_bucket{group="",version="v1",resource="pods",le="0.0"}"#] == 0)
+        #expect(samples[#"watchcache_watch_init_events_bucket{group="",version="v1",resource="pods",le="1.0"}"#] == 1)
+        #expect(samples[#"watchcache_watch_init_events_count{group="",version="v1",resource="pods"}"#] == 1)
+        #expect(samples["process_cpu_seconds_total"].map { $0 > 0 } == true)
+        #expect(samples["process_resident_memory_bytes"].map { $0 > 0 } == true)
+        // The exposition format: every family has its help and type, once, before its samples.
+        #expect(samples.problems.isEmpty, "\(samples.problems)")
+        #expect(samples.families.count == samples.families.sorted().count && samples.families == samples.families.sorted())
         w.cancel()
+    }
+
+    /// Caches that report to another backend (an embedding program's): `/metrics` is still a
+    /// valid page, with the server's own metrics and none of the caches'.
+    @Test func metricsWithCachesReportingElsewhere() async throws {
+        let registry = try Registry(metricsFactory: NOOPMetricsHandler.instance)
+        let api = try APIServer(registry: registry, resources: [.pods], serverAddress: "x", namespaceLifecycle: false)
+        _ = await send(api, "GET", "/api/v1/pods")
+        guard case .complete(200, _, let body, _) = await send(api, "GET", "/metrics") else { Issue.record("no metrics page"); return }
+        let samples = MetricsPageSamples(String(decoding: body, as: UTF8.self))
+        #expect(samples.problems.isEmpty, "\(samples.problems)")
+        #expect(samples[#"apiserver_request_total{verb="LIST",code="200"}"#] == 1)
+        #expect(samples.families.contains("process_cpu_seconds_total"))
+        #expect(!samples.families.contains("apiserver_init_events_total"))
     }
 
     @Test func resourceFlagsDescribeExtraResources() async throws {

@@ -15,8 +15,7 @@ import WatchCacheServer
 
     /// `watchcache_connection_handlers` of `proto` in a `/metrics` page.
     static func count(_ proto: String, in page: String) -> Int? {
-        let prefix = "watchcache_connection_handlers{protocol=\"\(proto)\"} "
-        return page.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+        MetricsPageSamples(page)["watchcache_connection_handlers{protocol=\"\(proto)\"}"].map { Int($0) }
     }
 
     /// Polls until the count is zero (the last handlers are freed as their channels close, and as

@@ -16,7 +16,7 @@ import WatchCacheServer
         configuration.namespaceLifecycle = false
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1),
                                        slowWatchers: slowWatchers)
-        let server = try Server(configuration: configuration, registry: try Registry(configuration: cache))
+        let server = try Server(configuration: configuration, registry: try Registry(configuration: cache, metricsFactory: APIServer.makeMetricsFactory()))
         let port = try await server.start().cleartext!
         return (server, port)
     }
@@ -53,9 +53,10 @@ import WatchCacheServer
 
     /// Waits until the server reports `count` open pod watches (so writes land after they started).
     static func waitForWatchers(_ base: String, count: Int, curlFlags: [String] = [], attempts: Int = 200) async throws {
-        let line = "apiserver_registered_watchers{group=\"\",version=\"v1\",resource=\"pods\"} \(count)"
+        let series = #"apiserver_registered_watchers{group="",version="v1",resource="pods"}"#
         for _ in 0..<attempts {
-            if try await run("curl", ["-s", "--max-time", "5"] + curlFlags + ["\(base)/metrics"]).contains(line) { return }
+            let page = try await run("curl", ["-s", "--max-time", "5"] + curlFlags + ["\(base)/metrics"])
+            if MetricsPageSamples(page)[series] == Double(count) { return }
             try await Task.sleep(for: .milliseconds(25))
         }
         Issue.record("the watch did not start")

@@ -20,7 +20,7 @@ import WatchCache
         configuration.limits.requestHeaderTimeout = .seconds(1)
         configuration.limits.idleConnectionTimeout = .seconds(2)
         configuration.maxRequestsInFlight = 0
-        let registry = try Registry()
+        let registry = try Registry(metricsFactory: APIServer.makeMetricsFactory())
         try registry.register(.pods)
         let padding = String(repeating: "x", count: 200)
         for i in 0..<2_000 {

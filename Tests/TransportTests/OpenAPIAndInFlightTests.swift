@@ -70,8 +70,10 @@ import WatchCache
         }
         if case .complete(_, _, let body, _) = page {
             let text = String(decoding: body, as: UTF8.self)
-            #expect(text.contains(#"apiserver_dropped_requests_total{request_kind="readOnly"} "#))
-            #expect(text.contains(#"apiserver_current_inflight_requests{request_kind="readOnly"} 1"#))
+            let samples = MetricsPageSamples(text)
+            #expect(samples[#"apiserver_dropped_requests_total{request_kind="readOnly"}"#] == 1)
+            #expect(samples[#"apiserver_dropped_requests_total{request_kind="mutating"}"#] == 0)
+            #expect(samples[#"apiserver_current_inflight_requests{request_kind="readOnly"}"#] == 1)
         }
         // The write is its own kind, so it is admitted, and it releases the waiting LIST.
         #expect(await send(api, "POST", "/api/v1/namespaces/ns/pods", body: #"{"metadata":{"name":"a"}}"#).status == 201)

@@ -17,7 +17,7 @@ import WatchCacheServer
         configuration.threads = 2
         configuration.authenticator = try TokenAuthenticator(csv: "\(token),admin,1,\"system:masters\"\n")
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
-        let registry = try given ?? Registry(configuration: cache)
+        let registry = try given ?? Registry(configuration: cache, metricsFactory: APIServer.makeMetricsFactory())
         // Off the concurrency pool: with namespace lifecycle the server creates the system
         // namespaces as it starts and waits for them, and over etcd those writes are tasks on the
         // pool — two tests starting servers at once on two cores would hold both of its threads.

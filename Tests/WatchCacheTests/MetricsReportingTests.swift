@@ -28,7 +28,7 @@ import Testing
         #expect(try counter("watchcache_events_recorded_total") == 6)
         #expect(try counter("apiserver_watch_events_total") == Int64(stats.eventsDelivered) && stats.eventsDelivered > 0)
         #expect(try counter("watchcache_watchers_started_total") == 1)
-        #expect(try metrics.expectGauge("apiserver_registered_watchers", Self.pods).lastValue == 1)
+        #expect(try metrics.expectMeter("apiserver_registered_watchers", Self.pods).lastValue == 1)
         #expect(try metrics.expectGauge("watchcache_objects", Self.pods).lastValue == 6)
         #expect(try metrics.expectGauge("watchcache_window_events", Self.pods).lastValue == 6)
         #expect(try metrics.expectGauge("watchcache_resource_version", Self.pods).lastValue == 6)
@@ -38,7 +38,7 @@ import Testing
         #expect(recorded == [Double(stats.watchInitEvents.sum)] && stats.watchInitEvents.count == 1)
 
         watcher.cancel()
-        #expect(try metrics.expectGauge("apiserver_registered_watchers", Self.pods).lastValue == 0)
+        #expect(try metrics.expectMeter("apiserver_registered_watchers", Self.pods).lastValue == 0)
         // Other resources report under their own dimensions.
         try registry.register(.configMaps)
         _ = try registry.create(JSONObject([("metadata", .object(JSONObject([("name", .string("c"))])))]), in: .configMaps)

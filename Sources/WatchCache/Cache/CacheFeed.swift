@@ -6,14 +6,14 @@ import Synchronization
 final class CacheFeed: ChangeFeedSink {
     let cache: ResourceCache
     let logger: Logger
-    let relists: RelistCounter
+    let relists: ReportedCounter
     /// Signalled once, when the first list has filled the cache.
     let loaded = DispatchSemaphore(value: 0)
     private let first = Atomic(true)
     /// Tasks waiting for the first list, and whether it came.
     private let listed = Mutex<(done: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
-    init(cache: ResourceCache, logger: Logger, relists: RelistCounter) {
+    init(cache: ResourceCache, logger: Logger, relists: ReportedCounter) {
         self.cache = cache
         self.logger = logger
         self.relists = relists
@@ -41,7 +41,7 @@ final class CacheFeed: ChangeFeedSink {
             }
             for continuation in waiting { continuation.resume() }
         } else if relist {
-            relists.count.add(1, ordering: .relaxed)
+            relists.add(1)
             logger.warning("relisted: watchers of this resource were ended and resume from their versions",
                            metadata: ["watchcache.resource": "\(cache.resource.qualifiedPlural)", "resource_version": "\(cache.currentVersion)"])
         }

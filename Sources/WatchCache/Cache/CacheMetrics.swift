@@ -22,7 +22,7 @@ final class CacheMetrics: Sendable {
     let watchesExpired: ReportedCounter
     /// Watches that resumed from the storage's history, older than the window.
     let archiveReplays: ReportedCounter
-    let currentWatchers: ReportedGauge
+    let currentWatchers: ReportedMeter
     /// Init events per watch start, recorded when the watch has caught up.
     let watchInitEvents = Mutex(InitEventHistogram())
     private let watchInitEventsRecorder: Recorder
@@ -32,45 +32,26 @@ final class CacheMetrics: Sendable {
     private let objects: Gauge
     private let resourceVersion: Gauge
 
-    /// The names the counters are reported under (the `/metrics` names of the server).
-    enum Name {
-        static let initEvents = "apiserver_init_events_total"
-        static let eventsRecorded = "watchcache_events_recorded_total"
-        static let eventsDelivered = "apiserver_watch_events_total"
-        static let bookmarksDelivered = "watchcache_bookmarks_total"
-        static let watchersStarted = "watchcache_watchers_started_total"
-        static let watchersTerminated = "apiserver_terminated_watchers_total"
-        static let watchersParked = "watchcache_parked_watchers_total"
-        static let parkedReplayEvents = "watchcache_parked_replay_events_total"
-        static let watchesExpired = "watchcache_expired_watches_total"
-        static let archiveReplays = "watchcache_archive_replays_total"
-        static let currentWatchers = "apiserver_registered_watchers"
-        static let windowCapacity = "apiserver_watch_cache_capacity"
-        static let windowEvents = "watchcache_window_events"
-        static let objects = "watchcache_objects"
-        static let resourceVersion = "watchcache_resource_version"
-        static let watchInitEvents = "watchcache_watch_init_events"
-    }
-
     init(resource: ResourceDescriptor, factory: any MetricsFactory) {
         let dimensions = [("group", resource.group), ("version", resource.version), ("resource", resource.plural)]
-        func counter(_ name: String) -> ReportedCounter { ReportedCounter(name, dimensions: dimensions, factory: factory) }
-        initEvents = counter(Name.initEvents)
-        eventsRecorded = counter(Name.eventsRecorded)
-        eventsDelivered = counter(Name.eventsDelivered)
-        bookmarksDelivered = counter(Name.bookmarksDelivered)
-        watchersStarted = counter(Name.watchersStarted)
-        watchersTerminated = counter(Name.watchersTerminated)
-        watchersParked = counter(Name.watchersParked)
-        parkedReplayEvents = counter(Name.parkedReplayEvents)
-        watchesExpired = counter(Name.watchesExpired)
-        archiveReplays = counter(Name.archiveReplays)
-        currentWatchers = ReportedGauge(Name.currentWatchers, dimensions: dimensions, factory: factory)
-        watchInitEventsRecorder = Recorder(label: Name.watchInitEvents, dimensions: dimensions, aggregate: true, factory: factory)
-        windowEvents = Gauge(label: Name.windowEvents, dimensions: dimensions, factory: factory)
-        windowCapacity = Gauge(label: Name.windowCapacity, dimensions: dimensions, factory: factory)
-        objects = Gauge(label: Name.objects, dimensions: dimensions, factory: factory)
-        resourceVersion = Gauge(label: Name.resourceVersion, dimensions: dimensions, factory: factory)
+        func counter(_ metric: ReportedMetric) -> ReportedCounter { ReportedCounter(metric, dimensions: dimensions, factory: factory) }
+        func gauge(_ metric: ReportedMetric) -> Gauge { Gauge(label: metric.label, dimensions: dimensions, factory: factory) }
+        initEvents = counter(.initEvents)
+        eventsRecorded = counter(.eventsRecorded)
+        eventsDelivered = counter(.eventsDelivered)
+        bookmarksDelivered = counter(.bookmarksDelivered)
+        watchersStarted = counter(.watchersStarted)
+        watchersTerminated = counter(.watchersTerminated)
+        watchersParked = counter(.watchersParked)
+        parkedReplayEvents = counter(.parkedReplayEvents)
+        watchesExpired = counter(.watchesExpired)
+        archiveReplays = counter(.archiveReplays)
+        currentWatchers = ReportedMeter(.currentWatchers, dimensions: dimensions, factory: factory)
+        watchInitEventsRecorder = Recorder(label: ReportedMetric.watchInitEvents.label, dimensions: dimensions, aggregate: true, factory: factory)
+        windowEvents = gauge(.windowEvents)
+        windowCapacity = gauge(.windowCapacity)
+        objects = gauge(.objects)
+        resourceVersion = gauge(.resourceVersion)
     }
 
     func countDelivered(_ events: ArraySlice<WatchEvent>) {
@@ -100,8 +81,8 @@ final class ReportedCounter: Sendable {
     private let value = Atomic<UInt64>(0)
     private let counter: Counter
 
-    init(_ label: String, dimensions: [(String, String)], factory: any MetricsFactory) {
-        counter = Counter(label: label, dimensions: dimensions, factory: factory)
+    init(_ metric: ReportedMetric, dimensions: [(String, String)], factory: any MetricsFactory) {
+        counter = Counter(label: metric.label, dimensions: dimensions, factory: factory)
     }
 
     func add(_ amount: UInt64) {
@@ -112,21 +93,25 @@ final class ReportedCounter: Sendable {
     func load() -> UInt64 { value.load(ordering: .relaxed) }
 }
 
-/// A gauge kept in an atomic and reported through swift-metrics at every change.
-final class ReportedGauge: Sendable {
+/// A count that goes up and down, kept in an atomic and reported through a swift-metrics `Meter`:
+/// the backend adds and subtracts too, so concurrent changes cannot leave it at a stale value (as
+/// setting a gauge to each new total could, when two totals are set in the other order).
+final class ReportedMeter: Sendable {
     private let value = Atomic<Int>(0)
-    private let gauge: Gauge
+    private let meter: Meter
 
-    init(_ label: String, dimensions: [(String, String)], factory: any MetricsFactory) {
-        gauge = Gauge(label: label, dimensions: dimensions, factory: factory)
+    init(_ metric: ReportedMetric, dimensions: [(String, String)], factory: any MetricsFactory) {
+        meter = Meter(label: metric.label, dimensions: dimensions, factory: factory)
     }
 
     func add(_ amount: Int) {
-        gauge.record(value.add(amount, ordering: .relaxed).newValue)
+        value.add(amount, ordering: .relaxed)
+        meter.increment(by: Double(amount))
     }
 
     func subtract(_ amount: Int) {
-        gauge.record(value.subtract(amount, ordering: .relaxed).newValue)
+        value.subtract(amount, ordering: .relaxed)
+        meter.decrement(by: Double(amount))
     }
 
     func load() -> Int { value.load(ordering: .relaxed) }

@@ -47,10 +47,5 @@ extension Registry {
     /// How many times a cache listed the source of truth again after its first list (its feed
     /// fell behind etcd's compaction): `watchcache_storage_relists_total`. Reconnections that resume
     /// from the last revision are not relists.
-    public var storageRelists: Int { feedRelists.count.load(ordering: .relaxed) }
-}
-
-/// How many times the caches listed their source of truth again after the first list.
-final class RelistCounter: Sendable {
-    let count = Atomic(0)
+    public var storageRelists: Int { Int(feedRelists.load()) }
 }

@@ -17,8 +17,9 @@ import Synchronization
 public final class Registry: Sendable {
     public let configuration: CacheConfiguration
     let clock: any WatchClock
-    /// Where the caches report their metrics (`nil`: the bootstrapped `MetricsSystem`).
-    let metricsFactory: (any MetricsFactory)?
+    /// Where the caches and the registry report their metrics (``ReportedMetric``); `nil`: the
+    /// bootstrapped `MetricsSystem`.
+    public let metricsFactory: (any MetricsFactory)?
     /// Where old versions are replayed from, when it keeps history beyond the caches' windows.
     let storage: any Storage
     /// The store the caches follow and writes go to.
@@ -27,7 +28,8 @@ public final class Registry: Sendable {
     let embedded: EmbeddedSourceOfTruth?
     /// The running feeds from ``source``, one per resource.
     let feeds = Mutex<[any FeedSubscription]>([])
-    let feedRelists = RelistCounter()
+    /// How many times the caches listed their source of truth again after the first list.
+    let feedRelists: ReportedCounter
     let logger: Logger
     /// The random suffix of names made from `generateName`.
     let generatedNameSuffix: @Sendable () -> String
@@ -57,6 +59,7 @@ public final class Registry: Sendable {
                 metricsFactory: (any MetricsFactory)? = nil, generatedNameSuffix: (@Sendable () -> String)? = nil) throws {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
         self.metricsFactory = metricsFactory
+        self.feedRelists = ReportedCounter(.storageRelists, dimensions: [], factory: metricsFactory ?? MetricsSystem.factory)
         self.storage = storage
         let embedded = EmbeddedSourceOfTruth(storage: storage, historyLimit: configuration.history.maximumEvents, logger: logger)
         self.embedded = embedded
@@ -75,6 +78,7 @@ public final class Registry: Sendable {
                 metricsFactory: (any MetricsFactory)? = nil, generatedNameSuffix: (@Sendable () -> String)? = nil) {
         self.generatedNameSuffix = generatedNameSuffix ?? Registry.randomSuffix
         self.metricsFactory = metricsFactory
+        self.feedRelists = ReportedCounter(.storageRelists, dimensions: [], factory: metricsFactory ?? MetricsSystem.factory)
         self.storage = InMemoryStorage()
         self.source = source
         self.embedded = nil

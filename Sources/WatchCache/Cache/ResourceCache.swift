@@ -61,6 +61,7 @@ public final class ResourceCache: Sendable {
             bookmarks: TimerWheel(resolution: configuration.timerResolution),
             deadlines: TimerWheel(resolution: configuration.timerResolution),
             budget: TimeBudget(maximum: configuration.slowWatcherBudget, refillPerSecond: configuration.slowWatcherBudgetRefill, now: now)))
+        reportSizes()
     }
 
     /// Replaces the contents of a cache no one watches yet with what a storage recovered: the
@@ -89,6 +90,7 @@ public final class ResourceCache: Sendable {
             cs.version = version
             cs.log = log.withLock { $0! }
         }
+        reportSizes()
     }
 
     /// Replaces the whole contents with a fresh list of the storage at `snapshot.version` — a
@@ -236,6 +238,14 @@ public final class ResourceCache: Sendable {
             return (cs.log.count, cs.log.capacity, cs.store.count, cs.version)
         }
         effects.run(logger: logger)
+        metrics.reportSizes(windowEvents: sizes.0, windowCapacity: sizes.1, objects: sizes.2, version: sizes.3)
+    }
+
+    /// Reports the sizes (window, objects, version) through swift-metrics now. ``tick()`` does
+    /// it too; a program that scrapes its metrics calls this first, so the scrape sees the sizes
+    /// of this moment rather than of the last tick.
+    public func reportSizes() {
+        let sizes = state.withLock { cs in (cs.log.count, cs.log.capacity, cs.store.count, cs.version) }
         metrics.reportSizes(windowEvents: sizes.0, windowCapacity: sizes.1, objects: sizes.2, version: sizes.3)
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import Prometheus
 import Synchronization
 import WatchCache
 import WatchCacheSchema
@@ -27,9 +28,11 @@ public final class APIServer: Sendable {
     /// Whether a verified client certificate authenticates a request (and so, whether requests
     /// must be authenticated even without a token file).
     let acceptsClientCertificates: Bool
-    let requestMetrics = RequestMetrics()
+    /// `/metrics`: the caches' metrics (when they report to it) and the server's own.
+    let metrics: MetricsExposition
+    let requestMetrics: RequestMetrics
     /// The connection handlers alive on the transports in front of it.
-    let connections = ConnectionCensus()
+    let connections: ConnectionCensus
     let inFlight: InFlightLimiter
     private let clock = SystemClock()
     let logger: Logger
@@ -42,7 +45,11 @@ public final class APIServer: Sendable {
                 namespaceLifecycle: Bool = true) throws(Status) {
         self.namespaceLifecycle = namespaceLifecycle
         self.registry = registry
-        self.inFlight = InFlightLimiter(readOnly: maxRequestsInFlight, mutating: maxMutatingRequestsInFlight)
+        let metrics = MetricsExposition(caches: registry, logger: logger)
+        self.metrics = metrics
+        self.requestMetrics = RequestMetrics(registry: metrics.registry)
+        self.connections = ConnectionCensus(metrics: metrics.registry)
+        self.inFlight = InFlightLimiter(readOnly: maxRequestsInFlight, mutating: maxMutatingRequestsInFlight, metrics: metrics.registry)
         self.logger = logger
         self.logRequests = logRequests
         self.authenticator = authenticator
@@ -60,6 +67,14 @@ public final class APIServer: Sendable {
         self.openAPI = OpenAPI(resources: resources)
         self.minRequestTimeout = minRequestTimeout
         ensureSystemNamespaces()
+    }
+
+    /// A swift-metrics factory for the ``Registry`` this server is built over: a swift-prometheus
+    /// one over `registry`, with the caches' histogram buckets. The server's `/metrics` shows the
+    /// caches' metrics when their registry reports to such a factory (given to the ``Registry``, or
+    /// bootstrapped as the process's `MetricsSystem`); otherwise it shows the server's own only.
+    public static func makeMetricsFactory(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusMetricsFactory {
+        MetricsExposition.makeFactory(registry: registry)
     }
 
     static let notFound = Status(code: 404, reason: .notFound, message: "the server could not find the requested resource",
@@ -158,13 +173,11 @@ public final class APIServer: Sendable {
             return .complete(status: 200, contentType: "text/plain; charset=utf-8", body: Array("ok".utf8))
         case .metrics:
             guard get else { throw Self.methodNotAllowed }
-            var page = MetricsPage.render(caches: registry.caches, requests: requestMetrics)
-            inFlight.render(into: &page)
-            page += "# HELP watchcache_storage_relists_total Lists of the source of truth after the first (a feed fell behind its compaction).\n"
-            page += "# TYPE watchcache_storage_relists_total counter\nwatchcache_storage_relists_total \(registry.storageRelists)\n"
-            connections.render(into: &page)
-            ProcessMetrics.render(into: &page)
-            return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(page.utf8))
+            // Values kept elsewhere are reported now, so the page is of this moment.
+            for cache in registry.caches { cache.reportSizes() }
+            inFlight.reportInFlight()
+            connections.report()
+            return .complete(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.page())
         case .openAPI(let path):
             guard get else { throw Self.methodNotAllowed }
             guard let body = path.map(openAPI.document(at:)) ?? openAPI.root else { throw Self.notFound }

@@ -1,3 +1,4 @@
+import Prometheus
 import Synchronization
 import WatchCache
 
@@ -12,12 +13,30 @@ final class InFlightLimiter: Sendable {
     private let mutatingLimit: Int
     private let readOnlyNow = Atomic(0)
     private let mutatingNow = Atomic(0)
-    private let readOnlyDropped = Atomic(0)
-    private let mutatingDropped = Atomic(0)
+    /// `apiserver_dropped_requests_total`, by kind.
+    private let readOnlyDropped: Counter
+    private let mutatingDropped: Counter
+    /// `apiserver_current_inflight_requests`, by kind: set from the counts at each scrape.
+    private let readOnlyGauge: Gauge
+    private let mutatingGauge: Gauge
 
-    init(readOnly: Int, mutating: Int) {
+    init(readOnly: Int, mutating: Int, metrics: PrometheusCollectorRegistry) {
         readOnlyLimit = readOnly
         mutatingLimit = mutating
+        func dropped(_ kind: String) -> Counter {
+            metrics.makeCounter(descriptor: .named("apiserver_dropped_requests_total",
+                                                   help: "Requests answered 429 because the in-flight limit was reached, by kind."),
+                                labels: [("request_kind", kind)])
+        }
+        func current(_ kind: String) -> Gauge {
+            metrics.makeGauge(descriptor: .named("apiserver_current_inflight_requests",
+                                                 help: "Requests being answered now (watches excluded), by kind."),
+                              labels: [("request_kind", kind)])
+        }
+        readOnlyDropped = dropped("readOnly")
+        mutatingDropped = dropped("mutating")
+        readOnlyGauge = current("readOnly")
+        mutatingGauge = current("mutating")
     }
 
     static let tooManyRequests = Status(code: 429, reason: .tooManyRequests, message: "Too many requests, please try again later.",
@@ -35,11 +54,11 @@ final class InFlightLimiter: Sendable {
         }
     }
 
-    private static func acquire(_ counter: borrowing Atomic<Int>, limit: Int, dropped: borrowing Atomic<Int>) -> Bool {
+    private static func acquire(_ counter: borrowing Atomic<Int>, limit: Int, dropped: Counter) -> Bool {
         let now = counter.wrappingAdd(1, ordering: .relaxed).newValue
         guard limit > 0, now > limit else { return true }
         counter.wrappingSubtract(1, ordering: .relaxed)
-        dropped.wrappingAdd(1, ordering: .relaxed)
+        dropped.increment()
         return false
     }
 
@@ -50,15 +69,9 @@ final class InFlightLimiter: Sendable {
         }
     }
 
-    /// Appends `apiserver_current_inflight_requests` and `apiserver_dropped_requests_total`.
-    func render(into out: inout String) {
-        out += "# HELP apiserver_current_inflight_requests Requests being answered now (watches excluded), by kind.\n"
-        out += "# TYPE apiserver_current_inflight_requests gauge\n"
-        out += "apiserver_current_inflight_requests{request_kind=\"readOnly\"} \(readOnlyNow.load(ordering: .relaxed))\n"
-        out += "apiserver_current_inflight_requests{request_kind=\"mutating\"} \(mutatingNow.load(ordering: .relaxed))\n"
-        out += "# HELP apiserver_dropped_requests_total Requests answered 429 because the in-flight limit was reached, by kind.\n"
-        out += "# TYPE apiserver_dropped_requests_total counter\n"
-        out += "apiserver_dropped_requests_total{request_kind=\"readOnly\"} \(readOnlyDropped.load(ordering: .relaxed))\n"
-        out += "apiserver_dropped_requests_total{request_kind=\"mutating\"} \(mutatingDropped.load(ordering: .relaxed))\n"
+    /// Sets the in-flight gauges to the counts of this moment (before a scrape).
+    func reportInFlight() {
+        readOnlyGauge.set(to: Double(readOnlyNow.load(ordering: .relaxed)))
+        mutatingGauge.set(to: Double(mutatingNow.load(ordering: .relaxed)))
     }
 }

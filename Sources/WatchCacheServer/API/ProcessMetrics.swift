@@ -4,22 +4,18 @@ import Glibc
 import Darwin
 #endif
 
-/// The standard Prometheus process metrics a scraper (or `watchcache bench`) reads to charge CPU
-/// and memory to the server.
+/// The standard Prometheus process figures a scraper (or `watchcache bench`) reads to charge CPU
+/// and memory to the server: `process_cpu_seconds_total`, `process_resident_memory_bytes`.
 enum ProcessMetrics {
-    static func render(into out: inout String) {
+    /// User and system CPU time the process has spent, in seconds.
+    static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        out += "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
-        out += "# TYPE process_cpu_seconds_total counter\n"
-        out += "process_cpu_seconds_total \(cpu)\n"
-        out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-        out += "# TYPE process_resident_memory_bytes gauge\n"
-        out += "process_resident_memory_bytes \(residentBytes())\n"
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    private static func residentBytes() -> Int {
+    /// Resident memory, in bytes (0 where `/proc/self/statm` cannot be read).
+    static func residentBytes() -> Int {
         // /proc/self/statm: size, resident, ... in pages.
         guard let file = fopen("/proc/self/statm", "r") else { return 0 }
         defer { fclose(file) }
