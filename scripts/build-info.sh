@@ -1,6 +1,7 @@
 #!/bin/sh
 # Writes BuildInfo+Generated.swift into $2: the git commit, tree state and describe of the package
-# in $1, and the build date. Run by the BuildInfo plugin before every build; rewrites the file only
+# in $1, and the build date. Run by the BuildInfo plugin when git's HEAD or index or a source file
+# changed; rewrites the file only
 # when the commit or the tracked files changed (a fingerprint kept in $3), so an unchanged tree is
 # not recompiled and keeps the date it was first built at. Without git or a checkout the fields
 # are empty, as kube-apiserver's are when built outside one.
@@ -10,9 +11,9 @@ mkdir -p "$out" "$state"
 commit= tree= describe=
 if command -v git >/dev/null 2>&1 && commit=$(git -C "$package" rev-parse HEAD 2>/dev/null); then
     # As Kubernetes' hack/lib/version.sh: any output of `git status --porcelain` makes it dirty.
-    if [ -z "$(git -C "$package" status --porcelain 2>/dev/null)" ]; then tree=clean; else tree=dirty; fi
-    describe=$(git -C "$package" describe --tags --always --dirty 2>/dev/null || true)
-    fingerprint="$commit $tree $(git -C "$package" diff HEAD 2>/dev/null | cksum)"
+    if [ -z "$(git --no-optional-locks -C "$package" status --porcelain 2>/dev/null)" ]; then tree=clean; else tree=dirty; fi
+    describe=$(git --no-optional-locks -C "$package" describe --tags --always --dirty 2>/dev/null || true)
+    fingerprint="$commit $tree $(git --no-optional-locks -C "$package" diff HEAD 2>/dev/null | cksum)"
 else
     commit= fingerprint=none
 fi
