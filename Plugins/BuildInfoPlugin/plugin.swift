@@ -7,8 +7,9 @@ import PackagePlugin
 ///
 /// A build command, not a prebuild one: SwiftPM runs prebuild commands only when it plans the build
 /// anew, so after a commit (or an edit) a rebuild kept the old commit. A build command runs
-/// whenever one of its inputs changed: git's HEAD, the branch it points to, the index, and every
-/// source file of the package (for the tree state).
+/// whenever one of its inputs changed: git's HEAD, the branch it points to, the index, every source
+/// file of the package and every directory of it (a file added or removed changes its directory:
+/// the tree state).
 @main
 struct BuildInfoPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -21,7 +22,7 @@ struct BuildInfoPlugin: BuildToolPlugin {
                 displayName: "Capturing the git commit, tree state and build date",
                 executable: URL(fileURLWithPath: "/bin/sh"),
                 arguments: [script.path, package.path, generated.path, state.path],
-                inputFiles: [script] + Self.gitFiles(of: package) + Self.sourceFiles(of: context.package),
+                inputFiles: [script] + Self.gitFiles(of: package) + Self.sourceFiles(of: context.package) + Self.directories(of: package),
                 outputFiles: [generated.appending(path: "BuildInfo+Generated.swift")]
             ),
         ]
@@ -41,5 +42,19 @@ struct BuildInfoPlugin: BuildToolPlugin {
     static func sourceFiles(of package: Package) -> [URL] {
         package.targets.flatMap { target in (target as? SourceModuleTarget)?.sourceFiles.map(\.url) ?? [] }
             + [package.directoryURL.appending(path: "Package.swift")]
+    }
+
+    /// `package` and every directory under it but git's and the build's.
+    static func directories(of package: URL) -> [URL] {
+        var found = [package]
+        guard let walk = FileManager.default.enumerator(at: package, includingPropertiesForKeys: [.isDirectoryKey]) else { return found }
+        for case let url as URL in walk where (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true {
+            if url.lastPathComponent == ".git" || url.lastPathComponent.hasPrefix(".build") {
+                walk.skipDescendants()
+            } else {
+                found.append(url)
+            }
+        }
+        return found
     }
 }
