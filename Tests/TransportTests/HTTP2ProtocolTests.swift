@@ -60,6 +60,36 @@ import WatchCache
         #expect(client.streams[id]?.endStream == true)
     }
 
+    /// A watch stream gives its DATA item back to libnghttp2 each time it has sent all it had (an
+    /// idle stream holds none) and gets a new one at its next events: bursts of one event and of
+    /// many frames' worth arrive whole and in order, the stream stays open between them, and it
+    /// ends at its timeout.
+    @Test func aWatchStreamCarriesOnAcrossIdleGapsAndBurstsOfManyFrames() throws {
+        let client = H2TestClient()
+        let id = client.get("/api/v1/pods?watch=true&resourceVersion=0&timeoutSeconds=60")
+        try exchange(client)
+        #expect(client.streams[id]?.status == "200")
+        let padding = String(repeating: "x", count: 900)
+        var expected: [String] = []
+        for (burst, size) in [1, 1, 200, 3, 1].enumerated() {
+            for i in 0..<size {
+                let name = "p\(burst)-\(i)"
+                _ = try registry.create(JSONObject(parsing: #"{"metadata":{"name":"\#(name)","namespace":"d","annotations":{"pad":"\#(padding)"}}}"#), in: .pods)
+                expected.append(name)
+            }
+            // The client's windows open as it reads: a few round trips carry the biggest burst.
+            for _ in 0..<20 { try exchange(client) }
+            let names = client.lines(id).compactMap { try? JSONObject(parsing: $0)["object"]?["metadata"]?["name"]?.stringValue }
+            #expect(names == expected, "burst \(burst)")
+            #expect(client.streams[id]?.endStream == false)
+        }
+        clock.advance(by: .seconds(60))
+        registry.tick()
+        try exchange(client)
+        #expect(client.streams[id]?.endStream == true)
+        #expect(client.lines(id).count == expected.count)
+    }
+
     @Test func aClientResetEndsTheWatcher() throws {
         let client = H2TestClient()
         let id = client.get("/api/v1/pods?watch=true&resourceVersion=0")

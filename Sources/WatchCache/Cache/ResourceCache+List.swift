@@ -71,7 +71,7 @@ extension ResourceCache {
 
         let past = version < cs.version ? stateDifference(at: version, in: cs) : [:]
         let limit = options.limit.flatMap { $0 > 0 ? $0 : nil } ?? Int.max
-        let selective = !filter.labels.isEverything || !filter.fields.isEverything
+        let selective = !filter.labels.isEverything || filter.hasFieldSelector
         let narrowed = filter.indexValue != nil || filter.key != nil
         let page: (items: [KubeObject], remaining: Int)
         if past.isEmpty && selective && !narrowed {

@@ -4,7 +4,11 @@ import DequeModule
 /// plus the exact values that let the dispatcher index it.
 struct WatchFilter: Sendable {
     let labels: LabelSelector
+    /// The field terms left to check after ``namespace``, ``name`` and ``indexValue``: a watcher
+    /// pinned to a node by `spec.nodeName=X` alone keeps no terms (and no array: bytes per stream).
     let fields: FieldSelector
+    /// Whether the request had a field selector at all.
+    let hasFieldSelector: Bool
     /// Objects outside this namespace never match (from the path or `metadata.namespace=`).
     let namespace: String?
     /// `metadata.name=` pins the watcher to one object.
@@ -21,11 +25,25 @@ struct WatchFilter: Sendable {
         let fields = try fieldSelector.map { (s: String) throws(Status) in try FieldSelector(parsing: s, for: resource) } ?? .everything
         let scope = namespace.flatMap { $0.isEmpty ? nil : $0 } ?? fields.exactValue(for: "metadata.namespace")
         let name = fields.exactValue(for: "metadata.name")
+        let indexValue = resource.indexedField.flatMap { fields.exactValue(for: $0) }
         self.labels = labels
-        self.fields = fields
         self.namespace = scope
         self.name = name
-        self.indexValue = resource.indexedField.flatMap { fields.exactValue(for: $0) }
+        self.indexValue = indexValue
+        self.hasFieldSelector = !fields.isEverything
+        // A term ``matches(_:)`` checks anyway, through the namespace, the name or the indexed value.
+        func checked(_ r: FieldSelector.Requirement) -> Bool {
+            guard r.equals else { return false }
+            if r.field == "metadata.namespace" { return r.value == scope }
+            if r.field == "metadata.name" { return r.value == name }
+            return r.field == resource.indexedField && r.value == indexValue
+        }
+        if fields.requirements.contains(where: checked) {
+            let rest = fields.requirements.filter { !checked($0) }
+            self.fields = rest.isEmpty ? .everything : FieldSelector(requirements: rest)
+        } else {
+            self.fields = fields
+        }
         if let name {
             key = resource.namespaced ? scope.map { "\($0)/\(name)" } : name
         } else {
@@ -48,6 +66,7 @@ struct WatchFilter: Sendable {
         }
         if let namespace, object.namespace != namespace { return false }
         if let name, object.name != name { return false }
+        if let indexValue, object.indexedValue != indexValue { return false }
         return labels.matches(object.labels) && fields.matches(object)
     }
 }

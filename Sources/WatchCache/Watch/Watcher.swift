@@ -46,7 +46,15 @@ public final class Watcher: Sendable, CustomStringConvertible {
         self.onReady = Mutex(ReadyCallback(onReady))
     }
 
-    public var description: String { "watcher \(id) of \(cache.resource.qualifiedPlural) (\(filter.labels), \(filter.fields))" }
+    public var description: String {
+        var scope: [String] = []
+        if let namespace = filter.namespace { scope.append("namespace \(namespace)") }
+        if let name = filter.name { scope.append("name \(name)") }
+        if let value = filter.indexValue, let field = cache.resource.indexedField { scope.append("\(field)=\(value)") }
+        scope.append("labels \(filter.labels)")
+        if !filter.fields.isEverything { scope.append("fields \(filter.fields)") }
+        return "watcher \(id) of \(cache.resource.qualifiedPlural) (\(scope.joined(separator: ", ")))"
+    }
 
     /// Up to `maxEvents` events, in order. An empty batch without ``WatchBatch/end`` means "nothing
     /// yet": `onReady` will be called once more is available or the watch ends.

@@ -45,7 +45,7 @@ public final class APIServer: Sendable {
                 namespaceLifecycle: Bool = true) throws(Status) {
         self.namespaceLifecycle = namespaceLifecycle
         self.registry = registry
-        let metrics = MetricsExposition(caches: registry, logger: logger)
+        let metrics = MetricsExposition(caches: registry)
         self.metrics = metrics
         self.requestMetrics = RequestMetrics(registry: metrics.registry)
         self.connections = ConnectionCensus(metrics: metrics.registry)

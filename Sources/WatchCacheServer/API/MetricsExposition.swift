@@ -1,5 +1,4 @@
 import CoreMetrics
-import Logging
 import Prometheus
 import Synchronization
 import WatchCache
@@ -14,8 +13,6 @@ import WatchCache
 /// up to date at each scrape, as a Prometheus collector reads them at collection.
 final class MetricsExposition: Sendable {
     let registry: PrometheusCollectorRegistry
-    /// Whether the caches report into ``registry``; if not, the page has the server's metrics only.
-    let showsCaches: Bool
     private let cpuSeconds: Prometheus.Counter
     /// The CPU time already added to ``cpuSeconds`` (a counter only grows: each scrape adds the difference).
     private let cpuReported = Mutex(0.0)
@@ -24,15 +21,13 @@ final class MetricsExposition: Sendable {
     private static let help = Dictionary(ReportedMetric.all.map { ($0.label, $0.help) }, uniquingKeysWith: { first, _ in first })
 
     /// Exposes the metrics of `caches`' factory when it is a Prometheus one, else a registry of its own.
-    init(caches: Registry, logger: Logger) {
+    init(caches: Registry) {
         let factory = caches.metricsFactory ?? MetricsSystem.factory
         if let prometheus = factory as? PrometheusMetricsFactory {
             registry = prometheus.registry
-            showsCaches = true
         } else {
+            // The caches report elsewhere: the page has the server's own metrics only.
             registry = PrometheusCollectorRegistry()
-            showsCaches = false
-            logger.debug("the caches report their metrics to \(type(of: factory)): /metrics shows the server's own only")
         }
         cpuSeconds = registry.makeCounter(descriptor: .named("process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds."))
         residentBytes = registry.makeGauge(descriptor: .named("process_resident_memory_bytes", help: "Resident memory size in bytes."))

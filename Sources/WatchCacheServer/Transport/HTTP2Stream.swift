@@ -13,12 +13,17 @@ final class HTTP2Stream {
     var ended = false
     /// The data provider returned DEFERRED: resume it when bytes arrive.
     var deferred = false
+    /// libnghttp2 holds no DATA item for the stream: a watch stream between bursts (its last
+    /// frame ended the item without ending the stream), or one whose headers went alone. Submit a
+    /// new item when bytes arrive. An idle stream so holds no outbound item in libnghttp2.
+    var dataIdle = false
     var headers: [(String, String)] = []
     /// Header block size as HTTP/2 counts it (name + value + 32 per field).
     var headerBytes = 0
     var body: [UInt8] = []
-    /// A complete response's body, waiting for libnghttp2 to frame it.
-    var pending: ByteBuffer
+    /// A complete response's body, waiting for libnghttp2 to frame it (none for a watch: a
+    /// buffer's storage would be held by every idle stream).
+    var pending: ByteBuffer?
     /// A complete response's body that goes gzipped, compressed as libnghttp2 takes it.
     var gzip: GzipBody?
     /// A watch's events waiting for libnghttp2: their shared bytes are copied once, straight into
@@ -31,15 +36,14 @@ final class HTTP2Stream {
     /// Re-encodes the watch's events (the Table form); `nil` sends them as they are.
     var transform: WatchEventTransform?
 
-    init(id: Int32, allocator: ByteBufferAllocator) {
+    init(id: Int32) {
         self.id = id
-        self.pending = allocator.buffer(capacity: 0)
     }
 
     func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
 
     /// Whether anything is waiting to be sent.
-    var hasOutput: Bool { pending.readableBytes > 0 || !lines.isEmpty || gzip != nil }
+    var hasOutput: Bool { (pending?.readableBytes ?? 0) > 0 || !lines.isEmpty || gzip != nil }
 
     func enqueue(_ event: WatchEvent) {
         lines.append(event)
