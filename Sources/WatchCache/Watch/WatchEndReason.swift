@@ -6,8 +6,9 @@ public enum WatchEndReason: Sendable, Hashable {
     case cancelled
     /// Its queue stayed full past the slow-watcher budget; the client should resume from its last version.
     case terminatedSlow
-    /// It could not start or continue; the last event was an ERROR with this status.
-    case error(Status)
+    /// It could not start or continue; the last event was an ERROR with this status. (Boxed: a
+    /// status is ~100 bytes, and every watcher's state holds room for an end reason.)
+    indirect case error(Status)
     /// The events it still had to replay left the history window; resuming gives a 410.
     case historyLost
     /// The cache shut down.

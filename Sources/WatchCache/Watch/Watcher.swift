@@ -17,22 +17,23 @@ public struct WatchBatch: Sendable {
 /// then wait for the `onReady` callback given at creation, and pull again. A watcher has exactly one
 /// consumer. Call ``cancel()`` when the client goes away.
 public final class Watcher: Sendable, CustomStringConvertible {
+    // Declared so that an idle watcher's object has no padding: it is held once per stream.
     /// Unique within its cache.
     public let id: UInt64
-    let filter: WatchFilter
-    let allowBookmarks: Bool
     /// How many events may wait in the queue before the watcher counts as blocked.
     let queueLimit: Int
-    /// When the watch ends (timeoutSeconds), if ever.
-    let deadline: Timestamp?
     let cache: ResourceCache
+    let filter: WatchFilter
+    let state: Mutex<WatcherState>
     /// Dropped once the watch has ended and its last wake-up was delivered, so nothing the consumer
     /// captured (a transport's handler, a connection) outlives the watch in the cache's timer wheels.
     ///
     /// Boxed: a closure kept directly in a `Mutex` is re-abstracted on every `inout` access, so
     /// each wake-up would wrap it in two more thunks and calls would get slower with every event.
     private let onReady: Mutex<ReadyCallback?>
-    let state: Mutex<WatcherState>
+    /// When the watch ends (timeoutSeconds), if ever.
+    let deadline: Timestamp?
+    let allowBookmarks: Bool
 
     init(id: UInt64, filter: WatchFilter, allowBookmarks: Bool, queueLimit: Int, deadline: Timestamp?,
          cache: ResourceCache, state: WatcherState, onReady: @escaping @Sendable () -> Void) {

@@ -31,24 +31,31 @@ struct WatcherState {
         case finished(WatchEndReason)
     }
 
-    var phase: Phase
+    // Declared widest first, so an idle watcher's state has no padding between fields.
     var queue = Deque<WatchEvent>()
     /// The newest version queued (or the version the watch starts after): later events and
     /// bookmarks must be newer, so nothing is delivered twice or out of order.
     var lastVersion: ResourceVersion
+    /// Init events scanned for this watch so far (snapshot objects and replayed log events).
+    var initScanned = 0
+    var phase: Phase
+    /// A bookmark came due while the watcher was still catching up: sent when it goes live.
+    var pendingBookmark: ResourceVersion?
     /// Send the `k8s.io/initial-events-end` bookmark when the snapshot is done.
     var sendEndBookmark: Bool
     /// The consumer found nothing and expects `onReady`.
     var consumerWaiting = false
-    /// A bookmark came due while the watcher was still catching up: sent when it goes live.
-    var pendingBookmark: ResourceVersion?
-    /// Init events scanned for this watch so far (snapshot objects and replayed log events).
-    var initScanned = 0
     /// It fell behind while live and reads the log to catch up (``SlowWatcherPolicy/park``): what
     /// it examines then is not an init event.
     var parked = false
     /// In its cache's list of parked watchers (``CacheState/parked``), once at most.
     var inParkedList = false
+
+    init(phase: Phase, lastVersion: ResourceVersion, sendEndBookmark: Bool) {
+        self.phase = phase
+        self.lastVersion = lastVersion
+        self.sendEndBookmark = sendEndBookmark
+    }
 
     var isLive: Bool { if case .live = phase { true } else { false } }
     var isFinished: Bool { if case .finished = phase { true } else { false } }
