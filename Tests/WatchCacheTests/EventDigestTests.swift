@@ -8,6 +8,7 @@ import Testing
     static let selectors = [
         "", "app=a1", "app==a2", "app in (a1)", "app in (a1,a2)", "app!=a1", "app notin (a1)", "app", "!app",
         "app=a1,tier=t1", "tier=t2,app in (a3)", "version>1", "version<2", "app=a1,!tier",
+        "app in (a1,a3)", "app in (a1,a2,a3),tier in (t1,t2)", "tier=t1,app in (a2,a3)", "app in (a1,a2),app notin (a2)",
     ]
     static let fieldSelectors: [String?] = [nil, "spec.nodeName=n1", "metadata.name=p1", "metadata.namespace=ns1",
                                            "spec.nodeName=n2,metadata.name=p2", "status.phase=Running", "spec.nodeName!=n1"]
@@ -57,6 +58,15 @@ import Testing
             #expect(required != 0)
             #expect(labels.signature & required == required, "\(selector)")
         }
+        // `in` with several values: one alternative per value, and a label set with any of them holds it.
+        let choice = try LabelSelector(parsing: "tier=front,app in (web,db,api)")
+        #expect(choice.alternativeSignatures.count == 3)
+        for app in ["web", "db", "api"] {
+            let set: LabelSet = ["app": app, "tier": "front"]
+            #expect(DigestRequirement.holdsOne(of: choice.alternativeSignatures, set.signature), "\(app)")
+        }
+        #expect(try LabelSelector(parsing: "app in (web,db),tier in (a,b,c)").alternativeSignatures.count == 2)
+        #expect(try LabelSelector(parsing: "app in (web),app notin (db,api)").alternativeSignatures.isEmpty)
         // Requirements that do not name one value require no bits.
         for selector in ["", "app", "!app", "app!=db", "app notin (db)", "app in (web,db)", "version>1"] {
             #expect(try LabelSelector(parsing: selector).requiredSignature == 0, "\(selector)")

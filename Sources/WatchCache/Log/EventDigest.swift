@@ -53,9 +53,12 @@ struct DigestRequirement: Sendable {
     var labels: UInt64 = 0
     /// Bits that must all be set in the field signature (the field selector's `=` terms).
     var fields: UInt64 = 0
+    /// Alternatives, one of which must be all set in the label signature (a `k in (a,b)`
+    /// requirement: ``LabelSelector/alternativeSignatures``); empty: no such requirement.
+    var labelsAnyOf: [UInt64] = []
 
     /// Whether it requires nothing (a scan then reads every event).
-    var isEmpty: Bool { indexedValue == 0 && namespace == 0 && key == 0 && labels == 0 && fields == 0 }
+    var isEmpty: Bool { indexedValue == 0 && namespace == 0 && key == 0 && labels == 0 && fields == 0 && labelsAnyOf.isEmpty }
 
     /// Whether the event with `digest` may concern a watch with this requirement: its object may
     /// match after the change or before it.
@@ -63,8 +66,14 @@ struct DigestRequirement: Sendable {
     func mayConcern(_ digest: EventDigest) -> Bool {
         guard namespace == 0 || digest.namespace == namespace, key == 0 || digest.key == key else { return false }
         return (indexedValue == 0 || digest.valueNow == indexedValue) && digest.labelsNow & labels == labels
-            && digest.fieldsNow & fields == fields
+            && digest.fieldsNow & fields == fields && Self.holdsOne(of: labelsAnyOf, digest.labelsNow)
             || (indexedValue == 0 || digest.valueBefore == indexedValue) && digest.labelsBefore & labels == labels
-            && digest.fieldsBefore & fields == fields
+            && digest.fieldsBefore & fields == fields && Self.holdsOne(of: labelsAnyOf, digest.labelsBefore)
+    }
+
+    /// Whether `signature` has all the bits of one of `alternatives` (true when there are none).
+    @inline(__always)
+    static func holdsOne(of alternatives: [UInt64], _ signature: UInt64) -> Bool {
+        alternatives.isEmpty || alternatives.contains { signature & $0 == $0 }
     }
 }

@@ -69,6 +69,15 @@ public struct LabelSelector: Hashable, Sendable, CustomStringConvertible {
         return bits
     }
 
+    /// For the selector's most selective `in` requirement with several values (`k in (a,b)`), the
+    /// signature bits of each value: a matching label set has all the bits of at least one of
+    /// them. Empty when there is no such requirement.
+    var alternativeSignatures: [UInt64] {
+        let choices = requirements.filter { $0.op == .in && $0.values.count > 1 }
+        guard let narrowest = choices.min(by: { $0.values.count < $1.values.count }) else { return [] }
+        return narrowest.values.map { LabelSet.bits(key: narrowest.key, value: $0) }
+    }
+
     /// Whether this selector matches every label set.
     public var isEverything: Bool { requirements.isEmpty }
 

@@ -55,6 +55,7 @@ struct WatchFilter: Sendable {
         required.namespace = scope.map(EventDigest.hash) ?? 0
         required.key = key.map(EventDigest.hash) ?? 0
         required.labels = labels.requiredSignature
+        required.labelsAnyOf = labels.alternativeSignatures
         required.fields = fields.requiredSignature
         digestRequirement = required
     }
