@@ -316,15 +316,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         if rv < 0 {
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, UInt32(NGHTTP2_INTERNAL_ERROR.rawValue))
         } else {
-            stream.dataIdle = true
+            stream.dataItem = .detached
         }
     }
 
     /// Gives a stream without a DATA item a new one, which frames its queued bytes and ends the
     /// stream once it is over (END_STREAM at the EOF the provider returns without NO_END_STREAM).
     private func submitData(_ stream: HTTP2Stream) {
-        guard let session, stream.dataIdle else { return }
-        stream.dataIdle = false
+        guard let session, stream.dataItem == .detached else { return }
+        stream.dataItem = .queued
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: Self.readCallback)
         let rv = nghttp2_submit_data(session, UInt8(NGHTTP2_FLAG_END_STREAM.rawValue), stream.id, &provider)
         if rv == NGHTTP2_ERR_DATA_EXIST.rawValue {
@@ -365,11 +365,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             guard let stream = streams[id] else { continue }
             refill(stream)
             guard stream.hasOutput || stream.ended else { continue }
-            if stream.deferred {
-                stream.deferred = false
+            switch stream.dataItem {
+            case .deferred:
+                stream.dataItem = .queued
                 nghttp2_session_resume_data(session, id)
-            } else if stream.dataIdle {
+            case .detached:
                 submitData(stream)
+            case .queued:
+                break
             }
         }
         flush()
@@ -622,14 +625,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
             if stream.ended {
                 flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
             } else if n == 0 {
-                stream.deferred = true
+                stream.dataItem = .deferred
                 return Int(NGHTTP2_ERR_DEFERRED.rawValue)
             } else {
                 // A watch stream that sent all it had: this frame ends its DATA item but not the
                 // stream, so an idle watch holds no item in libnghttp2 (~0.15 KiB per stream);
                 // the next events submit a new one.
                 flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) | UInt32(NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue)
-                stream.dataIdle = true
+                stream.dataItem = .detached
             }
         }
         return n

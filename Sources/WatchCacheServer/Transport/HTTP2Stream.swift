@@ -4,6 +4,18 @@ import WatchCache
 
 /// One HTTP/2 stream's server-side state, owned by its ``HTTP2ConnectionHandler``.
 final class HTTP2Stream {
+    /// The states of a stream's DATA item in libnghttp2.
+    enum DataItem {
+        /// Attached (or no response submitted yet): libnghttp2 calls the data provider when it can send.
+        case queued
+        /// Attached, but the provider returned DEFERRED: resume it when bytes arrive.
+        case deferred
+        /// None attached: a watch stream between bursts (its last frame ended the item without
+        /// ending the stream), or one whose headers went alone. Submit a new item when bytes
+        /// arrive; an idle stream so holds no outbound item in libnghttp2.
+        case detached
+    }
+
     let id: Int32
     // The flags sit beside `id`, in what would be its padding: an idle watch stream's bytes count.
     var bodyTooLarge = false
@@ -11,12 +23,8 @@ final class HTTP2Stream {
     var acceptsGzip = false
     /// No more bytes will be added: END_STREAM once `pending` is sent.
     var ended = false
-    /// The data provider returned DEFERRED: resume it when bytes arrive.
-    var deferred = false
-    /// libnghttp2 holds no DATA item for the stream: a watch stream between bursts (its last
-    /// frame ended the item without ending the stream), or one whose headers went alone. Submit a
-    /// new item when bytes arrive. An idle stream so holds no outbound item in libnghttp2.
-    var dataIdle = false
+    /// Where the stream's DATA item is in libnghttp2.
+    var dataItem = DataItem.queued
     var headers: [(String, String)] = []
     /// Header block size as HTTP/2 counts it (name + value + 32 per field).
     var headerBytes = 0
