@@ -194,7 +194,8 @@ let package = Package(
         ),
         // The `watchcache` binary itself (built by `swift build --build-tests`): help, errors, version.
         .testTarget(
-            name: "CommandLineTests"
+            name: "CommandLineTests",
+            dependencies: ["WatchCacheBench"]  // offPool: waits for processes off the concurrency pool
         ),
         .testTarget(
             name: "FuzzTests",

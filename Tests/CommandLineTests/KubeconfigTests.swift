@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import Testing
+import WatchCacheBench
 
 /// `serve --write-kubeconfig` and `--client-ca-file` with the real kubectl: TLS verified against
 /// the authority the kubeconfig carries, a token or a client certificate, and refusals otherwise.
@@ -48,20 +50,29 @@ import Testing
         return path
     }
 
-    /// Runs `tool` (stdin closed) and returns its status and outputs.
-    static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    /// Runs `tool` (stdin closed) on a thread of its own and returns its status and outputs.
+    static func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+        try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            // Both pipes at once, so a full one never stalls the program.
+            let errData = Mutex(Data())
+            let errRead = DispatchSemaphore(value: 0)
+            startThread {
+                errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+                errRead.signal()
+            }
+            let outData = out.fileHandleForReading.readDataToEndOfFile()
+            errRead.wait()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.withLock { $0 }, as: UTF8.self))
+        }
     }
 
     /// Waits until `path` exists (the server writes it once listening).
@@ -78,15 +89,15 @@ import Testing
         try await Self.waitFor(config)
         let mode = try FileManager.default.attributesOfItem(atPath: config)[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        let create = try Self.run(Self.kubectl, ["--kubeconfig", config, "create", "configmap", "settings", "--from-literal=mode=fast"])
+        let create = try await Self.run(Self.kubectl, ["--kubeconfig", config, "create", "configmap", "settings", "--from-literal=mode=fast"])
         #expect(create.status == 0, "\(create.err)")
-        let read = try Self.run(Self.kubectl, ["--kubeconfig", config, "get", "configmap", "settings", "-o", "jsonpath={.data.mode}"])
+        let read = try await Self.run(Self.kubectl, ["--kubeconfig", config, "get", "configmap", "settings", "-o", "jsonpath={.data.mode}"])
         #expect(read.status == 0 && read.out == "fast", "\(read.err)")
         // The generated token now protects the server: a wrong one is refused.
-        let wrong = try Self.run(Self.kubectl, ["--kubeconfig", config, "--token", "not-the-token", "get", "configmaps"])
+        let wrong = try await Self.run(Self.kubectl, ["--kubeconfig", config, "--token", "not-the-token", "get", "configmaps"])
         #expect(wrong.status != 0 && wrong.err.contains("Unauthorized"), "\(wrong.err)")
         // TLS is verified: without the kubeconfig's authority the certificate is unknown.
-        let unverified = try Self.run(Self.kubectl, ["--server", "https://127.0.0.1:\(server.port)", "--token", "x", "get", "configmaps"])
+        let unverified = try await Self.run(Self.kubectl, ["--server", "https://127.0.0.1:\(server.port)", "--token", "x", "get", "configmaps"])
         #expect(unverified.status != 0 && unverified.err.contains("certificate"), "\(unverified.err)")
     }
 
@@ -95,29 +106,29 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // An authority, a client certificate it signs (CN alice, O system:masters), and one from
         // another authority.
-        func openssl(_ arguments: String) throws {
-            let result = try Self.run("/usr/bin/openssl", arguments.split(separator: " ").map(String.init))
+        func openssl(_ arguments: String) async throws {
+            let result = try await Self.run("/usr/bin/openssl", arguments.split(separator: " ").map(String.init))
             #expect(result.status == 0, "openssl \(arguments): \(result.err)")
         }
         try "extendedKeyUsage=clientAuth\n".write(toFile: dir + "/ext", atomically: true, encoding: .utf8)
         for ca in ["ca", "other-ca"] {
-            try openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/\(ca).key -out \(dir)/\(ca).pem -days 1 -subj /CN=\(ca)")
-            try openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/\(ca)-alice.key -out \(dir)/\(ca)-alice.csr -subj /CN=alice/O=system:masters")
-            try openssl("x509 -req -in \(dir)/\(ca)-alice.csr -CA \(dir)/\(ca).pem -CAkey \(dir)/\(ca).key -CAcreateserial -out \(dir)/\(ca)-alice.pem -days 1 -extfile \(dir)/ext")
+            try await openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/\(ca).key -out \(dir)/\(ca).pem -days 1 -subj /CN=\(ca)")
+            try await openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(dir)/\(ca)-alice.key -out \(dir)/\(ca)-alice.csr -subj /CN=alice/O=system:masters")
+            try await openssl("x509 -req -in \(dir)/\(ca)-alice.csr -CA \(dir)/\(ca).pem -CAkey \(dir)/\(ca).key -CAcreateserial -out \(dir)/\(ca)-alice.pem -days 1 -extfile \(dir)/ext")
         }
         let config = dir + "/kubeconfig"
         let server = try Served(["--tls-self-signed", "--client-ca-file", dir + "/ca.pem", "--write-kubeconfig", config], directory: dir)
         try await Self.waitFor(config)
-        let authority = try Self.run(Self.kubectl, ["--kubeconfig", config, "config", "view", "--raw", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"])
+        let authority = try await Self.run(Self.kubectl, ["--kubeconfig", config, "config", "view", "--raw", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"])
         try Data(base64Encoded: authority.out)!.write(to: URL(fileURLWithPath: dir + "/server-ca.pem"))
         let base = ["--server", "https://127.0.0.1:\(server.port)", "--certificate-authority", dir + "/server-ca.pem"]
-        let alice = try Self.run(Self.kubectl, base + ["--client-certificate", dir + "/ca-alice.pem", "--client-key", dir + "/ca-alice.key",
+        let alice = try await Self.run(Self.kubectl, base + ["--client-certificate", dir + "/ca-alice.pem", "--client-key", dir + "/ca-alice.key",
                                                       "create", "configmap", "by-alice"])
         #expect(alice.status == 0, "\(alice.err)")
-        let stranger = try Self.run(Self.kubectl, base + ["--client-certificate", dir + "/other-ca-alice.pem", "--client-key", dir + "/other-ca-alice.key",
+        let stranger = try await Self.run(Self.kubectl, base + ["--client-certificate", dir + "/other-ca-alice.pem", "--client-key", dir + "/other-ca-alice.key",
                                                          "get", "configmaps"])
         #expect(stranger.status != 0, "a certificate from another authority was accepted")
-        let anonymous = try Self.run(Self.kubectl, base + ["--token", "nope", "get", "configmaps"])
+        let anonymous = try await Self.run(Self.kubectl, base + ["--token", "nope", "get", "configmaps"])
         #expect(anonymous.status != 0 && anonymous.err.contains("provide credentials"), "\(anonymous.err)")
     }
 }

@@ -7,12 +7,8 @@ import Testing
 @Suite(.serialized) struct RemoteBenchmarkTests {
     typealias Served = KubeconfigTests.Served
 
-    /// ``KubeconfigTests/run(_:_:)`` on a Dispatch thread: a benchmark run takes seconds, which
-    /// the concurrency pool's two threads (on two cores) cannot spare.
     static func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try KubeconfigTests.run(tool, arguments) }) }
-        }
+        try await KubeconfigTests.run(tool, arguments)
     }
 
     /// `kubectl get namespaces -o name`, again every 0.5 s for up to 30 s while a benchmark's

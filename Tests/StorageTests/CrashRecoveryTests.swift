@@ -30,17 +30,15 @@ import WatchCacheBench
 
         /// Waits (at most `seconds`, then SIGKILL) and returns what it printed.
         func finish(within seconds: Double) async -> String {
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    let deadline = Date().addingTimeInterval(seconds)
-                    while self.process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-                    if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
-                    self.process.waitUntilExit()
-                    let text = (try? String(contentsOf: self.output, encoding: .utf8)) ?? ""
-                    try? FileManager.default.removeItem(at: self.output)
-                    continuation.resume(returning: text)
-                }
-            }
+            (try? await offPool {
+                let deadline = Date().addingTimeInterval(seconds)
+                while self.process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+                if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+                self.process.waitUntilExit()
+                let text = (try? String(contentsOf: self.output, encoding: .utf8)) ?? ""
+                try? FileManager.default.removeItem(at: self.output)
+                return text
+            }) ?? ""
         }
     }
 
@@ -124,7 +122,7 @@ import WatchCacheBench
 
         // Restart on the same data directory; the watcher resumes from the newest version it saw.
         let second = try await offPool { try ServerProcess(executable: Self.executable, arguments: arguments) }
-        defer { DispatchQueue.global().async { second.stop() } }
+        defer { startThread { second.stop() } }
         base = "http://127.0.0.1:\(second.port)"
         try await Self.waitUntilReady(base)
         let resumed = try Client("/usr/bin/curl", ["-sN", "\(base)/\(resource)?watch=1&timeoutSeconds=2&resourceVersion=\(before.newest)"])

@@ -2,6 +2,7 @@ import Dispatch
 import Synchronization
 import Testing
 import WatchCache
+import WatchCacheBench
 @testable import WatchCacheServer
 
 /// A server listens before its storage is loaded: until then it is live but not ready, and
@@ -64,7 +65,7 @@ import WatchCache
         let api = try APIServer(registry: registry, resources: [.pods], serverAddress: "x")
         let loading = Atomic(true)
         let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {  // off the Swift concurrency pool: recover() blocks its thread
+        startThread {  // off the Swift concurrency pool: recover() blocks its thread
             try? registry.recover()
             loading.store(false, ordering: .sequentiallyConsistent)
             done.signal()
@@ -78,7 +79,7 @@ import WatchCache
             if status == 503 { answeredWhileLoading += 1 }
             if metrics == 200 { metricsWhileLoading += 1 }
         }
-        await withCheckedContinuation { c in DispatchQueue.global().async { done.wait(); c.resume() } }
+        try await offPool { done.wait() }
         #expect(answeredWhileLoading >= 3, "requests answered during the load: \(answeredWhileLoading)")
         #expect(metricsWhileLoading >= 3, "metrics pages served during the load: \(metricsWhileLoading)")
         let (status, body, _) = await send(api, "GET", "/api/v1/pods?limit=1")

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 @testable import WatchCache
 @testable import WatchCacheSQLite
+import WatchCacheBench
 
 /// The durable storage on its own and under a registry: what is kept, what comes back after a
 /// restart, compaction, and the group-commit write path.
@@ -225,7 +226,7 @@ import Testing
         let group = DispatchGroup()
         for writer in 0..<8 {
             group.enter()
-            DispatchQueue.global().async {
+            startThread {
                 defer { group.leave() }
                 for i in 0..<25 {
                     registry.create(Self.pod("w\(writer)-\(i)"), in: .pods) { result in
@@ -243,7 +244,7 @@ import Testing
                 }
             }
         }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in group.notify(queue: .global()) { c.resume() } }
+        try await offPool { group.wait() }
         // Wait for the last asynchronous creates.
         while tally.created.withLock({ $0.count }) < 200 { try await Task.sleep(for: .milliseconds(5)) }
         let versions = tally.created.withLock { $0 }

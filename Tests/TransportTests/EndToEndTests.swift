@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WatchCache
+import WatchCacheBench
 import WatchCacheServer
 
 /// The real server on a real socket, driven by real clients: curl over HTTP/1.1 and HTTP/2 (prior
@@ -29,25 +30,20 @@ import WatchCacheServer
 
     /// Runs a client from /usr/bin (curl, nghttp, h2load) and returns its standard output.
     ///
-    /// The process is waited for on a Dispatch thread, never on the Swift concurrency pool: blocking
-    /// that pool (two threads on a two-core machine) could starve the very task a client waits for.
+    /// The process is waited for on a thread of its own (``offPool(_:)``), never on the Swift
+    /// concurrency pool: blocking that pool (two threads on a two-core machine) could starve the
+    /// very task a client waits for.
     static func run(_ tool: String, _ arguments: [String], absolute: Bool = false) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: absolute ? tool : "/usr/bin/\(tool)")
-                    process.arguments = arguments
-                    let out = Pipe()
-                    process.standardOutput = out
-                    try process.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: String(decoding: data, as: UTF8.self))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+        try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: absolute ? tool : "/usr/bin/\(tool)")
+            process.arguments = arguments
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
         }
     }
 

@@ -154,7 +154,7 @@ public final class GuaranteesRun: @unchecked Sendable {  // mutable state behind
         }
         progress(1, "letting the last streams end")
         lock.withLock { stopping = true }
-        await withCheckedContinuation { c in DispatchQueue.global().async { group.wait(); c.resume() } }
+        try await offPool { group.wait() }
         for slot in servers { try slot.process?.waitUntilReady() }
 
         var history = WatchHistory()

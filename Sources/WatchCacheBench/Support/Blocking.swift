@@ -1,13 +1,24 @@
-import Dispatch
 import Foundation
 
 /// Runs blocking work — starting, signalling or waiting for processes, blocking sockets — on a
-/// Dispatch thread and awaits its result: never on the Swift concurrency pool, whose few threads
+/// thread of its own and awaits its result: never on the Swift concurrency pool, whose few threads
 /// (two on a two-core machine) the servers' and clients' own tasks need.
+///
+/// Not on Dispatch's global queue either: on Linux it runs about as many blocks at once as there
+/// are cores and adds a thread about once a second while they block, so a few long process waits
+/// (a watch, an etcd member) delay every later one by seconds — long enough, in a full test run,
+/// for a 12 s watch to begin and end before the poll that looked for it ran.
 public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        startThread { continuation.resume(with: Result { try body() }) }
     }
+}
+
+/// Starts `body` on a new thread at once (see ``offPool(_:)`` for why not Dispatch).
+public func startThread(_ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.stackSize = 512 * 1024
+    thread.start()
 }
 
 /// What `executable` prints on its standard output (its standard error is dropped), once it has
