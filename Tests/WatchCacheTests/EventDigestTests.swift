@@ -27,7 +27,16 @@ import Testing
         return try KubeObject(json: json, resource: .pods)
     }
 
-    @Test func neverSkipAnEventTheFilterSelects() throws {
+    /// A log's key table after meeting `count` keys no selector here names: with 61, `app` and
+    /// `tier` get the last two bits and `version` none; with 63, no selector key has a bit.
+    static func keyTable(filledWith count: Int) -> LabelKeyTable {
+        var table = LabelKeyTable()
+        for i in 0..<count { _ = table.mask(of: LabelSet(["other-\(i)": "x"])) }
+        return table
+    }
+
+    @Test(arguments: [0, 61, 63])
+    func neverSkipAnEventTheFilterSelects(keysMetBefore: Int) throws {
         var rng = SystemRandomNumberGenerator()
         var events: [CacheEvent] = []
         for v in 1...400 {
@@ -38,12 +47,15 @@ import Testing
             let type: EventType = before == nil ? .added : (Bool.random(using: &rng) ? .modified : .deleted)
             events.append(CacheEvent(type: type, object: now, previous: before, recordedAt: .seconds(0)))
         }
+        var keys = Self.keyTable(filledWith: keysMetBefore)
+        let digests = events.map { EventDigest($0, keys: &keys) }
         for labels in Self.selectors {
             for fields in Self.fieldSelectors {
                 for namespace in [nil, "ns1"] {
                     let filter = try WatchFilter(resource: .pods, namespace: namespace, labelSelector: labels, fieldSelector: fields)
-                    for event in events where WatcherState.convert(event, filter: filter) != nil {
-                        #expect(filter.digestRequirement.mayConcern(EventDigest(event)),
+                    let masks = keys.masks(for: filter.labels)
+                    for (event, digest) in zip(events, digests) where WatcherState.convert(event, filter: filter) != nil {
+                        #expect(filter.digestRequirement.mayConcern(digest, keys: masks),
                                 "\(labels) \(fields ?? "") \(namespace ?? ""): skipped \(event.type) \(event.object.labels)")
                     }
                 }
@@ -93,11 +105,41 @@ import Testing
                 let json = Fixture.podJSON("pod-\(i)", namespace: "ns-\(i % 100)", node: "n", labels: ["app": "app-\(i % 100)", "tier": "t\(i % 3)"])
                 let event = CacheEvent(type: .added, object: try KubeObject(json: json, resource: .pods), previous: nil, recordedAt: .seconds(0))
                 #expect(WatcherState.convert(event, filter: filter) == nil)
-                if filter.digestRequirement.mayConcern(EventDigest(event)) { passed += 1 }
+                var keys = LabelKeyTable()
+                if filter.digestRequirement.mayConcern(EventDigest(event, keys: &keys), keys: keys.masks(for: filter.labels)) { passed += 1 }
             }
             // Two labels set at most 4 of 64 bits: a 2-bit requirement passes by chance ~0.4 %; a
             // pod's ~10 selectable fields set ~20, ~10 %; 32-bit hashes almost never collide.
             #expect(passed < 250, "\(passed) of 990 other events passed the digest")
+        }
+    }
+
+    /// Presence and absence are exact where a key has a bit: `!app` passes over every event whose
+    /// object has `app` before and after the change, `app` every one whose object has it neither
+    /// time — and neither passes over an event it selects, whatever the table knows.
+    @Test func keyPresenceSkipsExactly() throws {
+        func pod(_ name: String, _ labels: [String: String]) throws -> KubeObject {
+            try KubeObject(json: Fixture.podJSON(name, node: "n", labels: labels), resource: .pods)
+        }
+        let labelled = try pod("a", ["app": "web"]), unlabelled = try pod("a", ["tier": "t1"])
+        let events = [
+            CacheEvent(type: .added, object: labelled, previous: nil, recordedAt: .seconds(0)),
+            CacheEvent(type: .modified, object: labelled, previous: labelled, recordedAt: .seconds(0)),
+            CacheEvent(type: .added, object: unlabelled, previous: nil, recordedAt: .seconds(0)),
+            CacheEvent(type: .modified, object: labelled, previous: unlabelled, recordedAt: .seconds(0)),  // gains app
+            CacheEvent(type: .modified, object: unlabelled, previous: labelled, recordedAt: .seconds(0)),  // loses it
+        ]
+        for (filled, appHasABit) in [(0, true), (62, true), (63, false)] {
+            var keys = Self.keyTable(filledWith: filled)
+            let digests = events.map { EventDigest($0, keys: &keys) }
+            #expect((keys.bit(of: "app") != nil) == appHasABit)
+            for (selector, skipped) in [("!app", appHasABit ? [0, 1] : []), ("app", appHasABit ? [2] : []), ("app>1", appHasABit ? [2] : []), ("app!=web", [])] {
+                let filter = try WatchFilter(resource: .pods, namespace: nil, labelSelector: selector, fieldSelector: nil)
+                let masks = keys.masks(for: filter.labels)
+                let passedOver = digests.indices.filter { !filter.digestRequirement.mayConcern(digests[$0], keys: masks) }
+                #expect(passedOver == skipped, "\(selector) with \(filled) keys met before")
+                for i in passedOver { #expect(WatcherState.convert(events[i], filter: filter) == nil) }
+            }
         }
     }
 }

@@ -21,6 +21,8 @@ import Testing
         var name: String?
         var apps: [String]?
         var notApp: String?
+        /// `app` (true) or `!app` (false).
+        var hasApp: Bool?
 
         func matches(_ p: Pod) -> Bool {
             if let namespace, p.namespace != namespace { return false }
@@ -28,6 +30,7 @@ import Testing
             if let name, p.name != name { return false }
             if let apps, !apps.contains(p.app) { return false }
             if let notApp, p.app == notApp { return false }
+            if let hasApp, p.app.isEmpty == hasApp { return false }
             return true
         }
 
@@ -35,6 +38,7 @@ import Testing
             var parts: [String] = []
             if let apps { parts.append(apps.count == 1 ? "app=\(apps[0])" : "app in (\(apps.joined(separator: ",")))") }
             if let notApp { parts.append("app!=\(notApp)") }
+            if let hasApp { parts.append(hasApp ? "app" : "!app") }
             return parts.isEmpty ? nil : parts.joined(separator: ",")
         }
         var fieldSelector: String? {
@@ -141,10 +145,12 @@ import Testing
             if rng.next() % 3 == 0 { filter.namespace = namespaces.randomElement(using: &rng) }
             if rng.next() % 2 == 0 { filter.node = nodes.randomElement(using: &rng) }
             if rng.next() % 6 == 0 { filter.name = "p\(rng.next() % 12)" }
-            switch rng.next() % 4 {
+            switch rng.next() % 6 {
             case 0: filter.apps = [apps.randomElement(using: &rng)!]
             case 1: filter.apps = ["a", "c"]
             case 2: filter.notApp = "b"
+            case 3: filter.hasApp = true
+            case 4: filter.hasApp = false
             default: break
             }
             return filter
@@ -233,11 +239,12 @@ import Testing
             // A write: create, update (moving across nodes and labels), delete, or another resource.
             let name = "p\(rng.next() % 12)", namespace = namespaces.randomElement(using: &rng)!
             let key = "\(namespace)/\(name)"
-            let newPod = Pod(namespace: namespace, name: name, node: nodes.randomElement(using: &rng)!, app: apps.randomElement(using: &rng)!)
+            // "": no app label (what `app` and `!app` tell apart).
+            let newPod = Pod(namespace: namespace, name: name, node: nodes.randomElement(using: &rng)!, app: (apps + [""]).randomElement(using: &rng)!)
             let old = model.pods[key]
             switch rng.next() % 10 {
             case 0...5:
-                let json = Fixture.podJSON(name, namespace: namespace, node: newPod.node, labels: ["app": newPod.app])
+                let json = Fixture.podJSON(name, namespace: namespace, node: newPod.node, labels: newPod.app.isEmpty ? [:] : ["app": newPod.app])
                 let o = old == nil ? try f.registry.create(json, in: .pods) : try f.registry.update(json, in: .pods)
                 model.history.append(Entry(rv: o.resourceVersion.rawValue, key: key, new: newPod, old: old))
                 model.pods[key] = newPod

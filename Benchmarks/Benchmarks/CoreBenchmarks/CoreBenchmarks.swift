@@ -139,14 +139,16 @@ let benchmarks: @Sendable () -> Void = {
     // 3b. The same resume through selectors that are not pinned, so both replays scan every event
     //     (on the indexed cache above): a label selector (its digest's label signature; 1,000
     //     match); `in` with two values (each event's digest must hold one of the two values' bits;
-    //     2,000 match); a selector the digest cannot narrow (`!app`: every pod has the label, none
-    //     match, so every event is read and checked in full); a field that is not indexed
-    //     (`status.podIP`; 100 match).
+    //     2,000 match); `!app` (every pod has the label, none match: the digests' exact label
+    //     keys pass over every event); one the digests cannot decide (`tier!=backend`: every pod
+    //     has the key and the value, none match, every event is read and checked in full); a
+    //     field that is not indexed (`status.podIP`; 100 match).
     let labelled = resumeCaches[.indexed]!
     for (label, labelSelector, fieldSelector, expected) in [
         ("Replay 100k events through a label selector", "app=app-7", nil, 1000),
         ("Replay 100k events through a label selector with in (two values)", "app in (app-7,app-8)", nil, 2000),
         ("Replay 100k events through a label selector it cannot narrow (!app)", "!app", nil, 0),
+        ("Replay 100k events through a label selector read in full (tier!=backend)", "tier!=backend", nil, 0),
         ("Replay 100k events through an unindexed field selector", nil, "status.podIP=10.0.7.7", 100),
     ] as [(String, String?, String?, Int)] {
         Benchmark(label, configuration: .init(maxIterations: 30)) { benchmark in

@@ -1,10 +1,10 @@
 /// A few hashes of an event, kept beside it in the log so that a scan for a watch can pass over
 /// events that cannot concern it without loading them: the indexed-field value, namespace and
-/// store key of the object after and before the change, and small Bloom filters of its labels and
-/// selectable fields.
+/// store key of the object after and before the change, small Bloom filters of its labels and
+/// selectable fields, and the exact set of its label keys.
 ///
 /// A digest only ever says "may concern": an event that passes is then checked in full, so a hash
-/// collision costs a full check, never a wrong answer.
+/// collision costs a full check, never a wrong answer. 64 bytes: one cache line per event.
 struct EventDigest {
     /// The indexed-field value's hash after the change (for `.deleted`, in the last state) and
     /// before it (for `.added`, the same: its previous object does not exist).
@@ -19,10 +19,14 @@ struct EventDigest {
     /// ``KubeObject/fieldSignature`` after and before the change.
     var fieldsNow: UInt64 = 0
     var fieldsBefore: UInt64 = 0
+    /// The label keys after and before the change, as bits of the log's ``LabelKeyTable``.
+    var keysNow: UInt64 = 0
+    var keysBefore: UInt64 = 0
 
     init() {}
 
-    init(_ event: CacheEvent) {
+    /// The digest of `event`, whose label keys get their bits from `keys`.
+    init(_ event: CacheEvent, keys: inout LabelKeyTable) {
         let object = event.object, previous = event.previous ?? object
         valueNow = object.indexedValue.map(Self.hash) ?? 0
         valueBefore = previous.indexedValue.map(Self.hash) ?? 0
@@ -32,6 +36,9 @@ struct EventDigest {
         labelsBefore = previous.labels.signature
         fieldsNow = object.fieldSignature
         fieldsBefore = previous.fieldSignature
+        keysNow = keys.mask(of: object.labels)
+        // Most changes keep the labels: comparing a few short strings is cheaper than hashing them.
+        keysBefore = previous.labels == object.labels ? keysNow : keys.mask(of: previous.labels)
     }
 
     /// A value's hash, never 0 (that means "no value"); stable within the process.
@@ -60,15 +67,16 @@ struct DigestRequirement: Sendable {
     /// Whether it requires nothing (a scan then reads every event).
     var isEmpty: Bool { indexedValue == 0 && namespace == 0 && key == 0 && labels == 0 && fields == 0 && labelsAnyOf.isEmpty }
 
-    /// Whether the event with `digest` may concern a watch with this requirement: its object may
-    /// match after the change or before it.
+    /// Whether the event with `digest` may concern a watch with this requirement, whose label
+    /// selector needs the label keys `keys` (of the digest's log): its object may match after the
+    /// change or before it.
     @inline(__always)
-    func mayConcern(_ digest: EventDigest) -> Bool {
+    func mayConcern(_ digest: EventDigest, keys: LabelKeyMasks = LabelKeyMasks()) -> Bool {
         guard namespace == 0 || digest.namespace == namespace, key == 0 || digest.key == key else { return false }
         return (indexedValue == 0 || digest.valueNow == indexedValue) && digest.labelsNow & labels == labels
-            && digest.fieldsNow & fields == fields && Self.holdsOne(of: labelsAnyOf, digest.labelsNow)
+            && digest.fieldsNow & fields == fields && keys.admit(digest.keysNow) && Self.holdsOne(of: labelsAnyOf, digest.labelsNow)
             || (indexedValue == 0 || digest.valueBefore == indexedValue) && digest.labelsBefore & labels == labels
-            && digest.fieldsBefore & fields == fields && Self.holdsOne(of: labelsAnyOf, digest.labelsBefore)
+            && digest.fieldsBefore & fields == fields && keys.admit(digest.keysBefore) && Self.holdsOne(of: labelsAnyOf, digest.labelsBefore)
     }
 
     /// Whether `signature` has all the bits of one of `alternatives` (true when there are none).

@@ -25,6 +25,8 @@ struct EventLog {
     /// The positions of each value's, namespace's and object's events, for indexed replay (`nil`:
     /// replays scan).
     private(set) var index: ReplayIndex?
+    /// The bits of the label keys in the digests.
+    private(set) var labelKeys = LabelKeyTable()
 
     /// An empty log whose first event gets absolute position `position` (a log that replaces another
     /// continues its positions, so a position taken from the old one is never read in the new one:
@@ -52,7 +54,7 @@ struct EventLog {
         for event in kept {
             precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
             slots[end & mask] = event
-            digests[end & mask] = EventDigest(event)
+            digests[end & mask] = EventDigest(event, keys: &labelKeys)
             index?.add(event, at: end)
             end += 1
         }
@@ -106,7 +108,7 @@ struct EventLog {
             hasEvicted = true
         }
         slots[end & mask] = event
-        digests[end & mask] = EventDigest(event)
+        digests[end & mask] = EventDigest(event, keys: &labelKeys)
         index?.add(event, at: end)
         end += 1
         checkInvariants()

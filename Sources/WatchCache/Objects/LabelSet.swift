@@ -34,6 +34,11 @@ public struct LabelSet: Hashable, Sendable, ExpressibleByDictionaryLiteral, Cust
         return nil
     }
 
+    /// Calls `body` with each key, in key order.
+    func forEachKey(_ body: (String) -> Void) {
+        for pair in pairs { body(pair.key) }
+    }
+
     public var count: Int { pairs.count }
     public var isEmpty: Bool { pairs.isEmpty }
 

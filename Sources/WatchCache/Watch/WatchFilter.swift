@@ -61,8 +61,9 @@ struct WatchFilter: Sendable {
     }
 
     func matches(_ object: KubeObject) -> Bool {
-        let required = digestRequirement
-        if object.labels.signature & required.labels != required.labels || object.fieldSignature & required.fields != required.fields {
+        // Field by field: a copy of the requirement would retain its array.
+        let labelBits = digestRequirement.labels, fieldBits = digestRequirement.fields
+        if object.labels.signature & labelBits != labelBits || object.fieldSignature & fieldBits != fieldBits {
             return false
         }
         if let namespace, object.namespace != namespace { return false }

@@ -86,11 +86,12 @@ extension WatcherState {
         var p = position
         let stop = Swift.min(log.end, position + chunk)
         let required = filter.digestRequirement
-        if !required.isEmpty {
+        let keys = log.labelKeys.masks(for: filter.labels)
+        if !required.isEmpty || !keys.isEmpty {
             // Only the digests beside the events are read: an event whose object cannot match
             // before or after the change is passed over (it still counts as examined).
             while p < stop, queue.count < queueLimit {
-                if required.mayConcern(log.digest(at: p)) { _ = enqueue(log[p], filter: filter) }
+                if required.mayConcern(log.digest(at: p), keys: keys) { _ = enqueue(log[p], filter: filter) }
                 p += 1
             }
         } else {

@@ -65,7 +65,8 @@ struct WatcherState {
     /// at the event's version — when it leaves or is deleted.
     static func convert(_ event: CacheEvent, filter: WatchFilter) -> WatchEvent? {
         let newMatches = event.type != .deleted && filter.matches(event.object)
-        let oldMatches = event.previous.map(filter.matches) ?? false
+        let oldMatches: Bool
+        if let previous = event.previous { oldMatches = filter.matches(previous) } else { oldMatches = false }
         switch (newMatches, oldMatches) {
         case (true, false): return WatchEvent(type: .added, object: event.object)
         case (true, true): return WatchEvent(type: .modified, object: event.object)
