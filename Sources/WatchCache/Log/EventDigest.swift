@@ -1,7 +1,7 @@
 /// A few hashes of an event, kept beside it in the log so that a scan for a watch can pass over
 /// events that cannot concern it without loading them: the indexed-field value, namespace and
 /// store key of the object after and before the change, small Bloom filters of its labels and
-/// selectable fields, and the exact set of its label keys.
+/// selectable fields, and its label keys exactly (its label values are beside it: ``EventLabelPairs``).
 ///
 /// A digest only ever says "may concern": an event that passes is then checked in full, so a hash
 /// collision costs a full check, never a wrong answer. 64 bytes: one cache line per event.
@@ -19,14 +19,15 @@ struct EventDigest {
     /// ``KubeObject/fieldSignature`` after and before the change.
     var fieldsNow: UInt64 = 0
     var fieldsBefore: UInt64 = 0
-    /// The label keys after and before the change, as bits of the log's ``LabelKeyTable``.
+    /// The label keys after and before the change, as bits of the log's ``LabelTable``.
     var keysNow: UInt64 = 0
     var keysBefore: UInt64 = 0
 
     init() {}
 
-    /// The digest of `event`, whose label keys get their bits from `keys`.
-    init(_ event: CacheEvent, keys: inout LabelKeyTable) {
+    /// The digest of `event`, whose labels get their bits and ids from `labels`; `pairs` gets its
+    /// labels' values.
+    init(_ event: CacheEvent, labels table: inout LabelTable, pairs: inout EventLabelPairs) {
         let object = event.object, previous = event.previous ?? object
         valueNow = object.indexedValue.map(Self.hash) ?? 0
         valueBefore = previous.indexedValue.map(Self.hash) ?? 0
@@ -36,9 +37,15 @@ struct EventDigest {
         labelsBefore = previous.labels.signature
         fieldsNow = object.fieldSignature
         fieldsBefore = previous.fieldSignature
-        keysNow = keys.mask(of: object.labels)
+        (keysNow, pairs.now) = table.digest(of: object.labels)
         // Most changes keep the labels: comparing a few short strings is cheaper than hashing them.
-        keysBefore = previous.labels == object.labels ? keysNow : keys.mask(of: previous.labels)
+        (keysBefore, pairs.before) = previous.labels == object.labels ? (keysNow, pairs.now) : table.digest(of: previous.labels)
+    }
+
+    /// The digest of `event` alone (its label values dropped).
+    init(_ event: CacheEvent, labels table: inout LabelTable) {
+        var pairs = EventLabelPairs()
+        self.init(event, labels: &table, pairs: &pairs)
     }
 
     /// A value's hash, never 0 (that means "no value"); stable within the process.
@@ -68,15 +75,29 @@ struct DigestRequirement: Sendable {
     var isEmpty: Bool { indexedValue == 0 && namespace == 0 && key == 0 && labels == 0 && fields == 0 && labelsAnyOf.isEmpty }
 
     /// Whether the event with `digest` may concern a watch with this requirement, whose label
-    /// selector needs the label keys `keys` (of the digest's log): its object may match after the
-    /// change or before it.
+    /// selector is `selector` in the terms of the digest's log (``LabelTable/scan(for:)``): its
+    /// object may match after the change or before it.
+    ///
+    /// `pairs` (the event's label values) matter only when the selector checks values: a scan
+    /// reads them only for the events ``sides(_:selector:)`` lets through.
     @inline(__always)
-    func mayConcern(_ digest: EventDigest, keys: LabelKeyMasks = LabelKeyMasks()) -> Bool {
-        guard namespace == 0 || digest.namespace == namespace, key == 0 || digest.key == key else { return false }
-        return (indexedValue == 0 || digest.valueNow == indexedValue) && digest.labelsNow & labels == labels
-            && digest.fieldsNow & fields == fields && keys.admit(digest.keysNow) && Self.holdsOne(of: labelsAnyOf, digest.labelsNow)
-            || (indexedValue == 0 || digest.valueBefore == indexedValue) && digest.labelsBefore & labels == labels
-            && digest.fieldsBefore & fields == fields && keys.admit(digest.keysBefore) && Self.holdsOne(of: labelsAnyOf, digest.labelsBefore)
+    func mayConcern(_ digest: EventDigest, selector: LabelScan, pairs: EventLabelPairs) -> Bool {
+        let (now, before) = sides(digest, selector: selector)
+        return selector.admit(pairs, now: now, before: before)
+    }
+
+    /// Whether the object after the change (`now`) and before it (`before`) may match, as far as
+    /// the digest tells.
+    @inline(__always)
+    func sides(_ digest: EventDigest, selector: LabelScan) -> (now: Bool, before: Bool) {
+        guard namespace == 0 || digest.namespace == namespace, key == 0 || digest.key == key else { return (false, false) }
+        let now = (indexedValue == 0 || digest.valueNow == indexedValue) && digest.labelsNow & labels == labels
+            && digest.fieldsNow & fields == fields && Self.holdsOne(of: labelsAnyOf, digest.labelsNow)
+            && selector.admit(keys: digest.keysNow)
+        let before = (indexedValue == 0 || digest.valueBefore == indexedValue) && digest.labelsBefore & labels == labels
+            && digest.fieldsBefore & fields == fields && Self.holdsOne(of: labelsAnyOf, digest.labelsBefore)
+            && selector.admit(keys: digest.keysBefore)
+        return (now, before)
     }
 
     /// Whether `signature` has all the bits of one of `alternatives` (true when there are none).

@@ -10,6 +10,8 @@ struct EventLog {
     /// Beside each slot, its event's ``EventDigest``: a scan reads these, in order, and touches
     /// only the events that may concern its watch.
     private var digests: [EventDigest]
+    /// Beside each digest, its event's label values (read only by scans that check values).
+    private var labelPairs: [EventLabelPairs]
     private var mask: Int
     /// Absolute position of the oldest kept event.
     private(set) var start = 0
@@ -25,8 +27,8 @@ struct EventLog {
     /// The positions of each value's, namespace's and object's events, for indexed replay (`nil`:
     /// replays scan).
     private(set) var index: ReplayIndex?
-    /// The bits of the label keys in the digests.
-    private(set) var labelKeys = LabelKeyTable()
+    /// The bits and ids of the label keys and values in the digests.
+    private(set) var labels = LabelTable()
 
     /// An empty log whose first event gets absolute position `position` (a log that replaces another
     /// continues its positions, so a position taken from the old one is never read in the new one:
@@ -41,6 +43,7 @@ struct EventLog {
         let size = Self.slotCount(for: capacity)
         slots = Array(repeating: nil, count: size)
         digests = Array(repeating: EventDigest(), count: size)
+        labelPairs = Array(repeating: EventLabelPairs(), count: size)
         mask = size - 1
     }
 
@@ -54,7 +57,7 @@ struct EventLog {
         for event in kept {
             precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
             slots[end & mask] = event
-            digests[end & mask] = EventDigest(event, keys: &labelKeys)
+            digests[end & mask] = EventDigest(event, labels: &labels, pairs: &labelPairs[end & mask])
             index?.add(event, at: end)
             end += 1
         }
@@ -74,6 +77,11 @@ struct EventLog {
     /// The digest of the event at `position` (`start <= position < end`).
     func digest(at position: Int) -> EventDigest {
         digests[position & mask]
+    }
+
+    /// The label values of the event at `position` (`start <= position < end`).
+    func labelPairs(at position: Int) -> EventLabelPairs {
+        labelPairs[position & mask]
     }
 
     var newestVersion: ResourceVersion? { isEmpty ? nil : self[end - 1].resourceVersion }
@@ -108,7 +116,7 @@ struct EventLog {
             hasEvicted = true
         }
         slots[end & mask] = event
-        digests[end & mask] = EventDigest(event, keys: &labelKeys)
+        digests[end & mask] = EventDigest(event, labels: &labels, pairs: &labelPairs[end & mask])
         index?.add(event, at: end)
         end += 1
         checkInvariants()
@@ -136,12 +144,15 @@ struct EventLog {
         if size != slots.count {
             var newSlots = [CacheEvent?](repeating: nil, count: size)
             var newDigests = [EventDigest](repeating: EventDigest(), count: size)
+            var newPairs = [EventLabelPairs](repeating: EventLabelPairs(), count: size)
             for p in newStart..<end {
                 newSlots[p & (size - 1)] = slots[p & mask]
                 newDigests[p & (size - 1)] = digests[p & mask]
+                newPairs[p & (size - 1)] = labelPairs[p & mask]
             }
             slots = newSlots
             digests = newDigests
+            labelPairs = newPairs
             mask = size - 1
         } else {
             for p in start..<newStart { slots[p & mask] = nil }

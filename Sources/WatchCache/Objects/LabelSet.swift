@@ -34,9 +34,9 @@ public struct LabelSet: Hashable, Sendable, ExpressibleByDictionaryLiteral, Cust
         return nil
     }
 
-    /// Calls `body` with each key, in key order.
-    func forEachKey(_ body: (String) -> Void) {
-        for pair in pairs { body(pair.key) }
+    /// Calls `body` with each key and value, in key order.
+    func forEachPair(_ body: (String, String) -> Void) {
+        for pair in pairs { body(pair.key, pair.value) }
     }
 
     public var count: Int { pairs.count }

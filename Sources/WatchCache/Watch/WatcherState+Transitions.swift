@@ -86,12 +86,16 @@ extension WatcherState {
         var p = position
         let stop = Swift.min(log.end, position + chunk)
         let required = filter.digestRequirement
-        let keys = log.labelKeys.masks(for: filter.labels)
-        if !required.isEmpty || !keys.isEmpty {
+        let selector = log.labels.scan(for: filter.labels)
+        if !required.isEmpty || !selector.isEmpty {
             // Only the digests beside the events are read: an event whose object cannot match
             // before or after the change is passed over (it still counts as examined).
             while p < stop, queue.count < queueLimit {
-                if required.mayConcern(log.digest(at: p), keys: keys) { _ = enqueue(log[p], filter: filter) }
+                let (now, before) = required.sides(log.digest(at: p), selector: selector)
+                // The label values beside the digests are read only for the events that pass them.
+                if now || before, selector.valueTerms == 0 || selector.admit(log.labelPairs(at: p), now: now, before: before) {
+                    _ = enqueue(log[p], filter: filter)
+                }
                 p += 1
             }
         } else {
