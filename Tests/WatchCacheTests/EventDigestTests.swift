@@ -11,7 +11,8 @@ import Testing
         "app in (a1,a3)", "app in (a1,a2,a3),tier in (t1,t2)", "tier=t1,app in (a2,a3)", "app in (a1,a2),app notin (a2)",
     ]
     static let fieldSelectors: [String?] = [nil, "spec.nodeName=n1", "metadata.name=p1", "metadata.namespace=ns1",
-                                           "spec.nodeName=n2,metadata.name=p2", "status.phase=Running", "spec.nodeName!=n1"]
+                                           "spec.nodeName=n2,metadata.name=p2", "status.phase=Running", "spec.nodeName!=n1",
+                                           "status.phase!=Running", "status.phase!=Succeeded,status.phase!=Pending,spec.nodeName!="]
 
     func object(_ rng: inout some RandomNumberGenerator, version: UInt64, name: String, namespace: String) throws -> KubeObject {
         var labels: [String: String] = [:]
@@ -31,16 +32,36 @@ import Testing
         return try KubeObject(json: json, resource: .pods)
     }
 
-    /// A log's label table after meeting `count` keys no selector here names: with 61, `app` and
-    /// `tier` get the last two bits and `version` none; with 63, no selector key has a bit.
-    static func labelTable(filledWith count: Int, maximumValues: Int = 1 << 18) -> LabelTable {
-        var table = LabelTable(maximumValues: maximumValues)
-        for i in 0..<count { _ = table.digest(of: LabelSet(["other-\(i)": "x"])) }
-        return table
+    /// Events digested as a log digests them, and the log's tables.
+    struct Digested {
+        var labels: LabelTable
+        var fields: FieldValueTable
+        var digests: [EventDigest] = []
+        var values: [EventValues] = []
+
+        /// With a label table that met `keysMetBefore` keys no selector here names first (with 61,
+        /// `app` and `tier` get the last two bits and `version` none; with 63, no selector key has
+        /// one), and room for `maximumValues` values in each table.
+        init(_ events: [CacheEvent], keysMetBefore: Int = 0, maximumValues: Int = 1 << 18) {
+            labels = LabelTable(maximumValues: maximumValues)
+            fields = FieldValueTable(maximumValues: maximumValues)
+            for i in 0..<keysMetBefore { _ = labels.digest(of: LabelSet(["other-\(i)": "x"])) }
+            for event in events {
+                var values = EventValues()
+                digests.append(EventDigest(event, labels: &labels, fields: &fields, values: &values))
+                self.values.append(values)
+            }
+        }
+
+        /// Whether a scan for `filter` reads the `i`th event.
+        func mayConcern(_ i: Int, _ filter: WatchFilter) -> Bool {
+            filter.digestRequirement.mayConcern(digests[i], labels: labels.scan(for: filter.labels), fields: fields.scan(for: filter.fields),
+                                                values: values[i])
+        }
     }
 
     /// With the label table empty, nearly full (61 keys met before), full (63), and with room for
-    /// only a few values.
+    /// only a few values (most then without an id).
     @Test(arguments: [(0, 1 << 18), (61, 1 << 18), (63, 1 << 18), (0, 3)])
     func neverSkipAnEventTheFilterSelects(keysMetBefore: Int, maximumValues: Int) throws {
         var rng = SystemRandomNumberGenerator()
@@ -53,17 +74,14 @@ import Testing
             let type: EventType = before == nil ? .added : (Bool.random(using: &rng) ? .modified : .deleted)
             events.append(CacheEvent(type: type, object: now, previous: before, recordedAt: .seconds(0)))
         }
-        var table = Self.labelTable(filledWith: keysMetBefore, maximumValues: maximumValues)
-        var pairs = [EventLabelPairs](repeating: EventLabelPairs(), count: events.count)
-        let digests = events.indices.map { EventDigest(events[$0], labels: &table, pairs: &pairs[$0]) }
+        let digested = Digested(events, keysMetBefore: keysMetBefore, maximumValues: maximumValues)
         for labels in Self.selectors {
             for fields in Self.fieldSelectors {
                 for namespace in [nil, "ns1"] {
                     let filter = try WatchFilter(resource: .pods, namespace: namespace, labelSelector: labels, fieldSelector: fields)
-                    let scan = table.scan(for: filter.labels)
                     for i in events.indices where WatcherState.convert(events[i], filter: filter) != nil {
                         let event = events[i]
-                        #expect(filter.digestRequirement.mayConcern(digests[i], selector: scan, pairs: pairs[i]),
+                        #expect(digested.mayConcern(i, filter),
                                 "\(labels) \(fields ?? "") \(namespace ?? ""): skipped \(event.type) \(event.object.labels)")
                     }
                 }
@@ -113,9 +131,7 @@ import Testing
                 let json = Fixture.podJSON("pod-\(i)", namespace: "ns-\(i % 100)", node: "n", labels: ["app": "app-\(i % 100)", "tier": "t\(i % 3)"])
                 let event = CacheEvent(type: .added, object: try KubeObject(json: json, resource: .pods), previous: nil, recordedAt: .seconds(0))
                 #expect(WatcherState.convert(event, filter: filter) == nil)
-                var table = LabelTable(), pairs = EventLabelPairs()
-                let digest = EventDigest(event, labels: &table, pairs: &pairs)
-                if filter.digestRequirement.mayConcern(digest, selector: table.scan(for: filter.labels), pairs: pairs) { passed += 1 }
+                if Digested([event]).mayConcern(0, filter) { passed += 1 }
             }
             // Two labels set at most 4 of 64 bits: a 2-bit requirement passes by chance ~0.4 %; a
             // pod's ~10 selectable fields set ~20, ~10 %; 32-bit hashes almost never collide.
@@ -140,17 +156,43 @@ import Testing
             CacheEvent(type: .modified, object: unlabelled, previous: labelled, recordedAt: .seconds(0)),  // loses it
         ]
         for (filled, appHasABit) in [(0, true), (62, true), (63, false)] {
-            var table = Self.labelTable(filledWith: filled)
-            var pairs = [EventLabelPairs](repeating: EventLabelPairs(), count: events.count)
-            let digests = events.indices.map { EventDigest(events[$0], labels: &table, pairs: &pairs[$0]) }
-            #expect((table.bit(of: "app") != nil) == appHasABit)
+            let digested = Digested(events, keysMetBefore: filled)
+            #expect((digested.labels.bit(of: "app") != nil) == appHasABit)
             for (selector, skipped) in [("!app", appHasABit ? [0, 1] : []), ("app", appHasABit ? [2] : []), ("app>1", appHasABit ? [2] : []), ("app!=web", appHasABit ? [0, 1] : []), ("app notin (db,web)", appHasABit ? [0, 1] : []), ("app in (db,x)", [0, 1, 2, 3, 4])] {
                 let filter = try WatchFilter(resource: .pods, namespace: nil, labelSelector: selector, fieldSelector: nil)
-                let scan = table.scan(for: filter.labels)
-                let passedOver = digests.indices.filter { !filter.digestRequirement.mayConcern(digests[$0], selector: scan, pairs: pairs[$0]) }
+                let passedOver = events.indices.filter { !digested.mayConcern($0, filter) }
                 #expect(passedOver == skipped, "\(selector) with \(filled) keys met before")
                 for i in passedOver { #expect(WatcherState.convert(events[i], filter: filter) == nil) }
             }
+        }
+    }
+
+    /// Field values are exact too: kube-scheduler's `status.phase!=Succeeded,status.phase!=Failed`
+    /// passes over every event of a pod that finished before and after the change, and reads the
+    /// others; with no room for ids it reads them all.
+    @Test func fieldValuesSkipExactly() throws {
+        func pod(_ phase: String, node: String = "n1") throws -> KubeObject {
+            try KubeObject(json: Fixture.podJSON("a", node: node, phase: phase), resource: .pods)
+        }
+        let running = try pod("Running"), succeeded = try pod("Succeeded"), failed = try pod("Failed"), unscheduled = try pod("Pending", node: "")
+        let events = [
+            CacheEvent(type: .added, object: running, previous: nil, recordedAt: .seconds(0)),
+            CacheEvent(type: .modified, object: succeeded, previous: running, recordedAt: .seconds(0)),  // leaves the selection
+            CacheEvent(type: .modified, object: succeeded, previous: succeeded, recordedAt: .seconds(0)),
+            CacheEvent(type: .deleted, object: failed, previous: failed, recordedAt: .seconds(0)),
+            CacheEvent(type: .added, object: unscheduled, previous: nil, recordedAt: .seconds(0)),
+        ]
+        for (maximumValues, selector, skipped) in [
+            (1 << 18, "status.phase!=Succeeded,status.phase!=Failed", [2, 3]),
+            (1 << 18, "status.phase!=Succeeded,status.phase!=Failed,spec.nodeName!=", [2, 3, 4]),
+            (1 << 18, "spec.restartPolicy!=", [0, 1, 2, 3, 4]),  // no pod here sets it: every value is ""
+            (0, "status.phase!=Succeeded,status.phase!=Failed", []),
+        ] {
+            let digested = Digested(events, maximumValues: maximumValues)
+            let filter = try WatchFilter(resource: .pods, namespace: nil, labelSelector: nil, fieldSelector: selector)
+            let passedOver = events.indices.filter { !digested.mayConcern($0, filter) }
+            #expect(passedOver == skipped, "\(selector) with room for \(maximumValues) values")
+            for i in passedOver { #expect(WatcherState.convert(events[i], filter: filter) == nil) }
         }
     }
 }

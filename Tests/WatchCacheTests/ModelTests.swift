@@ -18,6 +18,8 @@ import Testing
     struct Filter {
         var namespace: String?
         var node: String?
+        /// `spec.nodeName!=` this.
+        var notNode: String?
         var name: String?
         var apps: [String]?
         var notApp: String?
@@ -27,6 +29,7 @@ import Testing
         func matches(_ p: Pod) -> Bool {
             if let namespace, p.namespace != namespace { return false }
             if let node, p.node != node { return false }
+            if let notNode, p.node == notNode { return false }
             if let name, p.name != name { return false }
             if let apps, !apps.contains(p.app) { return false }
             if let notApp, p.app == notApp { return false }
@@ -42,7 +45,7 @@ import Testing
             return parts.isEmpty ? nil : parts.joined(separator: ",")
         }
         var fieldSelector: String? {
-            let parts = [node.map { "spec.nodeName=\($0)" }, name.map { "metadata.name=\($0)" }].compactMap { $0 }
+            let parts = [node.map { "spec.nodeName=\($0)" }, notNode.map { "spec.nodeName!=\($0)" }, name.map { "metadata.name=\($0)" }].compactMap { $0 }
             return parts.isEmpty ? nil : parts.joined(separator: ",")
         }
     }
@@ -143,7 +146,11 @@ import Testing
         func randomFilter() -> Filter {
             var filter = Filter()
             if rng.next() % 3 == 0 { filter.namespace = namespaces.randomElement(using: &rng) }
-            if rng.next() % 2 == 0 { filter.node = nodes.randomElement(using: &rng) }
+            switch rng.next() % 4 {
+            case 0, 1: filter.node = nodes.randomElement(using: &rng)
+            case 2: filter.notNode = nodes.randomElement(using: &rng)
+            default: break
+            }
             if rng.next() % 6 == 0 { filter.name = "p\(rng.next() % 12)" }
             switch rng.next() % 6 {
             case 0: filter.apps = [apps.randomElement(using: &rng)!]

@@ -140,15 +140,19 @@ let benchmarks: @Sendable () -> Void = {
     //     (on the indexed cache above): a label selector (its digest's label signature; 1,000
     //     match); `in` with two values (each event's digest must hold one of the two values' bits;
     //     2,000 match); `!app` (every pod has the label, none match: the digests' exact label
-    //     keys pass over every event); one the digests cannot decide (`tier!=backend`: every pod
-    //     has the key and the value, none match, every event is read and checked in full); a
-    //     field that is not indexed (`status.podIP`; 100 match).
+    //     keys pass over every event); `tier!=backend` (every pod has the value, none match: the
+    //     label value ids beside the digests decide); kube-scheduler's
+    //     `status.phase!=Succeeded,status.phase!=Failed` with Running pods (all match: every
+    //     event after the resume's version, 99,999, is delivered); `status.phase!=Running` (none match: the field value ids decide);
+    //     a field that is not indexed (`status.podIP`; 100 match).
     let labelled = resumeCaches[.indexed]!
     for (label, labelSelector, fieldSelector, expected) in [
         ("Replay 100k events through a label selector", "app=app-7", nil, 1000),
         ("Replay 100k events through a label selector with in (two values)", "app in (app-7,app-8)", nil, 2000),
         ("Replay 100k events through a label selector it cannot narrow (!app)", "!app", nil, 0),
-        ("Replay 100k events through a label selector read in full (tier!=backend)", "tier!=backend", nil, 0),
+        ("Replay 100k events through a label selector decided by value (tier!=backend)", "tier!=backend", nil, 0),
+        ("Replay 100k events through a field selector decided by value (status.phase!=Running)", nil, "status.phase!=Running", 0),
+        ("Replay 100k events through kube-scheduler's field selector (every event delivered)", nil, "status.phase!=Succeeded,status.phase!=Failed", 99_999),
         ("Replay 100k events through an unindexed field selector", nil, "status.podIP=10.0.7.7", 100),
     ] as [(String, String?, String?, Int)] {
         Benchmark(label, configuration: .init(maxIterations: 30)) { benchmark in

@@ -1,7 +1,8 @@
 /// A few hashes of an event, kept beside it in the log so that a scan for a watch can pass over
 /// events that cannot concern it without loading them: the indexed-field value, namespace and
 /// store key of the object after and before the change, small Bloom filters of its labels and
-/// selectable fields, and its label keys exactly (its label values are beside it: ``EventLabelPairs``).
+/// selectable fields, and its label keys exactly (its label and field values are beside it:
+/// ``EventValues``).
 ///
 /// A digest only ever says "may concern": an event that passes is then checked in full, so a hash
 /// collision costs a full check, never a wrong answer. 64 bytes: one cache line per event.
@@ -25,9 +26,9 @@ struct EventDigest {
 
     init() {}
 
-    /// The digest of `event`, whose labels get their bits and ids from `labels`; `pairs` gets its
-    /// labels' values.
-    init(_ event: CacheEvent, labels table: inout LabelTable, pairs: inout EventLabelPairs) {
+    /// The digest of `event`, whose labels get their bits and ids from `labels` and field values
+    /// their ids from `fields`; `values` gets those ids.
+    init(_ event: CacheEvent, labels table: inout LabelTable, fields: inout FieldValueTable, values: inout EventValues) {
         let object = event.object, previous = event.previous ?? object
         valueNow = object.indexedValue.map(Self.hash) ?? 0
         valueBefore = previous.indexedValue.map(Self.hash) ?? 0
@@ -37,15 +38,11 @@ struct EventDigest {
         labelsBefore = previous.labels.signature
         fieldsNow = object.fieldSignature
         fieldsBefore = previous.fieldSignature
-        (keysNow, pairs.now) = table.digest(of: object.labels)
+        (keysNow, values.labelsNow) = table.digest(of: object.labels)
         // Most changes keep the labels: comparing a few short strings is cheaper than hashing them.
-        (keysBefore, pairs.before) = previous.labels == object.labels ? (keysNow, pairs.now) : table.digest(of: previous.labels)
-    }
-
-    /// The digest of `event` alone (its label values dropped).
-    init(_ event: CacheEvent, labels table: inout LabelTable) {
-        var pairs = EventLabelPairs()
-        self.init(event, labels: &table, pairs: &pairs)
+        (keysBefore, values.labelsBefore) = previous.labels == object.labels ? (keysNow, values.labelsNow) : table.digest(of: previous.labels)
+        values.fieldsNow = fields.ids(of: object)
+        values.fieldsBefore = previous === object ? values.fieldsNow : fields.ids(of: previous)
     }
 
     /// A value's hash, never 0 (that means "no value"); stable within the process.
@@ -77,13 +74,13 @@ struct DigestRequirement: Sendable {
     /// Whether the event with `digest` may concern a watch with this requirement, whose label
     /// selector is `selector` in the terms of the digest's log (``LabelTable/scan(for:)``): its
     /// object may match after the change or before it.
-    ///
-    /// `pairs` (the event's label values) matter only when the selector checks values: a scan
-    /// reads them only for the events ``sides(_:selector:)`` lets through.
+    /// Its label and field selectors are `labels` and `fields`, in the terms of the event's
+    /// `values` (which matter only when they check values: a scan reads them only for the events
+    /// ``sides(_:selector:)`` lets through).
     @inline(__always)
-    func mayConcern(_ digest: EventDigest, selector: LabelScan, pairs: EventLabelPairs) -> Bool {
+    func mayConcern(_ digest: EventDigest, labels selector: LabelScan, fields: FieldScan, values: EventValues) -> Bool {
         let (now, before) = sides(digest, selector: selector)
-        return selector.admit(pairs, now: now, before: before)
+        return values.admit(labels: selector, fields: fields, now: now, before: before)
     }
 
     /// Whether the object after the change (`now`) and before it (`before`) may match, as far as

@@ -10,8 +10,8 @@ struct EventLog {
     /// Beside each slot, its event's ``EventDigest``: a scan reads these, in order, and touches
     /// only the events that may concern its watch.
     private var digests: [EventDigest]
-    /// Beside each digest, its event's label values (read only by scans that check values).
-    private var labelPairs: [EventLabelPairs]
+    /// Beside each digest, its event's label and field values (read only by scans that check values).
+    private var values: [EventValues]
     private var mask: Int
     /// Absolute position of the oldest kept event.
     private(set) var start = 0
@@ -29,6 +29,8 @@ struct EventLog {
     private(set) var index: ReplayIndex?
     /// The bits and ids of the label keys and values in the digests.
     private(set) var labels = LabelTable()
+    /// The ids of the field values beside the digests.
+    private(set) var fieldValues = FieldValueTable()
 
     /// An empty log whose first event gets absolute position `position` (a log that replaces another
     /// continues its positions, so a position taken from the old one is never read in the new one:
@@ -43,7 +45,7 @@ struct EventLog {
         let size = Self.slotCount(for: capacity)
         slots = Array(repeating: nil, count: size)
         digests = Array(repeating: EventDigest(), count: size)
-        labelPairs = Array(repeating: EventLabelPairs(), count: size)
+        values = Array(repeating: EventValues(), count: size)
         mask = size - 1
     }
 
@@ -57,7 +59,7 @@ struct EventLog {
         for event in kept {
             precondition(event.resourceVersion > (newestVersion ?? initialVersion), "refilled events must be newer than the initial version, in order")
             slots[end & mask] = event
-            digests[end & mask] = EventDigest(event, labels: &labels, pairs: &labelPairs[end & mask])
+            digests[end & mask] = EventDigest(event, labels: &labels, fields: &fieldValues, values: &values[end & mask])
             index?.add(event, at: end)
             end += 1
         }
@@ -79,9 +81,9 @@ struct EventLog {
         digests[position & mask]
     }
 
-    /// The label values of the event at `position` (`start <= position < end`).
-    func labelPairs(at position: Int) -> EventLabelPairs {
-        labelPairs[position & mask]
+    /// The label and field values of the event at `position` (`start <= position < end`).
+    func values(at position: Int) -> EventValues {
+        values[position & mask]
     }
 
     var newestVersion: ResourceVersion? { isEmpty ? nil : self[end - 1].resourceVersion }
@@ -116,7 +118,7 @@ struct EventLog {
             hasEvicted = true
         }
         slots[end & mask] = event
-        digests[end & mask] = EventDigest(event, labels: &labels, pairs: &labelPairs[end & mask])
+        digests[end & mask] = EventDigest(event, labels: &labels, fields: &fieldValues, values: &values[end & mask])
         index?.add(event, at: end)
         end += 1
         checkInvariants()
@@ -144,15 +146,15 @@ struct EventLog {
         if size != slots.count {
             var newSlots = [CacheEvent?](repeating: nil, count: size)
             var newDigests = [EventDigest](repeating: EventDigest(), count: size)
-            var newPairs = [EventLabelPairs](repeating: EventLabelPairs(), count: size)
+            var newValues = [EventValues](repeating: EventValues(), count: size)
             for p in newStart..<end {
                 newSlots[p & (size - 1)] = slots[p & mask]
                 newDigests[p & (size - 1)] = digests[p & mask]
-                newPairs[p & (size - 1)] = labelPairs[p & mask]
+                newValues[p & (size - 1)] = values[p & mask]
             }
             slots = newSlots
             digests = newDigests
-            labelPairs = newPairs
+            values = newValues
             mask = size - 1
         } else {
             for p in start..<newStart { slots[p & mask] = nil }

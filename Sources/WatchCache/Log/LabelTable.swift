@@ -104,7 +104,7 @@ struct LabelTable {
 }
 
 /// Up to eight of a label set's (key bit, value id) pairs, one per lane: `(bit + 1) << 24 | id`,
-/// 0 for an empty lane. 32 bytes, compared lane by lane at once.
+/// 0 for an empty lane. 32 bytes.
 struct LabelPairs: Sendable {
     static let lanes = 8
     var entries = SIMD8<UInt32>()
@@ -116,18 +116,9 @@ struct LabelPairs: Sendable {
     /// The value id of the key with `tag`, if it is among the lanes.
     @inline(__always)
     func value(of tag: UInt32) -> UInt32? {
-        let hits = entries &>> 24 .== SIMD8(repeating: tag)
-        guard any(hits) else { return nil }
-        for lane in 0..<Self.lanes where hits[lane] { return entries[lane] & 0xFF_FFFF }
+        for lane in 0..<Self.lanes where entries[lane] &>> 24 == tag { return entries[lane] & 0xFF_FFFF }
         return nil
     }
-}
-
-/// An event's ``LabelPairs`` after and before the change: kept beside its ``EventDigest``, read
-/// only by scans that check values, and only for events the digest let through.
-struct EventLabelPairs: Sendable {
-    var now = LabelPairs()
-    var before = LabelPairs()
 }
 
 /// What a label selector needs of a ``LabelTable``'s digest: keys present and absent, and the
@@ -146,7 +137,7 @@ struct LabelScan {
         func rejects(_ pairs: LabelPairs) -> Bool {
             // Not among the lanes (absent, or past the eighth), or a value without an id: unknown.
             guard let id = pairs.value(of: tag), id != LabelTable.unknownValue else { return false }
-            return any(ids .== SIMD4(repeating: id)) != accepts
+            return (ids[0] == id || ids[1] == id || ids[2] == id || ids[3] == id) != accepts
         }
     }
 
@@ -172,10 +163,4 @@ struct LabelScan {
         !(valueTerms > 0 && first.rejects(pairs) || valueTerms > 1 && second.rejects(pairs))
     }
 
-    /// Whether an event whose sides passed its digest as `now` and `before` may concern the
-    /// selector, given its label values.
-    @inline(__always)
-    func admit(_ pairs: EventLabelPairs, now: Bool, before: Bool) -> Bool {
-        now && admit(pairs.now) || before && admit(pairs.before)
-    }
 }

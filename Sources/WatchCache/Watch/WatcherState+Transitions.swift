@@ -86,14 +86,16 @@ extension WatcherState {
         var p = position
         let stop = Swift.min(log.end, position + chunk)
         let required = filter.digestRequirement
-        let selector = log.labels.scan(for: filter.labels)
-        if !required.isEmpty || !selector.isEmpty {
+        let labels = log.labels.scan(for: filter.labels)
+        let fields = log.fieldValues.scan(for: filter.fields)
+        let checksValues = labels.valueTerms > 0 || fields.terms > 0
+        if !required.isEmpty || !labels.isEmpty || fields.terms > 0 {
             // Only the digests beside the events are read: an event whose object cannot match
             // before or after the change is passed over (it still counts as examined).
             while p < stop, queue.count < queueLimit {
-                let (now, before) = required.sides(log.digest(at: p), selector: selector)
-                // The label values beside the digests are read only for the events that pass them.
-                if now || before, selector.valueTerms == 0 || selector.admit(log.labelPairs(at: p), now: now, before: before) {
+                let (now, before) = required.sides(log.digest(at: p), selector: labels)
+                // The values beside the digests are read only for the events that pass them.
+                if now || before, !checksValues || log.values(at: p).admit(labels: labels, fields: fields, now: now, before: before) {
                     _ = enqueue(log[p], filter: filter)
                 }
                 p += 1
