@@ -71,12 +71,11 @@ struct DigestRequirement: Sendable {
     /// Whether it requires nothing (a scan then reads every event).
     var isEmpty: Bool { indexedValue == 0 && namespace == 0 && key == 0 && labels == 0 && fields == 0 && labelsAnyOf.isEmpty }
 
-    /// Whether the event with `digest` may concern a watch with this requirement, whose label
-    /// selector is `selector` in the terms of the digest's log (``LabelTable/scan(for:)``): its
-    /// object may match after the change or before it.
-    /// Its label and field selectors are `labels` and `fields`, in the terms of the event's
-    /// `values` (which matter only when they check values: a scan reads them only for the events
-    /// ``sides(_:selector:)`` lets through).
+    /// Whether the event with `digest` and `values` may concern a watch with this requirement
+    /// whose label and field selectors are `labels` and `fields` in the terms of the event's log
+    /// (``LabelTable/scan(for:)``, ``FieldValueTable/scan(for:)``): its object may match after
+    /// the change or before it. (A scan does the same in two steps, reading `values` only for
+    /// the events ``sides(_:selector:)`` lets through.)
     @inline(__always)
     func mayConcern(_ digest: EventDigest, labels selector: LabelScan, fields: FieldScan, values: EventValues) -> Bool {
         let (now, before) = sides(digest, selector: selector)
@@ -84,7 +83,7 @@ struct DigestRequirement: Sendable {
     }
 
     /// Whether the object after the change (`now`) and before it (`before`) may match, as far as
-    /// the digest tells.
+    /// the digest tells (with `selector`'s label keys, not its values).
     @inline(__always)
     func sides(_ digest: EventDigest, selector: LabelScan) -> (now: Bool, before: Bool) {
         guard namespace == 0 || digest.namespace == namespace, key == 0 || digest.key == key else { return (false, false) }

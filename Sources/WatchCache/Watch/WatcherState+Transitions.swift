@@ -90,8 +90,9 @@ extension WatcherState {
         let fields = log.fieldValues.scan(for: filter.fields)
         let checksValues = labels.valueTerms > 0 || fields.terms > 0
         if !required.isEmpty || !labels.isEmpty || fields.terms > 0 {
-            // Only the digests beside the events are read: an event whose object cannot match
-            // before or after the change is passed over (it still counts as examined).
+            // Only the digests beside the events (and, for selectors on values, the value ids
+            // beside them) are read: an event whose object cannot match before or after the
+            // change is passed over (it still counts as examined).
             while p < stop, queue.count < queueLimit {
                 let (now, before) = required.sides(log.digest(at: p), selector: labels)
                 // The values beside the digests are read only for the events that pass them.
