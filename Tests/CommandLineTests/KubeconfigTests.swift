@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import WatchCacheBench
 
@@ -52,27 +51,8 @@ import WatchCacheBench
 
     /// Runs `tool` (stdin closed) on a thread of its own and returns its status and outputs.
     static func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
-        try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = arguments
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            // Both pipes at once, so a full one never stalls the program.
-            let errData = Mutex(Data())
-            let errRead = DispatchSemaphore(value: 0)
-            startThread {
-                errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
-                errRead.signal()
-            }
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            errRead.wait()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.withLock { $0 }, as: UTF8.self))
-        }
+        let output = try await offPool { try runProcess(tool, arguments, closeInput: true) }
+        return (output.status, output.stdout, output.stderr)
     }
 
     /// Waits until `path` exists (the server writes it once listening).

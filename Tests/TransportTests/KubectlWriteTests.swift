@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Testing
 import WatchCache
 import WatchCacheServer
@@ -21,29 +20,8 @@ import WatchCacheBench
 
     /// Runs `tool` and collects both outputs and the exit status.
     static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Output {
-        try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            // Read both pipes concurrently so neither fills up.
-            let errData = Mutex(Data())
-            let errRead = DispatchSemaphore(value: 0)
-            startThread {
-                errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
-                errRead.signal()
-            }
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            errRead.wait()
-            process.waitUntilExit()
-            return Output(stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self),
-                          status: process.terminationStatus)
-        }
+        let output = try await offPool { try runProcess(tool, arguments, environment: environment) }
+        return Output(stdout: output.stdout, stderr: output.stderr, status: output.status)
     }
 
     /// `value` with every object's members sorted by key, to compare documents whatever their order.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs blocking work — starting, signalling or waiting for processes, blocking sockets — on a
 /// thread of its own and awaits its result: never on the Swift concurrency pool, whose few threads
@@ -34,4 +35,38 @@ public func commandOutput(_ executable: String, _ arguments: [String]) -> String
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
+}
+
+/// What a finished program printed and how it exited.
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs `executable` to its end, reading its standard output and error at once (so a full pipe
+/// never stalls it), with `environment` added to this process's; its standard input is closed when
+/// `closeInput`. Blocks: see ``offPool(_:)``.
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                       closeInput: Bool = false) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    if closeInput { process.standardInput = FileHandle.nullDevice }
+    try process.run()
+    let errData = Mutex(Data())
+    let errRead = DispatchSemaphore(value: 0)
+    startThread {
+        errData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+        errRead.signal()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    errRead.wait()
+    process.waitUntilExit()
+    return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
 }
