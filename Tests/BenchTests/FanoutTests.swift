@@ -121,8 +121,8 @@ import WatchCacheSQLite
             configuration.threads = 1
             configuration.maxRequestsInFlight = 0
             configuration.maxMutatingRequestsInFlight = 0
-            // If the port stays taken (an etcd of the etcd tests, then another test's server, once
-            // took it while this one was down; see LoopbackPort), say what holds it.
+            // If the port stays taken while this server is down, say what holds it (an etcd member
+            // that had inherited this server's socket did once; see InheritedDescriptors).
             for attempt in 1... {
                 let storage = try SQLiteStorage(directory: directory)
                 let registry = try Registry(storage: storage, configuration: CacheConfiguration(watcherQueueLimit: 10_000),

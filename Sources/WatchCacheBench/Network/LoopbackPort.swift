@@ -7,8 +7,9 @@ import Synchronization
 /// port of any outgoing connection while its server is down — during a restart, with many
 /// connections opening elsewhere, that happens — and then the server cannot bind it again. These
 /// ports are picked below that range, where the kernel never assigns local ports, and below the
-/// ports ``LocalEtcd`` gives its members (20,000 and up: an etcd once took a restarting server's
-/// port in CI).
+/// ports ``LocalEtcd`` gives its members (20,000 and up). (A restarting server's port once stayed
+/// taken in CI by an etcd member: not a collision, the member had inherited the server's
+/// listening socket; see ``InheritedDescriptors``.)
 public enum LoopbackPort {
     /// Where the picks come from (clipped to below the ephemeral range).
     public static let servers = 10_000..<20_000
@@ -52,7 +53,7 @@ public enum LoopbackPort {
 
     /// Binds a TCP socket to 127.0.0.1:`port` and closes it; the port it got, or nil if the bind failed.
     private static func bind(_ port: Int) throws -> Int? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw BenchError("socket() failed: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var address = sockaddr_in()

@@ -84,7 +84,8 @@ public final class LocalEtcd: Sendable {
 
     /// Runs a program to its end and returns its standard output (its standard error goes into the
     /// error when it fails). posix_spawn and waitpid, not Foundation's Process: its
-    /// `waitUntilExit` was seen to hang here after the program had exited.
+    /// `waitUntilExit` was seen to hang here after the program had exited. The program inherits
+    /// no descriptor past standard error (see ``InheritedDescriptors``).
     @discardableResult
     public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let output = NSTemporaryDirectory() + "watchcache-run-\(UUID().uuidString)"
@@ -95,6 +96,7 @@ public final class LocalEtcd: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, output + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        InheritedDescriptors.closeAll(in: &actions)
         let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup($0) } + [nil]
