@@ -54,6 +54,37 @@ import WatchCacheBench
         }
     }
 
+    /// kubectl against one test server (TLS, token), files in `directory`.
+    struct Session {
+        let port: Int
+        let directory: URL
+        var connection: [String] { ["--server", "https://127.0.0.1:\(port)", "--insecure-skip-tls-verify", "--token", SecureEndToEndTests.token] }
+
+        /// Runs kubectl; when it should succeed, expects exit 0 and nothing on standard error (no
+        /// warning of any kind, openapi or unknown fields: the server gave kubectl what it needs).
+        @discardableResult
+        func kubectl(_ arguments: [String], environment: [String: String] = [:], succeeds: Bool = true) async throws -> Output {
+            let output = try await KubectlWriteTests.run(KubectlWriteTests.kubectlPath, arguments + connection, environment: environment)
+            if succeeds {
+                #expect(output.status == 0, "kubectl \(arguments.joined(separator: " ")): \(output.stderr)")
+                #expect(output.stderr.isEmpty, "kubectl \(arguments.joined(separator: " ")): \(output.stderr)")
+            }
+            return output
+        }
+
+        /// `kubectl get … -o json`, parsed.
+        func object(_ arguments: [String]) async throws -> JSONValue {
+            try JSONParser.parse(try await KubectlWriteTests.run(KubectlWriteTests.kubectlPath, ["get"] + arguments + ["-o", "json"] + connection).stdout)
+        }
+
+        /// Writes `text` to a file named `name` in the directory; its path.
+        func write(_ name: String, _ text: String) throws -> String {
+            let url = directory.appendingPathComponent(name)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func kubectlCreateApplyPatchScaleEditAndValidation(backend: Backend) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.kubectlPath), "kubectl is not installed at \(Self.kubectlPath)")
@@ -63,25 +94,13 @@ import WatchCacheBench
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watchcache-kubectl-\(port)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let connection = ["--server", "https://127.0.0.1:\(port)", "--insecure-skip-tls-verify", "--token", SecureEndToEndTests.token]
+        let session = Session(port: port, directory: directory)
         @discardableResult
         func kubectl(_ arguments: String..., environment: [String: String] = [:], succeeds: Bool = true) async throws -> Output {
-            let output = try await Self.run(Self.kubectlPath, arguments + connection, environment: environment)
-            if succeeds {
-                #expect(output.status == 0, "kubectl \(arguments.joined(separator: " ")): \(output.stderr)")
-                // No warning of any kind (openapi, unknown fields): the server gave kubectl what it needs.
-                #expect(output.stderr.isEmpty, "kubectl \(arguments.joined(separator: " ")): \(output.stderr)")
-            }
-            return output
+            try await session.kubectl(arguments, environment: environment, succeeds: succeeds)
         }
-        func object(_ arguments: String...) async throws -> JSONValue {
-            try JSONParser.parse(try await Self.run(Self.kubectlPath, ["get"] + arguments + ["-o", "json"] + connection).stdout)
-        }
-        func write(_ name: String, _ text: String) throws -> String {
-            let url = directory.appendingPathComponent(name)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-            return url.path
-        }
+        func object(_ arguments: String...) async throws -> JSONValue { try await session.object(arguments) }
+        func write(_ name: String, _ text: String) throws -> String { try session.write(name, text) }
 
         // The everyday create commands: protobuf bodies.
         #expect(try await kubectl("create", "configmap", "cm1", "--from-literal=a=1").stdout == "configmap/cm1 created\n")
@@ -247,6 +266,87 @@ import WatchCacheBench
         let pending = try await kubectl("get", "pods", "-o", "name",
                                          "--field-selector=spec.schedulerName=default-scheduler,spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed")
         #expect(pending.stdout.split(separator: "\n").contains("pod/bare"))
+        try await server.shutdown()
+    }
+
+    /// A file whose kind is `List` — what `kubectl get -o yaml` writes — is validated by kubectl
+    /// itself, item by item, against `/openapi/v2` (protobuf) before anything is sent: OpenAPI v3
+    /// does not answer for `List`. Valid lists go through (server objects with their status
+    /// included); an unknown field, a missing required field or a value of the wrong type is
+    /// refused with kubectl's words for each, and nothing is written.
+    @Test func listFilesAreValidatedAgainstOpenAPIV2() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.kubectlPath), "kubectl is not installed at \(Self.kubectlPath)")
+        let (server, port) = try await SecureEndToEndTests.startServer(namespaceLifecycle: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watchcache-kubectl-list-\(port)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let k = Session(port: port, directory: directory)
+
+        let list = """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: v1
+              kind: ConfigMap
+              metadata: {name: settings}
+              data: {mode: fast}
+            - apiVersion: v1
+              kind: Pod
+              metadata: {name: worker, labels: {app: worker}}
+              spec:
+                containers:
+                - name: main
+                  image: busybox:1.36
+                  command: [sleep, "3600"]
+                  resources: {limits: {cpu: 500m, memory: 64Mi}}
+                  ports: [{containerPort: 8080}]
+            - apiVersion: apps/v1
+              kind: Deployment
+              metadata: {name: api}
+              spec:
+                replicas: 2
+                selector: {matchLabels: {app: api}}
+                strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 25%}}
+                template:
+                  metadata: {labels: {app: api}}
+                  spec:
+                    containers: [{name: api, image: "nginx:1.27"}]
+            """
+        let created = try await k.kubectl(["create", "-f", try k.write("list.yaml", list)])
+        #expect(created.stdout == "configmap/settings created\npod/worker created\ndeployment.apps/api created\n")
+        #expect(try await k.object(["deployment", "api"])["spec"]?["strategy"]?["rollingUpdate"]?["maxUnavailable"] == .string("25%"))
+
+        // What `kubectl get -o yaml` wrote goes back in: every field the server filled passes.
+        let exported = try await k.kubectl(["get", "configmap/settings", "pod/worker", "deployment/api", "-o", "yaml"])
+        #expect(exported.stdout.hasPrefix("apiVersion: v1\nitems:\n"))
+        #expect(exported.stdout.contains("\nkind: List\n"))
+        let replaced = try await k.kubectl(["replace", "-f", try k.write("exported.yaml", exported.stdout)])
+        #expect(replaced.stdout == "configmap/settings replaced\npod/worker replaced\ndeployment.apps/api replaced\n")
+
+        // Refused by kubectl, against the definitions, before any request.
+        func refused(_ name: String, _ text: String, _ message: String) async throws {
+            let output = try await k.kubectl(["create", "-f", try k.write(name, text)], succeeds: false)
+            #expect(output.status != 0, "\(name) was accepted")
+            #expect(output.stderr.contains("error validating data"), "\(name): \(output.stderr)")
+            #expect(output.stderr.contains(message), "\(name): \(output.stderr)")
+        }
+        let second = list.replacingOccurrences(of: "name: settings", with: "name: settings2")
+            .replacingOccurrences(of: "name: worker,", with: "name: worker2,").replacingOccurrences(of: "name: api}", with: "name: api2}")
+        try await refused("unknown.yaml", second.replacingOccurrences(of: "image: busybox:1.36", with: "imagee: busybox:1.36"),
+                          #"ValidationError(Pod.spec.containers[0]): unknown field "imagee" in io.k8s.api.core.v1.Container"#)
+        try await refused("required.yaml", second.replacingOccurrences(of: "- name: main\n", with: "- image: nginx\n"),
+                          #"ValidationError(Pod.spec.containers[0]): missing required field "name" in io.k8s.api.core.v1.Container"#)
+        try await refused("type.yaml", second.replacingOccurrences(of: "replicas: 2", with: "replicas: two"),
+                          #"invalid type for io.k8s.api.apps.v1.DeploymentSpec.replicas: got "string", expected "integer""#)
+        for name in ["configmap/settings2", "pod/worker2", "deployment/api2"] {
+            let missing = try await k.kubectl(["get", name], succeeds: false)
+            #expect(missing.status != 0 && missing.stderr.contains("NotFound"), "\(name) was written: \(missing.stdout)")
+        }
+        // Turned off, the server decides: it drops the unknown field, as kube-apiserver with fieldValidation=Ignore.
+        let ignored = try await k.kubectl(["create", "--validate=false", "-f",
+                                           try k.write("ignored.yaml", second.replacingOccurrences(of: "command: [sleep", with: "commandd: [sleep"))])
+        #expect(ignored.stdout.contains("pod/worker2 created"))
+        #expect(try await k.object(["pod", "worker2"])["spec"]?["containers"]?.arrayValue?.first?["commandd"] == nil)
         try await server.shutdown()
     }
 

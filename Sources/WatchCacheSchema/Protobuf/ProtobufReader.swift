@@ -1,6 +1,6 @@
 /// Reads the protobuf wire format: tags, varints, fixed-width and length-delimited values.
-struct ProtobufReader {
-    enum WireType: UInt8 {
+package struct ProtobufReader {
+    package enum WireType: UInt8 {
         case varint = 0
         case fixed64 = 1
         case lengthDelimited = 2

@@ -3,10 +3,10 @@
 /// A nested message is written in place: ``beginMessage(_:)`` writes its tag and reserves one byte
 /// for its length, ``endMessage(_:)`` fills the length in, widening it when the message turned out
 /// to be 128 bytes or longer (the bytes written since move up by the extra length bytes).
-struct ProtobufWriter {
-    private(set) var bytes: [UInt8]
+package struct ProtobufWriter {
+    package private(set) var bytes: [UInt8]
 
-    init(capacity: Int = 256) {
+    package init(capacity: Int = 256) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
@@ -46,18 +46,18 @@ struct ProtobufWriter {
 
     // MARK: Fields
 
-    mutating func writeVarintField(_ number: Int, _ value: UInt64) {
+    package mutating func writeVarintField(_ number: Int, _ value: UInt64) {
         writeTag(number, .varint)
         writeVarint(value)
     }
 
-    mutating func writeBytesField(_ number: Int, _ value: some Collection<UInt8>) {
+    package mutating func writeBytesField(_ number: Int, _ value: some Collection<UInt8>) {
         writeTag(number, .lengthDelimited)
         writeVarint(UInt64(value.count))
         bytes.append(contentsOf: value)
     }
 
-    mutating func writeStringField(_ number: Int, _ value: String) {
+    package mutating func writeStringField(_ number: Int, _ value: String) {
         writeTag(number, .lengthDelimited)
         writeVarint(UInt64(value.utf8.count))
         bytes.append(contentsOf: value.utf8)
@@ -65,14 +65,14 @@ struct ProtobufWriter {
 
     /// Starts a length-delimited field whose contents are written next; returns the marker to
     /// hand to ``endMessage(_:)``.
-    mutating func beginMessage(_ number: Int) -> Int {
+    package mutating func beginMessage(_ number: Int) -> Int {
         writeTag(number, .lengthDelimited)
         bytes.append(0)
         return bytes.count
     }
 
     /// Completes the field started by ``beginMessage(_:)``: everything written since is its contents.
-    mutating func endMessage(_ marker: Int) {
+    package mutating func endMessage(_ marker: Int) {
         let length = bytes.count - marker
         if length < 0x80 {
             bytes[marker - 1] = UInt8(length)

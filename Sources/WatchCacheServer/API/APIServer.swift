@@ -20,6 +20,7 @@ public final class APIServer: Sendable {
     let systemNamespacesSetup = Mutex(())
     let discovery: Discovery
     let openAPI: OpenAPI
+    let openAPIV2: OpenAPIV2
     /// Watches without `timeoutSeconds` end after a random time in [T, 2T) (`--min-request-timeout`).
     let minRequestTimeout: Int
     /// When set, every request but health and version needs a valid bearer token (or, with
@@ -65,6 +66,7 @@ public final class APIServer: Sendable {
         self.strategies = strategies
         self.discovery = Discovery(resources: resources, serverAddress: serverAddress)
         self.openAPI = OpenAPI(resources: resources)
+        self.openAPIV2 = OpenAPIV2(resources: resources)
         self.minRequestTimeout = minRequestTimeout
         ensureSystemNamespaces()
     }
@@ -182,6 +184,12 @@ public final class APIServer: Sendable {
             guard get else { throw Self.methodNotAllowed }
             guard let body = path.map(openAPI.document(at:)) ?? openAPI.root else { throw Self.notFound }
             return .complete(status: 200, contentType: "application/json", body: body)
+        case .openAPIV2:
+            guard get else { throw Self.methodNotAllowed }
+            let form = try OpenAPIV2.negotiate(request.header("accept"))
+            let (body, etag) = openAPIV2.body(form)
+            return .complete(status: 200, contentType: form == .protobuf ? OpenAPIV2.protobufType : "application/json", body: body,
+                             headers: [("vary", "Accept"), ("etag", etag), ("cache-control", "no-cache, private")])
         case .apiVersions:
             guard get else { throw Self.methodNotAllowed }
             return .json(discovery.apiVersions)

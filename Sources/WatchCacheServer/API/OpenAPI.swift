@@ -173,12 +173,12 @@ struct OpenAPI: Sendable {
         return .object(op)
     }
 
-    private static func operationScope(_ r: ResourceDescriptor) -> String {
+    static func operationScope(_ r: ResourceDescriptor) -> String {
         let group = r.group.isEmpty ? "Core" : r.group.split(separator: ".").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
         return group + r.version.prefix(1).uppercased() + r.version.dropFirst() + (r.namespaced ? "Namespaced" : "")
     }
 
-    private static let listQuery: [(String, String)] = [
+    static let listQuery: [(String, String)] = [
         ("allowWatchBookmarks", "allowWatchBookmarks requests watch events with type \"BOOKMARK\"."),
         ("continue", "The continue option should be set when retrieving more results from the server."),
         ("fieldSelector", "A selector to restrict the list of returned objects by their fields."),
@@ -191,13 +191,13 @@ struct OpenAPI: Sendable {
         ("watch", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications."),
     ]
 
-    private static let writeQuery: [(String, String)] = [
+    static let writeQuery: [(String, String)] = [
         ("dryRun", "When present, indicates that modifications should not be persisted. The only valid value is All."),
         ("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."),
         ("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request containing unknown or duplicate fields. Accepted; this server stores objects as sent."),
     ]
 
-    private static let deleteQuery: [(String, String)] = [
+    static let deleteQuery: [(String, String)] = [
         ("dryRun", "When present, indicates that modifications should not be persisted. The only valid value is All."),
         ("gracePeriodSeconds", "The duration in seconds before the object should be deleted. Accepted; deletion is immediate."),
         ("propagationPolicy", "Whether and how garbage collection will be performed. Accepted; there is no garbage collector."),
@@ -219,12 +219,12 @@ struct OpenAPI: Sendable {
         ]))
     }
 
-    private static func gvk(_ r: ResourceDescriptor) -> JSONValue {
+    static func gvk(_ r: ResourceDescriptor) -> JSONValue {
         .object(JSONObject([("group", .string(r.group)), ("version", .string(r.version)), ("kind", .string(r.kind))]))
     }
 
     /// Kubernetes' names for its own kinds (`io.k8s.api.core.v1.Pod`); others get a WatchCache name.
-    private static func schemaName(_ r: ResourceDescriptor) -> String {
+    static func schemaName(_ r: ResourceDescriptor) -> String {
         switch r.group {
         case "": "io.k8s.api.core.\(r.version).\(r.kind)"
         case "apps", "batch", "policy", "autoscaling": "io.k8s.api.\(r.group).\(r.version).\(r.kind)"
@@ -233,7 +233,7 @@ struct OpenAPI: Sendable {
     }
 
     /// A content hash for the document's URL, so clients' caches notice a change (FNV-1a, 64 bits).
-    private static func hash(_ bytes: [UInt8]) -> String {
+    static func hash(_ bytes: [UInt8]) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes {
             h ^= UInt64(b)

@@ -1,20 +1,33 @@
 import WatchCache
 import WatchCacheSchema
 
-/// The `components.schemas` of one OpenAPI v3 document, as kube-apiserver writes them for its
-/// built-in kinds: one schema per message type (`io.k8s.api.core.v1.Pod`), fields as properties,
-/// references as `allOf: [{$ref}]`, and the strategic-merge-patch metadata kubectl reads to compute
-/// `kubectl apply` patches (`x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`,
-/// `x-kubernetes-list-type`, `x-kubernetes-list-map-keys`).
+/// The `components.schemas` of one OpenAPI v3 document, or the `definitions` of the OpenAPI v2
+/// (Swagger 2.0) document, as kube-apiserver writes them for its built-in kinds: one schema per
+/// message type (`io.k8s.api.core.v1.Pod`), fields as properties, and the strategic-merge-patch
+/// metadata kubectl reads to compute `kubectl apply` patches (`x-kubernetes-patch-strategy`,
+/// `x-kubernetes-patch-merge-key`, `x-kubernetes-list-type`, `x-kubernetes-list-map-keys`).
+/// The two differ in how a property refers to a type (see ``Dialect``) and in the schemas of the
+/// types with their own JSON form (v2 has no `oneOf`).
 ///
 /// Types are added with everything they reference, each once; ``json`` lists them sorted by name.
 struct OpenAPISchemas {
+    /// Which document the schemas are for.
+    enum Dialect {
+        /// OpenAPI 3.0: references to `#/components/schemas/`, wrapped in `allOf` for properties
+        /// (3.0 ignores siblings of `$ref`), `default: {}` on struct values.
+        case v3
+        /// Swagger 2.0: plain references to `#/definitions/`; what kubectl's client-side
+        /// validation (`kubectl create -f` of a `List`) and older clients read.
+        case v2
+    }
+
     static let status = "io.k8s.apimachinery.pkg.apis.meta.v1.Status"
     static let deleteOptions = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
     /// The body of a PATCH: any object (kube-apiserver's `Patch`).
     static let patch = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
 
     private let schema: APISchema
+    private let dialect: Dialect
     private var entries: [String: JSONValue] = [:]
     /// Group-version-kinds for types that are kinds (`x-kubernetes-group-version-kind`).
     private var kinds: [String: [GVK]] = [:]
@@ -25,8 +38,9 @@ struct OpenAPISchemas {
         let kind: String
     }
 
-    init(schema: APISchema = .builtIn) {
+    init(schema: APISchema = .builtIn, dialect: Dialect = .v3) {
         self.schema = schema
+        self.dialect = dialect
     }
 
     /// Whether a schema named `name` is already in the document.
@@ -64,7 +78,7 @@ struct OpenAPISchemas {
         var pending = [name]
         while let next = pending.popLast() {
             guard entries[next] == nil else { continue }
-            if let special = Self.specialSchema(next) {
+            if let special = Self.specialSchema(next, dialect: dialect) {
                 entries[next] = special
                 continue
             }
@@ -121,11 +135,11 @@ struct OpenAPISchemas {
     private func property(_ field: FieldSchema) -> JSONValue {
         var members: [(String, JSONValue)]
         if field.isList {
-            members = [("items", Self.valueSchema(field.type, pointer: false, element: true)), ("type", .string("array"))]
+            members = [("items", valueSchema(field.type, pointer: false, element: true)), ("type", .string("array"))]
         } else if field.isMap {
-            members = [("additionalProperties", Self.valueSchema(field.type, pointer: false, element: true)), ("type", .string("object"))]
+            members = [("additionalProperties", valueSchema(field.type, pointer: false, element: true)), ("type", .string("object"))]
         } else {
-            members = Self.valueSchema(field.type, pointer: field.isPointer, element: false).objectValue.map { Array($0.members) } ?? []
+            members = valueSchema(field.type, pointer: field.isPointer, element: false).objectValue.map { Array($0.members) } ?? []
         }
         if !field.listMapKeys.isEmpty {
             members.append(("x-kubernetes-list-map-keys", .array(field.listMapKeys.map { .string($0) })))
@@ -144,9 +158,11 @@ struct OpenAPISchemas {
     }
 
     /// The schema of one value of `type`. Messages and kube's named special types are references:
-    /// wrapped in `allOf` for properties (OpenAPI 3.0 ignores siblings of `$ref`), with
-    /// `default: {}` for structs that are not pointers, as kube-apiserver's v3 documents have them.
-    private static func valueSchema(_ type: FieldType, pointer: Bool, element: Bool) -> JSONValue {
+    /// in v3 wrapped in `allOf` for properties (OpenAPI 3.0 ignores siblings of `$ref`), with
+    /// `default: {}` for structs that are not pointers, as kube-apiserver's v3 documents have them;
+    /// in v2 plain, as its v2 document has them.
+    private func valueSchema(_ type: FieldType, pointer: Bool, element: Bool) -> JSONValue {
+        let object = Self.object
         switch type {
         case .string: return object([("type", .string("string"))])
         case .bool: return object([("type", .string("boolean"))])
@@ -157,17 +173,18 @@ struct OpenAPISchemas {
         case .bytes: return object([("format", .string("byte")), ("type", .string("string"))])
         case .duration: return object([("type", .string("string"))])
         case .message(let name):
+            if dialect == .v2 { return reference(name) }
             var members: [(String, JSONValue)] = [("allOf", .array([reference(name)]))]
             if element || !pointer { members.append(("default", .object(JSONObject()))) }
             return object(members)
         case .quantity, .intOrString, .time, .microTime, .rawExtension, .fieldsV1:
-            let ref = reference(specialName(type)!)
-            return element ? ref : object([("allOf", .array([ref]))])
+            let ref = reference(Self.specialName(type)!)
+            return element || dialect == .v2 ? ref : object([("allOf", .array([ref]))])
         }
     }
 
-    private static func reference(_ name: String) -> JSONValue {
-        object([("$ref", .string("#/components/schemas/\(name)"))])
+    private func reference(_ name: String) -> JSONValue {
+        Self.object([("$ref", .string((dialect == .v2 ? "#/definitions/" : "#/components/schemas/") + name))])
     }
 
     /// The tag text (`merge,retainKeys`), in the order Kubernetes writes it.
@@ -201,8 +218,18 @@ struct OpenAPISchemas {
     }
 
     /// kube-apiserver's schemas for the types with their own JSON form.
-    private static func specialSchema(_ name: String) -> JSONValue? {
+    private static func specialSchema(_ name: String, dialect: Dialect) -> JSONValue? {
         switch name {
+        case quantity where dialect == .v2:
+            object([
+                ("description", .string("Quantity is a fixed-point representation of a number: a string such as 100m or 1Gi, or a number.")),
+                ("type", .string("string")),
+            ])
+        case intOrString where dialect == .v2:
+            object([
+                ("description", .string("IntOrString is a type that can hold an int32 or a string.")),
+                ("format", .string("int-or-string")), ("type", .string("string")),
+            ])
         case quantity:
             object([
                 ("description", .string("Quantity is a fixed-point representation of a number: a string such as 100m or 1Gi, or a number.")),

@@ -10,6 +10,8 @@ enum ResourcePath: Equatable {
     case version, health(String), metrics
     /// `/openapi/v3` (`nil`) or one group-version's document (`api/v1`, `apis/apps/v1`).
     case openAPI(String?)
+    /// `/openapi/v2`: the one Swagger 2.0 document.
+    case openAPIV2
 
     /// Parses `path`; `nil` if it is not an API path.
     init?(_ path: String) {
@@ -18,6 +20,7 @@ enum ResourcePath: Equatable {
         case "version" where parts.count == 1: self = .version; return
         case "metrics" where parts.count == 1: self = .metrics; return
         case "healthz", "livez", "readyz": self = .health(parts[0]); return
+        case "openapi" where parts.count == 2 && parts[1] == "v2": self = .openAPIV2; return
         case "openapi" where parts.count >= 2 && parts[1] == "v3":
             self = .openAPI(parts.count == 2 ? nil : parts.dropFirst(2).joined(separator: "/"))
             return
