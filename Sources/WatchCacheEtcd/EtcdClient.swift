@@ -15,7 +15,9 @@ final class EtcdClient: Sendable {
     let maintenance: Etcdserverpb_Maintenance.Client<Transport>
     private let connections: Task<Void, Never>
 
-    init(endpoints: EtcdEndpoints) throws {
+    /// Connects to `endpoints`; the connections' task runs on `executor` (``EtcdExecutor`` for
+    /// the storage; the global pool, `nil`, for the benchmark's raw etcd clients).
+    init(endpoints: EtcdEndpoints, executor: (any TaskExecutor)? = EtcdExecutor.shared) throws {
         let target: any ResolvableTarget
         let pairs = endpoints.members.map { (host: $0.host, port: $0.port) }
         if pairs.allSatisfy({ Self.isIPv4($0.host) }) {
@@ -56,7 +58,7 @@ final class EtcdClient: Sendable {
         kv = Etcdserverpb_KV.Client(wrapping: grpc)
         watch = Etcdserverpb_Watch.Client(wrapping: grpc)
         maintenance = Etcdserverpb_Maintenance.Client(wrapping: grpc)
-        connections = Task { try? await grpc.runConnections() }
+        connections = Task(executorPreference: executor) { try? await grpc.runConnections() }
     }
 
     /// Stops the channel once the calls in flight have finished.

@@ -18,7 +18,7 @@ public final class EtcdCompactor: Sendable {
     /// Starts compacting through `storage` every `interval`.
     public static func start(_ storage: EtcdStorage, every interval: Duration) -> EtcdCompactor {
         let compactor = EtcdCompactor()
-        let task = Task {
+        let task = Task(executorPreference: EtcdExecutor.shared) {
             var seenVersion: Int64 = 0
             var revision: Int64 = 0
             while !Task.isCancelled {

@@ -14,7 +14,7 @@ public final class EtcdDirectLoad: Sendable {
     private let tasks = Mutex<[Task<Void, Never>]>([])
 
     public init(endpoints: EtcdEndpoints) throws {
-        client = try EtcdClient(endpoints: endpoints)
+        client = try EtcdClient(endpoints: endpoints, executor: nil)  // a plain client, as clientv3 users have
     }
 
     /// Opens `watchers` watchers of the keys under `prefix` from `revision`, spread over `streams`

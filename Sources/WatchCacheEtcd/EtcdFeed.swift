@@ -25,7 +25,7 @@ final class EtcdFeed: FeedSubscription {
                       resumingAfter revision: ResourceVersion? = nil) -> EtcdFeed {
         let feed = EtcdFeed()
         feed.position.withLock { $0 = revision.map { Int64($0.rawValue) } }
-        let task = Task { await feed.run(resource: resource, storage: storage, sink: sink) }
+        let task = Task(executorPreference: EtcdExecutor.shared) { await feed.run(resource: resource, storage: storage, sink: sink) }
         feed.task.withLock { $0 = task }
         return feed
     }

@@ -130,6 +130,30 @@ public final class EtcdStorage: SourceOfTruth {
         return StoreSnapshot(objects: objects, version: ResourceVersion(UInt64(revision)))
     }
 
+    /// ``commit(_:)`` in a task on ``EtcdExecutor``: a caller that blocks a thread of the global
+    /// pool until `completion` runs (a synchronous registry write) cannot hold up its own commit.
+    public func commit(_ write: GuardedWrite, completion: @escaping @Sendable (Result<CommitOutcome, any Error>) -> Void) {
+        Task(executorPreference: EtcdExecutor.shared) {
+            do {
+                completion(.success(try await self.commit(write)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    /// ``get(_:namespace:name:)`` in a task on ``EtcdExecutor`` (see ``commit(_:completion:)``).
+    public func get(_ resource: ResourceDescriptor, namespace: String?, name: String,
+                    completion: @escaping @Sendable (Result<KubeObject?, any Error>) -> Void) {
+        Task(executorPreference: EtcdExecutor.shared) {
+            do {
+                completion(.success(try await self.get(resource, namespace: namespace, name: name)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
     public func follow(_ resource: ResourceDescriptor, sink: any ChangeFeedSink) -> any FeedSubscription {
         EtcdFeed.start(resource: resource, storage: self, sink: sink)
     }
@@ -143,10 +167,11 @@ public final class EtcdStorage: SourceOfTruth {
         return request
     }
 
-    /// Runs an etcd call, turning its failures into what the API answers (503, 504, 500).
+    /// Runs an etcd call on ``EtcdExecutor``, turning its failures into what the API answers (503,
+    /// 504, 500).
     func call<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            return try await withTaskExecutorPreference(EtcdExecutor.shared) { try await body() }
         } catch let error as RPCError {
             if error.isCompacted { throw EtcdError.compacted(.zero) }
             throw error.status

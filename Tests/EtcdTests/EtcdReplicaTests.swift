@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import WatchCache
+import WatchCacheBench
 @testable import WatchCacheEtcd
 
 /// Registries over one real etcd — replicas, in one process: every write reaches every replica's
@@ -35,8 +36,8 @@ import WatchCache
         return JSONObject([("metadata", .object(metadata)), ("data", .object(JSONObject([("v", .string(value))])))])
     }
 
-    /// The registry's callback API, awaited (the blocking one would hold a thread of the pool
-    /// while the write runs on it).
+    /// The registry's callback API, awaited (the blocking one holds a thread of the pool for the
+    /// round trip to etcd; see blockingWritesFromEveryPoolThreadAtOnceFinish).
     static func write(_ start: (@escaping @Sendable (Result<KubeObject, Status>) -> Void) -> Void) async throws(Status) -> KubeObject {
         let result: Result<KubeObject, Status> = await withCheckedContinuation { c in start { c.resume(returning: $0) } }
         return try result.get()
@@ -214,6 +215,52 @@ import WatchCache
 }
 
 extension EtcdReplicaTests {
+    /// The registry's blocking writes, called from the global pool by more tasks at once than it
+    /// has threads, all finish: the etcd side of a write (its commit, the feed that brings it back,
+    /// the gRPC connections) runs on EtcdExecutor's threads, never on the ones the writers hold.
+    /// Before, two such writers on two cores waited for each other forever.
+    @Test func blockingWritesFromEveryPoolThreadAtOnceFinish() async throws {
+        let cluster = try EtcdCluster()
+        defer { cluster.stop() }
+        let replica = try await Replica(cluster)
+        defer { replica.close() }
+        let writers = ProcessInfo.processInfo.activeProcessorCount * 4
+        // A stuck pool could not even report a failure (this test runs on it): a thread of its
+        // own ends the run with a message rather than let it hang until CI's limit.
+        final class Progress: Sendable {
+            let finished = Atomic(0)
+            let over = Atomic(false)
+        }
+        let progress = Progress()
+        defer { progress.over.store(true, ordering: .releasing) }
+        startThread {
+            let deadline = Date().addingTimeInterval(120)
+            while !progress.over.load(ordering: .acquiring), progress.finished.load(ordering: .acquiring) < writers {
+                if Date() > deadline {
+                    fatalError("\(writers - progress.finished.load(ordering: .acquiring)) of \(writers) blocking registry writes over etcd never finished: the global pool is stuck")
+                }
+                usleep(50_000)
+            }
+        }
+        let registry = replica.registry
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<writers {
+                group.addTask {
+                    // Each call holds this pool thread until etcd has the write and the cache has it back.
+                    let created = try registry.create(Self.configMap("blocking-\(i)", "1"), in: .configMaps, namespace: "default")
+                    var changed = created.json
+                    changed["data"] = .object(JSONObject([("v", .string("2"))]))
+                    _ = try registry.update(changed, in: .configMaps, namespace: "default")
+                    _ = try registry.delete(.configMaps, namespace: "default", name: "blocking-\(i)")
+                    progress.finished.add(1, ordering: .acquiringAndReleasing)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(progress.finished.load(ordering: .acquiring) == writers)
+        #expect(replica.configMaps.versionAndCount.objects == 0)
+    }
+
     /// etcd PINGs with nearly every request; without the PingResponder the client's HTTP/2 layer
     /// took the 200th PING in 30 s for a flood and closed the connection with its calls.
     @Test func aThousandCallsInARowOnOneConnection() async throws {

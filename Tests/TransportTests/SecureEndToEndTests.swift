@@ -19,8 +19,9 @@ import WatchCacheServer
         let cache = CacheConfiguration(history: HistoryWindow(minimumEvents: 4, maximumEvents: 4), bookmarkInterval: .seconds(1))
         let registry = try given ?? Registry(configuration: cache, metricsFactory: APIServer.makeMetricsFactory())
         // Off the concurrency pool: with namespace lifecycle the server creates the system
-        // namespaces as it starts and waits for them, and over etcd those writes are tasks on the
-        // pool — two tests starting servers at once on two cores would hold both of its threads.
+        // namespaces as it starts and waits for them (over etcd, a round trip each), which is no
+        // reason to hold one of the pool's two threads. (Before EtcdExecutor, two tests starting
+        // servers at once held both, and the commits they waited for had none left.)
         let settings = configuration
         let server = try await offPool { try Server(configuration: settings, registry: registry) }
         let ports = try await server.start()

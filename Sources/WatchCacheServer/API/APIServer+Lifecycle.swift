@@ -160,9 +160,8 @@ extension APIServer {
     // MARK: - The controllers a standalone server runs
 
     /// Runs ``runLifecycleControllers()`` every `interval` until the task is cancelled, each pass
-    /// on a Dispatch thread: its writes wait for their commits, which over etcd are tasks on the
-    /// concurrency pool — a pool thread waiting for them would leave a one-core machine's pool
-    /// (one thread) nothing to run them on.
+    /// on a Dispatch thread: its writes block until they are committed (over etcd, a round trip
+    /// each), which a thread of the concurrency pool — one on a one-core machine — should not do.
     public func runLifecycle(every interval: Duration = .milliseconds(500)) async {
         while !Task.isCancelled {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

@@ -1,0 +1,45 @@
+import DequeModule
+import Foundation
+import Synchronization
+
+/// Threads of their own for everything that talks to etcd: the gRPC client's connection task, the
+/// commits and reads, the feeds and the compactor all run with this executor as their preference
+/// (SE-0417), not on Swift's global concurrent pool.
+///
+/// A ``WatchCache/Registry``'s synchronous writes wait for their commit. Called on the global
+/// pool — from an async function, which is where an embedder's code runs — each such write
+/// holds one of the pool's threads (as many as there are cores) while its commit is in flight;
+/// were the commit itself, or the gRPC connection it needs, queued behind those threads, a few
+/// writes at once would wait for each other forever (seen in a test run: two servers starting at
+/// once on two cores). Here the etcd side never needs a pool thread, so such a write only waits
+/// for etcd.
+final class EtcdExecutor: TaskExecutor {
+    /// The one executor of the process: its threads idle when there is no etcd work.
+    static let shared = EtcdExecutor(threads: max(2, ProcessInfo.processInfo.activeProcessorCount))
+
+    private let jobs = Mutex(Deque<UnownedJob>())
+    private let ready = DispatchSemaphore(value: 0)
+
+    private init(threads: Int) {
+        for n in 0..<threads {
+            let thread = Thread { [self] in run() }
+            thread.name = "etcd-\(n)"
+            thread.start()
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+        ready.signal()
+    }
+
+    private func run() {
+        while true {
+            ready.wait()
+            // One signal per job: there is one to take.
+            guard let job = jobs.withLock({ $0.popFirst() }) else { continue }
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}
