@@ -19,10 +19,27 @@ import Testing
             StorageRecovery(version: ResourceVersion(100))
         }
 
+        /// When given, the storage opens the gate itself: once this is true (and 200 ms more), or
+        /// after `holdLimit` seconds.
+        let release: (@Sendable () -> Bool)?
+        let holdLimit: TimeInterval
+
+        init(release: (@Sendable () -> Bool)? = nil, holdLimit: TimeInterval = .infinity) {
+            self.release = release
+            self.holdLimit = holdLimit
+        }
+
         func persist(_ writes: [StoredWrite]) throws {
             entered.add(1, ordering: .sequentiallyConsistent)
             // Hold commits while the test stages writes, so they pile up into one group.
-            while gate.withLock({ $0 }) { usleep(1_000) }
+            let limit = Date().addingTimeInterval(holdLimit)
+            while gate.withLock({ $0 }) {
+                if let release, release() || Date() > limit {
+                    usleep(200_000)
+                    gate.withLock { $0 = false }
+                }
+                usleep(1_000)
+            }
             if failNext.exchange(false, ordering: .relaxed) { throw TestFailure() }
             batches.withLock { $0.append(writes.count) }
         }
@@ -59,6 +76,51 @@ import Testing
         #expect(pods.get(namespace: "default", name: "b")?.resourceVersion == ResourceVersion(103))
     }
 
+    /// The async writes suspend their tasks rather than hold threads: while one commit is held,
+    /// eight times as many writers as the concurrency pool has threads all stage their writes —
+    /// the blocking forms would have stopped at one per thread, with the pool then stuck until
+    /// the storage gave up holding — and they commit together in the next group.
+    @Test func asyncWritesWaitWithoutHoldingThreads() async throws {
+        let writers = ProcessInfo.processInfo.activeProcessorCount * 8
+        final class Count: Sendable { let value = Atomic(0) }
+        let started = Count()
+        // The first commit is held until every writer has started (its write is staged by then:
+        // staging happens before the task first suspends), 60 s at most — writers that held every
+        // pool thread would never all start.
+        let storage = RecordingStorage(release: { started.value.load(ordering: .sequentiallyConsistent) >= writers }, holdLimit: 60)
+        let registry = try Registry(storage: storage)
+        _ = try registry.register(.pods)
+        storage.gate.withLock { $0 = true }
+        let created = try await withThrowingTaskGroup(of: KubeObject.self) { group in
+            group.addTask { try await registry.create(Self.pod("first"), in: .pods) }
+            while storage.entered.load(ordering: .sequentiallyConsistent) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+            for i in 0..<writers {
+                group.addTask {
+                    started.value.add(1, ordering: .sequentiallyConsistent)
+                    return try await registry.create(Self.pod("p\(i)"), in: .pods)
+                }
+            }
+            return try await group.reduce(into: [KubeObject]()) { $0.append($1) }
+        }
+        #expect(created.count == writers + 1)
+        #expect(storage.batches.withLock { $0 } == [1, writers])
+        #expect(Set(created.map(\.resourceVersion)).count == writers + 1)
+        // The other forms, awaited.
+        var pod = try #require(created.first { $0.name == "p0" }).json
+        pod["spec"] = .object(JSONObject([("nodeName", .string("node-1"))]))
+        #expect(try await registry.update(pod, in: .pods).json["spec"]?["nodeName"] == .string("node-1"))
+        let modified = try await registry.modify(.pods, namespace: "default", name: "p0") { current in
+            var json = current.json
+            json["spec"] = .object(JSONObject([("nodeName", .string("node-2"))]))
+            return json
+        }
+        #expect(modified.json["spec"]?["nodeName"] == .string("node-2"))
+        await #expect(throws: Status.self) { try await registry.delete(.pods, namespace: "default", name: "p0", precondition: "1") }
+        #expect(try await registry.delete(.pods, namespace: "default", name: "p0").name == "p0")
+        #expect(try await registry.delete(.pods, namespace: "default", name: "p1", options: DeletionOptions()).name == "p1")
+        #expect(registry.cache(for: .pods)?.versionAndCount.objects == writers - 1)
+    }
+
     @Test func aFailedCommitFailsItsWritesAndThoseStagedOnThem() async throws {
         let storage = RecordingStorage()
         let registry = try Registry(storage: storage)
@@ -68,7 +130,7 @@ import Testing
         #expect(pods.get(namespace: "default", name: "lost") == nil)
         #expect(registry.currentVersion == ResourceVersion(100))
         // The next write works; the failed version is never handed out again.
-        let next = try registry.create(Self.pod("lost"), in: .pods)
+        let next = try await registry.create(Self.pod("lost"), in: .pods)
         #expect(next.resourceVersion == ResourceVersion(102))
     }
 
@@ -93,7 +155,7 @@ import Testing
         let maps = try registry.register(.configMaps)
         let counter = JSONObject([("metadata", .object(JSONObject([("name", .string("counter"))]))),
                                   ("data", .object(JSONObject([("n", .string("0"))])))])
-        _ = try registry.create(counter, in: .configMaps, namespace: "ns")
+        _ = try await registry.create(counter, in: .configMaps, namespace: "ns")
         storage.gate.withLock { $0 = true }
         let done = Mutex<[Result<KubeObject, Status>]>([])
         // Every patch after the first is decided against the cache (n = 0), fails its precondition

@@ -28,6 +28,9 @@ import WatchCacheBench
             try process.run()
         }
 
+        /// What it has printed so far.
+        var printedSoFar: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
         /// Waits (at most `seconds`, then SIGKILL) and returns what it printed.
         func finish(within seconds: Double) async -> String {
             (try? await offPool {
@@ -103,7 +106,13 @@ import WatchCacheBench
                 done
                 """])
         }
-        try await Task.sleep(for: .milliseconds(Int.random(in: 400...1200)))
+        // Crash once they have some writes acknowledged (a loaded machine once managed only 17 in a
+        // fixed 0.4-1.2 s), at a random moment after that.
+        let ready = Date().addingTimeInterval(30)
+        while Date() < ready, writers.map({ $0.printedSoFar.split(separator: "\n").filter { $0.hasPrefix("20") }.count }).reduce(0, +) < 30 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(Int.random(in: 0...800)))
         try await offPool { first.crash() }
 
         // What the clients were told before the crash.

@@ -214,7 +214,7 @@ import WatchCacheBench
         defer { try? storage.close() }
         let registry = try Registry(storage: storage)
         let pods = try registry.register(.pods)
-        _ = try registry.create(Self.pod("shared"), in: .pods)
+        _ = try await registry.create(Self.pod("shared"), in: .pods)
         final class Tally: Sendable {
             let created = Mutex<[ResourceVersion]>([])
             let conflicts = Atomic(0)

@@ -154,7 +154,7 @@ import WatchCacheServer
         let (server, port) = try await Self.startServer()
         let padding = String(repeating: "x", count: 1000)
         for i in 0..<6000 {
-            _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
+            _ = try await server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
                                            in: .pods, namespace: "big")
         }
         let url = "http://127.0.0.1:\(port)/api/v1/namespaces/big/pods"
@@ -183,7 +183,7 @@ import WatchCacheServer
         // transport may hold even when the client's zero window is not in force yet (the default
         // 64 KiB stream window) plus the watcher's queue.
         for i in 0..<200 {
-            _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}},"spec":{"nodeName":"n1"}}"#),
+            _ = try await server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}},"spec":{"nodeName":"n1"}}"#),
                                            in: .pods, namespace: "default")
         }
         var stats = server.registry.cache(for: .pods)!.statistics()

@@ -24,7 +24,7 @@ import WatchCache
         try registry.register(.pods)
         let padding = String(repeating: "x", count: 200)
         for i in 0..<2_000 {
-            _ = try registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
+            _ = try await registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
                                     in: .pods, namespace: "default")
         }
         let server = try Server(configuration: configuration, registry: registry)

@@ -25,7 +25,7 @@ import WatchCacheSchema
         }
         let pod = #"{"metadata":{"name":"p","namespace":"ns","labels":{"app":"web"}},"spec":{"nodeName":"n1","containers":[{"name":"a","image":"nginx:1.27","ports":[{"containerPort":80,"protocol":"TCP"}],"resources":{"limits":{"cpu":"500m"}}}]},"status":{"phase":"Running","podIP":"10.0.0.1"}}"#
         for name in ["p", "q"] {
-            _ = try registry.create(try JSONObject(parsing: pod.replacingOccurrences(of: #""name":"p""#, with: #""name":"\#(name)""#)),
+            _ = try await registry.create(try JSONObject(parsing: pod.replacingOccurrences(of: #""name":"p""#, with: #""name":"\#(name)""#)),
                                    in: .pods, namespace: "ns")
         }
         let stored = try #require(registry.cache(for: .pods)?.get(namespace: "ns", name: "p"))
@@ -56,7 +56,7 @@ import WatchCacheSchema
         #expect(Self.canonical(items[0]) == Self.canonical(.object(expected)))
 
         // A resource without a schema falls back to the client's next choice, or 406.
-        _ = try registry.create(try JSONObject(parsing: #"{"metadata":{"name":"w"},"spec":{"x":1}}"#), in: custom, namespace: "ns")
+        _ = try await registry.create(try JSONObject(parsing: #"{"metadata":{"name":"w"},"spec":{"x":1}}"#), in: custom, namespace: "ns")
         let widget = await get("/apis/example.com/v1/namespaces/ns/widgets/w")
         #expect(widget.0 == 200 && widget.1 == "application/json")
         #expect(await get("/apis/example.com/v1/namespaces/ns/widgets/w", accept: "application/vnd.kubernetes.protobuf").0 == 406)

@@ -110,10 +110,10 @@ import WatchCache
         // Half runs, half noise: compressed, the list still spans several flow-control windows.
         for i in 0..<300 {
             let padding = String(repeating: "x", count: 500) + String((0..<500).map { _ in "0123456789abcdef".randomElement()! })
-            _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
+            _ = try await server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","annotations":{"pad":"\#(padding)"}}}"#),
                                            in: .pods, namespace: "big")
         }
-        _ = try server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"s"}}"#), in: .pods, namespace: "small")
+        _ = try await server.registry.create(try JSONObject(parsing: #"{"metadata":{"name":"s"}}"#), in: .pods, namespace: "small")
         let base = "http://127.0.0.1:\(port)/api/v1/namespaces"
 
         let plain = try await Self.fetch(protocolFlags + ["\(base)/big/pods"])
@@ -214,7 +214,7 @@ import WatchCache
         for (k, v) in tricky { annotations[k] = .string(v) }
         var pod = try JSONObject(parsing: #"{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx","args":["--port","8080"]}]}}"#)
         pod["metadata"] = .object({ var m = pod["metadata"]!.objectValue!; m["annotations"] = .object(annotations); return m }())
-        _ = try server.registry.create(pod, in: .pods, namespace: "y")
+        _ = try await server.registry.create(pod, in: .pods, namespace: "y")
         let base = "http://127.0.0.1:\(port)/api/v1/namespaces/y/pods"
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("yaml-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -77,7 +77,7 @@ import WatchCache
 
     @Test func otherResourcesGetNameAndAge() async throws {
         let api = self.api
-        _ = try registry.create(try JSONObject(parsing: #"{"metadata":{"name":"c"}}"#), in: .configMaps, namespace: "ns")
+        _ = try await registry.create(try JSONObject(parsing: #"{"metadata":{"name":"c"}}"#), in: .configMaps, namespace: "ns")
         let table = await get(api, "/api/v1/namespaces/ns/configmaps/c").json
         #expect(table?["kind"] == .string("Table"))
         #expect(table?["columnDefinitions"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["Name", "Age"])

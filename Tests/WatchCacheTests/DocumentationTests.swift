@@ -39,9 +39,9 @@ import WatchCache
             try await mirror(pods, reset: { items in mirrored.reset(items) }, apply: { event in mirrored.apply(event) })
         }
         for i in 0..<20 {
-            _ = try registry.create(JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","namespace":"default"}}"#), in: .pods)
+            _ = try await registry.create(JSONObject(parsing: #"{"metadata":{"name":"p\#(i)","namespace":"default"}}"#), in: .pods)
         }
-        for i in 0..<5 { _ = try registry.delete(.pods, namespace: "default", name: "p\(i)") }
+        for i in 0..<5 { _ = try await registry.delete(.pods, namespace: "default", name: "p\(i)") }
         var names: Set<String> = []
         for _ in 0..<200 {
             names = mirrored.names
@@ -58,7 +58,7 @@ import WatchCache
         let registry = try Registry()
         let pods = try registry.register(.pods)
         for i in 0..<250 {
-            _ = try registry.create(JSONObject(parsing: #"{"metadata":{"name":"web-\#(i)","namespace":"default","labels":{"app":"web"}}}"#), in: .pods)
+            _ = try await registry.create(JSONObject(parsing: #"{"metadata":{"name":"web-\#(i)","namespace":"default","labels":{"app":"web"}}}"#), in: .pods)
         }
         var seen = 0
         var options = ListOptions(limit: 100, labelSelector: "app=web", namespace: "default")

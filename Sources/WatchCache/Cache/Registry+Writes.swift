@@ -18,7 +18,7 @@ extension Registry {
         try Self.wait { create(json, in: resource, namespace: namespace, dryRun: dryRun, completion: $0) }
     }
 
-    /// ``create(_:in:namespace:dryRun:)`` without waiting: `completion` gets the result once the
+    /// ``create(_:in:namespace:dryRun:)-8c225`` without waiting: `completion` gets the result once the
     /// write is durable and fanned out (at once for errors, dry runs and in-memory storage).
     public func create(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil, dryRun: Bool = false,
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
@@ -72,7 +72,7 @@ extension Registry {
         try Self.wait { update(json, in: resource, namespace: namespace, dryRun: dryRun, completion: $0) }
     }
 
-    /// ``update(_:in:namespace:dryRun:)`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
+    /// ``update(_:in:namespace:dryRun:)-224sq`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
     public func update(_ json: JSONObject, in resource: ResourceDescriptor, namespace: String? = nil, dryRun: Bool = false,
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         var object = json
@@ -114,7 +114,7 @@ extension Registry {
     /// Changes an object starting from its newest state, as kube-apiserver's `GuaranteedUpdate`
     /// does for PATCH: `transform` gets that state and returns the new object — and runs again on
     /// the store's newer state when another write came first, so concurrent writers never lose an
-    /// update; the rest is ``update(_:in:namespace:dryRun:)``.
+    /// update; the rest is ``update(_:in:namespace:dryRun:)-224sq``.
     /// A `metadata.resourceVersion` left in the result must still be the current one (409 otherwise).
     public func modify(_ resource: ResourceDescriptor, namespace: String?, name: String, dryRun: Bool = false,
                        transform: sending @escaping (KubeObject) throws(Status) -> JSONObject,
@@ -153,7 +153,7 @@ extension Registry {
         try Self.wait { delete(resource, namespace: namespace, name: name, precondition: precondition, dryRun: dryRun, completion: $0) }
     }
 
-    /// ``delete(_:namespace:name:precondition:dryRun:)`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
+    /// ``delete(_:namespace:name:precondition:dryRun:)-9moin`` without waiting (see ``create(_:in:namespace:dryRun:completion:)``).
     public func delete(_ resource: ResourceDescriptor, namespace: String?, name: String, precondition: String? = nil, dryRun: Bool = false,
                        completion: @escaping @Sendable (Result<KubeObject, Status>) -> Void) {
         delete(resource, namespace: namespace, name: name, options: DeletionOptions(resourceVersion: precondition, dryRun: dryRun),

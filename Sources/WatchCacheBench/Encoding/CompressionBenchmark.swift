@@ -80,7 +80,7 @@ public struct CompressionBenchmark {
             container["containerID"] = .string("containerd://" + hex(64))
             status["containerStatuses"] = .array([.object(container)])
             pod["status"] = .object(status)
-            _ = try server.registry.create(pod, in: .pods, namespace: "bench")
+            _ = try await server.registry.create(pod, in: .pods, namespace: "bench")
         }
         let url = "http://127.0.0.1:\(port)/api/v1/namespaces/bench/pods"
 
