@@ -44,8 +44,8 @@ struct OpenAPIV2: Sendable {
             return made
         }
         switch form {
-        case .json: return (document.json, "\"\(OpenAPI.hash(document.json))\"")
-        case .protobuf: return (document.protobuf, "\"\(OpenAPI.hash(document.protobuf))\"")
+        case .json: return (document.json, document.jsonTag)
+        case .protobuf: return (document.protobuf, document.protobufTag)
         }
     }
 
@@ -70,6 +70,15 @@ struct OpenAPIV2: Sendable {
     private struct Built: Sendable {
         let json: [UInt8]
         let protobuf: [UInt8]
+        let jsonTag: String
+        let protobufTag: String
+
+        init(json: [UInt8], protobuf: [UInt8]) {
+            self.json = json
+            self.protobuf = protobuf
+            jsonTag = "\"\(OpenAPI.hash(json))\""
+            protobufTag = "\"\(OpenAPI.hash(protobuf))\""
+        }
     }
 
     private final class LazyDocument: Sendable {
