@@ -323,6 +323,20 @@ import WatchCacheBench
         let replaced = try await k.kubectl(["replace", "-f", try k.write("exported.yaml", exported.stdout)])
         #expect(replaced.stdout == "configmap/settings replaced\npod/worker replaced\ndeployment.apps/api replaced\n")
 
+        // apply validates the same way; a second apply of the changed list configures.
+        let third = list.replacingOccurrences(of: "name: settings", with: "name: settings3")
+            .replacingOccurrences(of: "name: worker,", with: "name: worker3,").replacingOccurrences(of: "name: api}", with: "name: api3}")
+        let applied = try await k.kubectl(["apply", "-f", try k.write("apply.yaml", third)])
+        #expect(applied.stdout == "configmap/settings3 created\npod/worker3 created\ndeployment.apps/api3 created\n")
+        let reapplied = try await k.kubectl(["apply", "-f", try k.write("apply2.yaml", third.replacingOccurrences(of: "mode: fast", with: "mode: slow"))])
+        // The deployment is "configured" though its file did not change, as against kube-apiserver:
+        // its live strategy has the defaulted `type`, which the file lacks, so kubectl's three-way
+        // patch carries `$retainKeys: [rollingUpdate]` for the retainKeys strategy.
+        #expect(reapplied.stdout == "configmap/settings3 configured\npod/worker3 unchanged\ndeployment.apps/api3 configured\n")
+        #expect(try await k.object(["configmap", "settings3"])["data"]?["mode"] == .string("slow"))
+        #expect(KubectlWriteTests.canonical(try await k.object(["deployment", "api3"])["spec"]?["strategy"] ?? .null)
+                == (try KubectlWriteTests.json(#"{"rollingUpdate":{"maxSurge":1,"maxUnavailable":"25%"},"type":"RollingUpdate"}"#)))
+
         // Refused by kubectl, against the definitions, before any request.
         func refused(_ name: String, _ text: String, _ message: String) async throws {
             let output = try await k.kubectl(["create", "-f", try k.write(name, text)], succeeds: false)
