@@ -12,15 +12,15 @@ package struct ProtobufReader {
     private let bytes: ArraySlice<UInt8>
     private var index: Int
 
-    init(_ bytes: ArraySlice<UInt8>) {
+    package init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
         self.index = bytes.startIndex
     }
 
-    var isAtEnd: Bool { index >= bytes.endIndex }
+    package var isAtEnd: Bool { index >= bytes.endIndex }
 
     /// The next field's number and wire type.
-    mutating func readTag() throws(ProtobufError) -> (number: Int, wireType: WireType) {
+    package mutating func readTag() throws(ProtobufError) -> (number: Int, wireType: WireType) {
         let key = try readVarint()
         guard let wireType = WireType(rawValue: UInt8(key & 7)) else {
             throw ProtobufError("invalid wire type \(key & 7)")
@@ -30,7 +30,7 @@ package struct ProtobufReader {
         return (Int(number), wireType)
     }
 
-    mutating func readVarint() throws(ProtobufError) -> UInt64 {
+    package mutating func readVarint() throws(ProtobufError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -61,7 +61,7 @@ package struct ProtobufReader {
         return value
     }
 
-    mutating func readLengthDelimited() throws(ProtobufError) -> ArraySlice<UInt8> {
+    package mutating func readLengthDelimited() throws(ProtobufError) -> ArraySlice<UInt8> {
         let length = try readVarint()
         guard length <= UInt64(bytes.endIndex - index) else { throw ProtobufError("truncated length-delimited field") }
         let end = index + Int(length)
@@ -70,7 +70,7 @@ package struct ProtobufReader {
     }
 
     /// Skips a value of `wireType` (a field the schema does not know).
-    mutating func skip(_ wireType: WireType, number: Int) throws(ProtobufError) {
+    package mutating func skip(_ wireType: WireType, number: Int) throws(ProtobufError) {
         switch wireType {
         case .varint: _ = try readVarint()
         case .fixed64: _ = try readFixed64()

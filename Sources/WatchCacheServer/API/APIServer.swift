@@ -205,6 +205,9 @@ public final class APIServer: Sendable {
             guard let doc = discovery.resourceList(group: group, version: version) else { throw Self.notFound }
             return .json(doc)
         case .resource(let group, let version, let plural, let namespace, let name, let subresource):
+            if namespace == nil, name == nil, subresource == nil, AccessReviews.serves(group: group, version: version, plural: plural) {
+                return try AccessReviews.answer(request, group: group, plural: plural, user: authenticate(request))
+            }
             guard let resource = resources["\(group)/\(version)/\(plural)"], let cache = registry.cache(for: resource) else {
                 throw Self.notFound
             }

@@ -10,6 +10,10 @@ struct Discovery {
     var groupVersions: [(group: String, version: String)] {
         var seen: [(String, String)] = []
         for r in resources where !r.group.isEmpty && !seen.contains(where: { $0 == (r.group, r.version) }) { seen.append((r.group, r.version)) }
+        // The reviews kubectl's `auth whoami` and `auth can-i` post (``AccessReviews``).
+        for group in [AccessReviews.authentication, AccessReviews.authorization] where !seen.contains(where: { $0 == (group, "v1") }) {
+            seen.append((group, "v1"))
+        }
         return seen
     }
 
@@ -54,7 +58,14 @@ struct Discovery {
     /// `/api/v1` or `/apis/{group}/{version}`, or nil if nothing is served there.
     func resourceList(group: String, version: String) -> JSONValue? {
         let served = resources.filter { $0.group == group && $0.version == version }
-        guard !served.isEmpty else { return nil }
+        let reviews = AccessReviews.kinds.filter { $0.key.hasPrefix(group + "/") && version == "v1" }.sorted { $0.key < $1.key }
+        guard !served.isEmpty || !reviews.isEmpty else { return nil }
+        let reviewEntries: [JSONValue] = reviews.map { key, kind in
+            .object(JSONObject([
+                ("name", .string(String(key.dropFirst(group.count + 1)))), ("singularName", .string(kind.lowercased())),
+                ("namespaced", .bool(false)), ("kind", .string(kind)), ("verbs", .array([.string("create")])),
+            ]))
+        }
         let verbs: JSONValue = .array(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"].map { .string($0) })
         return .object(JSONObject([
             ("kind", .string("APIResourceList")), ("apiVersion", .string("v1")),
@@ -68,7 +79,7 @@ struct Discovery {
                 if let shortNames = known?.shortNames { entry["shortNames"] = .array(shortNames.map { .string($0) }) }
                 if known?.inAll == true { entry["categories"] = .array([.string("all")]) }
                 return [.object(entry)] + subresources(of: r)
-            })),
+            } + reviewEntries)),
         ]))
     }
 
