@@ -141,7 +141,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                                "application/json-patch+json", "application/vnd.kubernetes.protobuf", "application/apply-patch+yaml"]
     static let paths = ["/api/v1/namespaces/default/pods/p0", "/api/v1/namespaces/default/pods", "/api/v1/pods",
                         "/apis/apps/v1/namespaces/default/deployments/d0", "/apis/apps/v1/namespaces/default/deployments",
-                        "/api/v1/namespaces/default/pods/p0/status", "/apis/apps/v1/namespaces/default/deployments/d0/scale"]
+                        "/api/v1/namespaces/default/pods/p0/status", "/apis/apps/v1/namespaces/default/deployments/d0/scale",
+                        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                        "/apis/authentication.k8s.io/v1/selfsubjectreviews"]
 
     /// Input: method, content type, path (one byte each, modulo their lists), the query's length
     /// (one byte), the query, then the body.
