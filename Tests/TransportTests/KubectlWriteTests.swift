@@ -364,6 +364,27 @@ import WatchCacheBench
         try await server.shutdown()
     }
 
+    /// kubectl with an empty cache discovers the API in two requests (`/api`, `/apis`, aggregated
+    /// discovery), not one per group-version, and finds every resource through them.
+    @Test func kubectlDiscoversWithAggregatedDiscovery() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.kubectlPath), "kubectl is not installed at \(Self.kubectlPath)")
+        let (server, port) = try await SecureEndToEndTests.startServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("watchcache-kubectl-discovery-\(port)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let k = Session(port: port, directory: directory)
+        let cache = ["--cache-dir", directory.appendingPathComponent("cache").path]
+        let listed = try await k.kubectl(["get", "deployments", "-v=6"] + cache, succeeds: false)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stderr.contains("/api?timeout=") && listed.stderr.contains("/apis?timeout="), "\(listed.stderr)")
+        #expect(!listed.stderr.contains("/api/v1?timeout=") && !listed.stderr.contains("/apis/apps/v1?timeout="), "\(listed.stderr)")
+        let resources = try await k.kubectl(["api-resources", "-o", "name"] + cache)
+        for name in ["pods", "deployments.apps", "statefulsets.apps", "selfsubjectaccessreviews.authorization.k8s.io"] {
+            #expect(resources.stdout.split(separator: "\n").contains(Substring(name)), "\(name): \(resources.stdout)")
+        }
+        try await server.shutdown()
+    }
+
     /// The Python client's strategic merge patches of one container, and its scale and status calls.
     @Test func pythonClientPatches() async throws {
         let root = String(#filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/"))

@@ -190,12 +190,14 @@ public final class APIServer: Sendable {
             let (body, etag) = openAPIV2.body(form)
             return .complete(status: 200, contentType: form == .protobuf ? OpenAPIV2.protobufType : "application/json", body: body,
                              headers: [("vary", "Accept"), ("etag", etag), ("cache-control", "no-cache, private")])
-        case .apiVersions:
+        case .apiVersions, .groupList:
             guard get else { throw Self.methodNotAllowed }
-            return .json(discovery.apiVersions)
-        case .groupList:
-            guard get else { throw Self.methodNotAllowed }
-            return .json(discovery.groupList)
+            let core = path == .apiVersions
+            if let version = Discovery.aggregatedVersion(request.header("accept")) {
+                return .complete(status: 200, contentType: Discovery.aggregatedContentType(version),
+                                 body: JSONWriter.encode(discovery.aggregated(core: core, version: version)), headers: [("vary", "Accept")])
+            }
+            return .json(core ? discovery.apiVersions : discovery.groupList)
         case .group(let name):
             guard get else { throw Self.methodNotAllowed }
             guard let doc = discovery.group(name) else { throw Self.notFound }
