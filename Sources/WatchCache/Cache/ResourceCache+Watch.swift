@@ -22,9 +22,10 @@ extension ResourceCache {
         let deadline = options.timeoutSeconds.flatMap { $0 == 0 ? nil : now + .seconds($0) }
         var loadArchive: (watcher: Watcher, after: ResourceVersion, through: ResourceVersion)?
         defer {
-            // Read outside the lock and off the caller's thread (a transport's event loop).
+            // Read outside the lock and off the caller's thread (a transport's event loop), on
+            // threads that wait for nothing else (see WorkerThreads).
             if let loadArchive {
-                DispatchQueue.global().async { self.loadArchive(for: loadArchive.watcher, after: loadArchive.after, through: loadArchive.through) }
+                WorkerThreads.archive.submit { self.loadArchive(for: loadArchive.watcher, after: loadArchive.after, through: loadArchive.through) }
             }
         }
 
