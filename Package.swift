@@ -72,7 +72,6 @@ let package = Package(
             name: "WatchCacheEtcd",
             dependencies: [
                 "WatchCache",
-                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

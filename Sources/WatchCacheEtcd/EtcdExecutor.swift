@@ -1,6 +1,5 @@
-import DequeModule
 import Foundation
-import Synchronization
+import WatchCache
 
 /// Threads of their own for everything that talks to etcd: the gRPC client's connection task, the
 /// commits and reads, the feeds and the compactor all run with this executor as their preference
@@ -17,29 +16,14 @@ final class EtcdExecutor: TaskExecutor {
     /// The one executor of the process: its threads idle when there is no etcd work.
     static let shared = EtcdExecutor(threads: max(2, ProcessInfo.processInfo.activeProcessorCount))
 
-    private let jobs = Mutex(Deque<UnownedJob>())
-    private let ready = DispatchSemaphore(value: 0)
+    private let threads: WorkerThreads
 
     private init(threads: Int) {
-        for n in 0..<threads {
-            let thread = Thread { [self] in run() }
-            thread.name = "etcd-\(n)"
-            thread.start()
-        }
+        self.threads = WorkerThreads(name: "etcd", count: threads)
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        jobs.withLock { $0.append(job) }
-        ready.signal()
-    }
-
-    private func run() {
-        while true {
-            ready.wait()
-            // One signal per job: there is one to take.
-            guard let job = jobs.withLock({ $0.popFirst() }) else { continue }
-            job.runSynchronously(on: asUnownedTaskExecutor())
-        }
+        threads.submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -33,7 +33,7 @@ enum AccessReviews {
         guard request.method == "POST" else {
             throw Status(code: 405, reason: .methodNotAllowed, message: "the server does not allow this method on the requested resource")
         }
-        let spec = try Self.spec(of: request, kind: kind, group: group)
+        let spec = try Self.spec(of: request, kind: kind)
         var review = JSONObject([
             ("kind", .string(kind)), ("apiVersion", .string("\(group)/v1")),
             ("metadata", .object(JSONObject([("creationTimestamp", .null)]))),
@@ -65,7 +65,7 @@ enum AccessReviews {
     }
 
     /// The posted review's `spec`, from JSON or protobuf.
-    private static func spec(of request: APIRequest, kind: String, group: String) throws(Status) -> JSONObject {
+    private static func spec(of request: APIRequest, kind: String) throws(Status) -> JSONObject {
         if request.body.starts(with: ProtobufDecoder.magic) {
             do {
                 let envelope = try ProtobufDecoder.envelope(request.body)

@@ -10,20 +10,13 @@ extension Discovery {
     /// documents — clauses in the client's order, as kube-apiserver picks.
     static func aggregatedVersion(_ accept: String?) -> String? {
         guard let accept else { return nil }
-        for clause in accept.split(separator: ",") {
-            let parts = clause.split(separator: ";").map { $0.trimming(" ") }
-            guard let type = parts.first?.lowercased() else { continue }
-            var parameters: [String: String] = [:]
-            for p in parts.dropFirst() {
-                let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimming(" ") }
-                if kv.count == 2 { parameters[kv[0].lowercased()] = kv[1] }
-            }
-            if parameters["q"] == "0" { continue }
-            if type == "application/json", parameters["g"] == "apidiscovery.k8s.io", parameters["as"] == "APIGroupDiscoveryList",
+        for range in MediaRange.parse(accept) where !range.isRefused {
+            let parameters = range.parameters
+            if range.type == "application/json", parameters["g"] == "apidiscovery.k8s.io", parameters["as"] == "APIGroupDiscoveryList",
                let version = parameters["v"], version == "v2" || version == "v2beta1" {
                 return version
             }
-            if ["application/json", "application/*", "*/*"].contains(type), parameters["as"] == nil { return nil }
+            if range.coversJSON, parameters["as"] == nil { return nil }
         }
         return nil
     }

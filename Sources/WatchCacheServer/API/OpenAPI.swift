@@ -203,9 +203,14 @@ struct OpenAPI: Sendable {
         ("propagationPolicy", "Whether and how garbage collection will be performed. Accepted; there is no garbage collector."),
     ]
 
-    private static func queryParameter(_ name: String, _ description: String) -> JSONValue {
-        let type = ["limit", "timeoutSeconds", "gracePeriodSeconds"].contains(name) ? "integer"
+    /// The schema type of query parameter `name`.
+    static func queryParameterType(_ name: String) -> String {
+        ["limit", "timeoutSeconds", "gracePeriodSeconds"].contains(name) ? "integer"
             : ["allowWatchBookmarks", "watch", "sendInitialEvents"].contains(name) ? "boolean" : "string"
+    }
+
+    private static func queryParameter(_ name: String, _ description: String) -> JSONValue {
+        let type = queryParameterType(name)
         return .object(JSONObject([
             ("name", .string(name)), ("in", .string("query")), ("description", .string(description)),
             ("schema", .object(JSONObject([("type", .string(type)), ("uniqueItems", .bool(true))]))),

@@ -53,15 +53,9 @@ struct OpenAPIV2: Sendable {
     /// kube-apiserver's OpenAPI handler picks; 406 when nothing listed can be served.
     static func negotiate(_ accept: String?) throws(Status) -> Form {
         guard let accept, !accept.allSatisfy({ $0 == " " }) else { return .json }
-        for clause in accept.split(separator: ",") {
-            let parts = clause.split(separator: ";").map { $0.trimming(" ") }
-            guard let type = parts.first?.lowercased() else { continue }
-            if parts.dropFirst().contains(where: { $0.replacingOccurrences(of: " ", with: "") == "q=0" }) { continue }
-            switch type {
-            case "application/json", "application/*", "*/*": return .json
-            case protobufType, requestedProtobufType: return .protobuf
-            default: continue
-            }
+        for range in MediaRange.parse(accept) where !range.isRefused {
+            if range.coversJSON { return .json }
+            if range.type == protobufType || range.type == requestedProtobufType { return .protobuf }
         }
         throw Status(code: 406, reason: .notAcceptable,
                      message: "only the following media types are accepted: application/json, \(protobufType), \(requestedProtobufType)")
@@ -183,8 +177,7 @@ struct OpenAPIV2: Sendable {
     }
 
     private static func queryParameter(_ name: String, _ description: String) -> JSONValue {
-        let type = ["limit", "timeoutSeconds", "gracePeriodSeconds"].contains(name) ? "integer"
-            : ["allowWatchBookmarks", "watch", "sendInitialEvents"].contains(name) ? "boolean" : "string"
+        let type = OpenAPI.queryParameterType(name)
         return .object(JSONObject([
             ("description", .string(description)), ("in", .string("query")), ("name", .string(name)),
             ("type", .string(type)), ("uniqueItems", .bool(true)),

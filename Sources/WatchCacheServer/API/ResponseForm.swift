@@ -26,14 +26,8 @@ enum ResponseForm: Equatable {
     /// 406 when nothing listed can be served.
     static func negotiate(_ accept: String?, protobuf: Bool = false) throws(Status) -> ResponseForm {
         guard let accept, !accept.allSatisfy({ $0 == " " }) else { return .object }
-        for clause in accept.split(separator: ",") {
-            let parts = clause.split(separator: ";").map { $0.trimming(" ") }
-            guard let type = parts.first?.lowercased() else { continue }
-            var parameters: [String: String] = [:]
-            for p in parts.dropFirst() {
-                let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimming(" ") }
-                if kv.count == 2 { parameters[kv[0].lowercased()] = kv[1] }
-            }
+        for range in MediaRange.parse(accept) {
+            let (type, parameters) = (range.type, range.parameters)
             if type == "application/yaml" {
                 if parameters["as"] == nil { return .yaml }
                 continue
@@ -42,7 +36,7 @@ enum ResponseForm: Equatable {
                 if protobuf && parameters["as"] == nil { return .protobuf }
                 continue
             }
-            guard ["application/json", "application/*", "*/*"].contains(type) else { continue }
+            guard range.coversJSON else { continue }
             switch parameters["as"] {
             case nil:
                 return .object
